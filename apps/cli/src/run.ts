@@ -1,0 +1,46 @@
+import { COMMANDS } from './commands.js';
+
+export function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const lines = COMMANDS.map(
+    (c) => `  ${c.name.padEnd(width)}  ${c.summary}${c.available ? '' : ' (not in this build yet)'}`,
+  );
+  return [
+    'ferry: live migration for Redis (full + incremental), self-hosted',
+    '',
+    'Usage: ferry <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Options:',
+    '  -h, --help     show this help',
+    '  -V, --version  show the version',
+    '',
+  ].join('\n');
+}
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+/** Runs the CLI with `argv` (without node and script); returns the exit code. */
+export async function main(argv: string[], io: Io, version: string): Promise<number> {
+  const [first] = argv;
+  if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
+    io.out(usage());
+    return 0;
+  }
+  if (first === '-V' || first === '--version') {
+    io.out(`${version}\n`);
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === first);
+  if (!command) {
+    io.err(`ferry: unknown command "${first}". Run "ferry --help" for the list.\n`);
+    return 2;
+  }
+  io.err(`ferry: "${command.name}" is not in this build yet (${command.summary}).\n`);
+  return 2;
+}

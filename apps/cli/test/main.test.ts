@@ -1,0 +1,47 @@
+import { execFile } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
+
+/** Runs the built `ferry` binary the way a user does. */
+async function ferry(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('ferry', () => {
+  it('prints its usage without arguments and with --help', async () => {
+    for (const args of [[], ['--help']]) {
+      const r = await ferry(...args);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('Usage: ferry <command>');
+      expect(r.stdout).toContain('migrate');
+    }
+  });
+
+  it('prints its version', async () => {
+    expect((await ferry('--version')).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('refuses an unknown command with exit code 2 and says what to do', async () => {
+    const r = await ferry('migrat');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown command "migrat"');
+    expect(r.stderr).toContain('ferry --help');
+  });
+
+  it('says plainly that a planned command is not built yet', async () => {
+    const r = await ferry('migrate');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('not in this build yet');
+  });
+});

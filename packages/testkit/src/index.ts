@@ -1,0 +1,17 @@
+export * from './binaries.js';
+export * from './compare/compareDeployments.js';
+export type { DeploymentLike, DeploymentSpec } from './compare/deployment.js';
+export { keySlot } from './compare/slot.js';
+export * from './data/populate.js';
+export { Random } from './data/random.js';
+export * from './data/writeLoad.js';
+export * from './errors.js';
+export { allocatePort, releasePort } from './ports.js';
+export type { ManagedProcess } from './processes.js';
+export { isProcessAlive, killAllSync, livePids, reapOrphans, spawnManaged } from './processes.js';
+export * from './servers/cluster.js';
+export * from './servers/postgres.js';
+export * from './servers/redis.js';
+export * from './servers/twemproxy.js';
+export * from './types.js';
+export { waitFor } from './wait.js';

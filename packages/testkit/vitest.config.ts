@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: { conditions: ['@ferry/source'] },
+  ssr: { resolve: { conditions: ['@ferry/source'] } },
+  test: {
+    pool: 'forks',
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    globalSetup: ['./test/global-setup.ts'],
+  },
+});
