@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { TestkitError } from './errors.js';
@@ -29,6 +29,27 @@ function lockPath(port: number): string {
   return join(testkitSubdir('ports'), String(port));
 }
 
+function lockOwnerAlive(path: string): boolean {
+  try {
+    const { owner, ownerStartTicks } = JSON.parse(readFileSync(path, 'utf8')) as {
+      owner: number;
+      ownerStartTicks: string | null;
+    };
+    return sameProcess(owner, ownerStartTicks);
+  } catch {
+    return true; // being written by its owner right now
+  }
+}
+
+/** Removes the port locks of owners that have ended. */
+export function reapStalePortLocks(): void {
+  const dir = testkitSubdir('ports');
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (!lockOwnerAlive(path)) rmSync(path, { force: true });
+  }
+}
+
 function tryLock(port: number): boolean {
   const path = lockPath(port);
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -39,15 +60,7 @@ function tryLock(port: number): boolean {
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      try {
-        const { owner, ownerStartTicks } = JSON.parse(readFileSync(path, 'utf8')) as {
-          owner: number;
-          ownerStartTicks: string | null;
-        };
-        if (sameProcess(owner, ownerStartTicks)) return false;
-      } catch {
-        return false; // being written by its owner right now
-      }
+      if (lockOwnerAlive(path)) return false;
       rmSync(path, { force: true }); // stale: its owner is gone
     }
   }

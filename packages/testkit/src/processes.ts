@@ -1,9 +1,9 @@
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { testkitSubdir } from './internal/paths.js';
 import { processStartTicks, sameProcess } from './internal/proc.js';
-import { releaseAllPortsSync } from './ports.js';
+import { reapStalePortLocks, releaseAllPortsSync } from './ports.js';
 import { reapOrphanDirs, removeOwnedDirsSync } from './tempdir.js';
 
 export { isProcessAlive } from './internal/proc.js';
@@ -11,7 +11,7 @@ export { isProcessAlive } from './internal/proc.js';
 /**
  * Every process the harness starts is recorded twice: in memory (so this process kills them when it
  * exits, fails or is interrupted) and in a registry file (so a later run reaps what a SIGKILLed
- * owner left behind). The registry file is the single source of truth shared by both paths.
+ * owner left behind).
  */
 interface RegistryEntry {
   pid: number;
@@ -101,6 +101,7 @@ export function reapOrphans(): number[] {
     rmSync(file, { force: true });
   }
   reapOrphanDirs((pid, ticks) => sameProcess(pid, ticks));
+  reapStalePortLocks();
   return reaped;
 }
 
@@ -111,22 +112,27 @@ export function livePids(): number[] {
 
 export interface SpawnManagedOptions extends Pick<SpawnOptions, 'cwd' | 'env' | 'uid' | 'gid'> {
   label: string;
-  /** Where stdout and stderr go (a file descriptor); ignored when absent. */
-  outputFd?: number;
+  /** A file that receives stdout and stderr (appended); discarded when absent. */
+  outputFile?: string;
 }
 
 /** Starts a child process that the harness owns: registered, killed on exit/interrupt, reaped if orphaned. */
 export function spawnManaged(command: string, args: string[], options: SpawnManagedOptions): ManagedProcess {
   installHandlers();
   reapOrphans();
-  const out = options.outputFd ?? 'ignore';
-  const child = spawn(command, args, {
-    cwd: options.cwd,
-    env: options.env ?? process.env,
-    uid: options.uid,
-    gid: options.gid,
-    stdio: ['ignore', out, out],
-  });
+  const out = options.outputFile ? openSync(options.outputFile, 'a') : 'ignore';
+  let child: ChildProcess;
+  try {
+    child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      uid: options.uid,
+      gid: options.gid,
+      stdio: ['ignore', out, out],
+    });
+  } finally {
+    if (typeof out === 'number') closeSync(out);
+  }
   const pid = child.pid;
   if (pid === undefined) {
     // spawn failed synchronously (ENOENT, EACCES): surface the error event's reason

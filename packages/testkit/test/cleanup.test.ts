@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import { expectAllDead } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = join(here, '..');
+const testkitDir = process.env.FERRY_TESTKIT_DIR ?? join(tmpdir(), 'ferry-testkit');
 
 /** Starts the owner fixture in `mode`; resolves with it and the PID of the redis-server it started. */
 function startOwner(mode: string): Promise<{ child: ReturnType<typeof spawn>; redisPid: number }> {
@@ -74,6 +75,12 @@ describe('no server outlives its owner', () => {
     expect(isProcessAlive(redisPid)).toBe(true);
     expect(reapOrphans()).toContain(redisPid);
     await expectAllDead([redisPid]);
+    // …and its port lock and server folder went with it
+    const locks = readdirSync(join(testkitDir, 'ports')).map((p) =>
+      readFileSync(join(testkitDir, 'ports', p), 'utf8'),
+    );
+    expect(locks.filter((l) => l.includes(`"owner":${child.pid},`))).toEqual([]);
+    expect(readdirSync(join(testkitDir, 'srv')).filter((d) => d.includes(`-${child.pid}-`))).toEqual([]);
   });
 
   it('kills the server of a failing test that never stopped it', async () => {

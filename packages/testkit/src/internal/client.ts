@@ -53,3 +53,28 @@ export async function info(client: Redis, section?: string): Promise<Record<stri
   }
   return out;
 }
+
+interface Closable {
+  disconnect(): void;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  once(event: 'end', listener: () => void): unknown;
+}
+
+/** The clients a server handle handed out, so that `stop()` closes them all. */
+export class ClientRegistry<C extends Closable> {
+  private readonly clients = new Set<C>();
+
+  track(client: C): C {
+    client.on('error', () => {
+      // connection errors reach the awaiting command; servers are stopped under live clients
+    });
+    this.clients.add(client);
+    client.once('end', () => this.clients.delete(client));
+    return client;
+  }
+
+  closeAll(): void {
+    for (const c of this.clients) c.disconnect();
+    this.clients.clear();
+  }
+}

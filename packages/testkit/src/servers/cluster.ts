@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Cluster, type ClusterOptions } from 'ioredis';
 import { TestkitError } from '../errors.js';
-import { withClient } from '../internal/client.js';
+import { ClientRegistry, withClient } from '../internal/client.js';
 import type { Endpoint } from '../types.js';
 import { waitFor } from '../wait.js';
 import { RedisServer, type StartRedisOptions } from './redis.js';
@@ -29,7 +29,7 @@ export interface ClusterNodeInfo {
 
 /** A Redis Cluster of real nodes, created with `redis-cli --cluster create`. */
 export class RedisCluster {
-  private readonly clients = new Set<Cluster>();
+  private readonly clients = new ClientRegistry<Cluster>();
   private stopped = false;
 
   constructor(
@@ -181,12 +181,7 @@ export class RedisCluster {
         redisOptions: { ...(password ? { password } : {}), ...options.redisOptions },
       },
     );
-    client.on('error', () => {
-      // surfaced through rejected commands
-    });
-    this.clients.add(client);
-    client.once('end', () => this.clients.delete(client));
-    return client;
+    return this.clients.track(client);
   }
 
   pids(): number[] {
@@ -197,8 +192,7 @@ export class RedisCluster {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const c of this.clients) c.disconnect();
-    this.clients.clear();
+    this.clients.closeAll();
     await Promise.all(this.nodes.map((n) => n.stop()));
   }
 

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { chownSync, closeSync, existsSync, openSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { chownSync, existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { compareVersions, whichSync } from '../binaries.js';
 import { TestkitError, TestkitUnavailableError } from '../errors.js';
+import { tailFile, waitStarted } from '../internal/startup.js';
 import { allocatePort, releasePort } from '../ports.js';
 import { type ManagedProcess, spawnManaged } from '../processes.js';
 import { makeTempDir, removeDir } from '../tempdir.js';
@@ -104,49 +105,36 @@ export class Postgres {
         const e = err as { stderr?: string; message: string };
         throw new TestkitError('TESTKIT_START_FAILED', `initdb failed: ${e.message}\n${e.stderr ?? ''}`);
       }
-      const out = openSync(pg.logPath, 'a');
-      if (owner) chownSync(pg.logPath, owner.uid, owner.gid);
-      try {
-        pg.proc = spawnManaged(
-          bins.postgres,
-          [
-            '-D',
-            pg.dataDir,
-            '-p',
-            String(port),
-            '-c',
-            'listen_addresses=127.0.0.1',
-            '-c',
-            'unix_socket_directories=',
-            '-c',
-            'fsync=off',
-            '-c',
-            'synchronous_commit=off',
-            '-c',
-            'full_page_writes=off',
-            '-c',
-            'max_connections=50',
-          ],
-          { label: `postgres:${port}`, cwd: dir, env, outputFd: out, ...ids },
-        );
-      } finally {
-        closeSync(out);
-      }
-      const exited = pg.proc.exited.then((code) => {
-        throw new TestkitError(
-          'TESTKIT_START_FAILED',
-          `postgres exited (${code}) while starting:\n${pg.logTail()}`,
-        );
-      });
-      exited.catch(() => {});
-      await Promise.race([
-        exited,
-        waitFor(() => Promise.resolve(pg.logTail(50).includes('ready to accept connections')), {
-          what: `postgres ${port} to accept connections`,
-          timeoutMs: 60_000,
-          intervalMs: 100,
-        }),
-      ]);
+      const settings = [
+        'listen_addresses=127.0.0.1',
+        'unix_socket_directories=',
+        'fsync=off',
+        'synchronous_commit=off',
+        'full_page_writes=off',
+        'max_connections=50',
+      ];
+      pg.proc = spawnManaged(
+        bins.postgres,
+        ['-D', pg.dataDir, '-p', String(port), ...settings.flatMap((s) => ['-c', s])],
+        {
+          label: `postgres:${port}`,
+          cwd: dir,
+          env,
+          outputFile: pg.logPath,
+          ...ids,
+        },
+      );
+      await waitStarted(
+        pg.proc,
+        'postgres',
+        () => pg.logTail(),
+        () =>
+          waitFor(() => Promise.resolve(pg.logTail(50).includes('ready to accept connections')), {
+            what: `postgres ${port} to accept connections`,
+            timeoutMs: 60_000,
+            intervalMs: 100,
+          }),
+      );
       if (!bins.createdb) {
         throw new TestkitError('TESTKIT_START_FAILED', `createdb not found beside ${bins.initdb}`);
       }
@@ -180,11 +168,7 @@ export class Postgres {
   }
 
   logTail(lines = 20): string {
-    try {
-      return readFileSync(this.logPath, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-    } catch {
-      return '(no log)';
-    }
+    return tailFile(this.logPath, lines) || '(no output)';
   }
 
   /** Fast shutdown (SIGINT, as `pg_ctl stop -m fast`), then removes the cluster's folder. Idempotent. */

@@ -1,9 +1,10 @@
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { compareVersions, type RedisBuild, resolveRedisBuild } from '../binaries.js';
 import { TestkitError } from '../errors.js';
-import { clientOptions, info, withClient } from '../internal/client.js';
+import { ClientRegistry, clientOptions, info, withClient } from '../internal/client.js';
+import { tailFile, waitStarted } from '../internal/startup.js';
 import { allocatePort, releasePort } from '../ports.js';
 import { type ManagedProcess, spawnManaged } from '../processes.js';
 import { makeTempDir, removeDir } from '../tempdir.js';
@@ -56,7 +57,7 @@ function quoted(value: string): string {
 export class RedisServer {
   readonly host = '127.0.0.1';
   private proc: ManagedProcess | undefined;
-  private readonly clients = new Set<Redis>();
+  private readonly clients = new ClientRegistry<Redis>();
   private stopped = false;
 
   private constructor(
@@ -155,60 +156,37 @@ export class RedisServer {
   }
 
   private async launch(): Promise<void> {
-    const out = openSync(join(this.dir, 'stdout.log'), 'a');
-    try {
-      this.proc = spawnManaged(this.build.server, [this.configPath], {
-        label: `redis:${this.port}`,
-        cwd: this.dir,
-        outputFd: out,
-      });
-    } finally {
-      closeSync(out);
-    }
-    const proc = this.proc;
-    const exitedEarly = proc.exited.then((code) => {
-      throw new TestkitError(
-        'TESTKIT_START_FAILED',
-        `redis-server ${this.version} on port ${this.port} exited (${code}) while starting:\n${this.logTail(15)}`,
-      );
+    this.proc = spawnManaged(this.build.server, [this.configPath], {
+      label: `redis:${this.port}`,
+      cwd: this.dir,
+      outputFile: join(this.dir, 'stdout.log'),
     });
-    exitedEarly.catch(() => {});
-    await Promise.race([
-      exitedEarly,
-      waitFor(
-        () =>
-          withClient(this.endpoint, async (c) => {
-            await c.ping();
-            return (await info(c, 'persistence')).loading !== '1';
-          }),
-        { what: `redis ${this.port} to answer PING`, timeoutMs: this.options.startTimeoutMs ?? 20_000 },
-      ),
-    ]);
+    await waitStarted(
+      this.proc,
+      `redis-server ${this.version} on port ${this.port}`,
+      () => this.logTail(15),
+      () =>
+        waitFor(
+          () =>
+            withClient(this.endpoint, async (c) => {
+              await c.ping();
+              return (await info(c, 'persistence')).loading !== '1';
+            }),
+          { what: `redis ${this.port} to answer PING`, timeoutMs: this.options.startTimeoutMs ?? 20_000 },
+        ),
+    );
   }
 
   /** The last lines of the server's output and log (config errors go to stderr, the rest to the log). */
   logTail(lines = 20): string {
-    const tail = (path: string): string => {
-      try {
-        return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-      } catch {
-        return '';
-      }
-    };
-    return (
-      [tail(join(this.dir, 'stdout.log')), tail(this.logPath)].filter(Boolean).join('\n') || '(no output)'
-    );
+    const text = [tailFile(join(this.dir, 'stdout.log'), lines), tailFile(this.logPath, lines)];
+    return text.filter(Boolean).join('\n') || '(no output)';
   }
 
   /** A new ioredis client to this server (closed by `stop`). */
   client(options: RedisOptions = {}): Redis {
     const client = new Redis(clientOptions(this.endpoint, options));
-    client.on('error', () => {
-      // connection errors reach the awaiting command; the harness stops servers under live clients
-    });
-    this.clients.add(client);
-    client.once('end', () => this.clients.delete(client));
-    return client;
+    return this.clients.track(client);
   }
 
   /** INFO as a flat map. */
@@ -238,8 +216,7 @@ export class RedisServer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const c of this.clients) c.disconnect();
-    this.clients.clear();
+    this.clients.closeAll();
     try {
       await this.proc?.stop('SIGTERM', 10_000);
     } finally {

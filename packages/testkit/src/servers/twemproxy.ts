@@ -1,9 +1,10 @@
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { resolveBinary } from '../binaries.js';
 import { TestkitError } from '../errors.js';
-import { clientOptions, withClient } from '../internal/client.js';
+import { ClientRegistry, clientOptions, withClient } from '../internal/client.js';
+import { tailFile, waitStarted } from '../internal/startup.js';
 import { allocatePort, releasePort } from '../ports.js';
 import { type ManagedProcess, spawnManaged } from '../processes.js';
 import { makeTempDir, removeDir } from '../tempdir.js';
@@ -53,7 +54,7 @@ export interface StartTwemproxyOptions {
 export class Twemproxy {
   readonly host = '127.0.0.1';
   private proc: ManagedProcess | undefined;
-  private readonly clients = new Set<Redis>();
+  private readonly clients = new ClientRegistry<Redis>();
   private stopped = false;
 
   private constructor(
@@ -81,40 +82,21 @@ export class Twemproxy {
     const proxy = new Twemproxy(port, statsPort, dir, options.pool ?? 'ferry', backends, options);
     try {
       writeFileSync(proxy.configPath, proxy.renderConfig());
-      const out = openSync(join(dir, 'stdout.log'), 'a');
-      try {
-        proxy.proc = spawnManaged(
-          binary,
-          [
-            '-c',
-            proxy.configPath,
-            '-s',
-            String(statsPort),
-            '-a',
-            '127.0.0.1',
-            '-o',
-            proxy.logPath,
-            '-p',
-            join(dir, 'nutcracker.pid'),
-          ],
-          { label: `nutcracker:${port}`, cwd: dir, outputFd: out },
-        );
-      } finally {
-        closeSync(out);
-      }
-      const exited = proxy.proc.exited.then((code) => {
-        throw new TestkitError(
-          'TESTKIT_START_FAILED',
-          `nutcracker exited (${code}) while starting:\n${proxy.logTail()}`,
-        );
+      const args = ['-c', proxy.configPath, '-s', String(statsPort), '-a', '127.0.0.1', '-o', proxy.logPath];
+      proxy.proc = spawnManaged(binary, [...args, '-p', join(dir, 'nutcracker.pid')], {
+        label: `nutcracker:${port}`,
+        cwd: dir,
+        outputFile: join(dir, 'stdout.log'),
       });
-      exited.catch(() => {});
-      await Promise.race([
-        exited,
-        waitFor(() => withClient(proxy.endpoint, async (c) => (await c.ping()) === 'PONG', PROXY_CLIENT), {
-          what: `nutcracker ${port} to answer PING`,
-        }),
-      ]);
+      await waitStarted(
+        proxy.proc,
+        'nutcracker',
+        () => proxy.logTail(),
+        () =>
+          waitFor(() => withClient(proxy.endpoint, async (c) => (await c.ping()) === 'PONG', PROXY_CLIENT), {
+            what: `nutcracker ${port} to answer PING`,
+          }),
+      );
     } catch (err) {
       await proxy.stop();
       throw err;
@@ -171,27 +153,19 @@ export class Twemproxy {
   }
 
   logTail(lines = 20): string {
-    try {
-      return readFileSync(this.logPath, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-    } catch {
-      return '(no log)';
-    }
+    return tailFile(this.logPath, lines) || tailFile(join(this.dir, 'stdout.log'), lines) || '(no output)';
   }
 
   /** An ioredis client through the proxy (closed by `stop`). */
   client(options: RedisOptions = {}): Redis {
     const client = new Redis(clientOptions(this.endpoint, { ...PROXY_CLIENT, ...options }));
-    client.on('error', () => {});
-    this.clients.add(client);
-    client.once('end', () => this.clients.delete(client));
-    return client;
+    return this.clients.track(client);
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const c of this.clients) c.disconnect();
-    this.clients.clear();
+    this.clients.closeAll();
     try {
       await this.proc?.stop('SIGTERM', 5_000);
     } finally {
