@@ -1,0 +1,373 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { type ConnectionOptions as TlsOptions, connect as tlsConnect } from 'node:tls';
+import { FerryError } from '@ferry/errors';
+import { RespDecoder } from './decoder.js';
+import { encodeCommand } from './encoder.js';
+import { ReplyError } from './errors.js';
+import { type Arg, RespPush, type RespValue } from './types.js';
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  /** ACL user (Redis 6+); without it AUTH sends the password alone. */
+  username?: string;
+  password?: string;
+  /** `true` for TLS with default options, or Node's TLS options (ca, cert, key, servername…). */
+  tls?: boolean | TlsOptions;
+  /** SELECT this db after connecting. */
+  db?: number;
+  /** RESP protocol: 2 (default) or 3 (HELLO 3). */
+  protocol?: 2 | 3;
+  connectTimeoutMs?: number;
+  /** A reply later than this fails the connection (it cannot skip a reply and stay in order). 0: none. */
+  commandTimeoutMs?: number;
+  /** Commands written and not yet answered, at most. Default 1024. */
+  maxInFlight?: number;
+  /** Aborting it closes the connection and fails every pending command with ABORTED. */
+  signal?: AbortSignal;
+  /** RESP3 out-of-band pushes. */
+  onPush?: (push: RespPush) => void;
+}
+
+export interface SendOptions {
+  signal?: AbortSignal;
+}
+
+interface Pending {
+  argv: readonly Arg[];
+  resolve: (value: RespValue) => void;
+  reject: (err: Error) => void;
+  /** Aborted after being written: its reply is read and dropped. */
+  discarded: boolean;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+function describe(argv: readonly Arg[]): string {
+  const [name, first] = argv;
+  const text = (a: Arg | undefined): string =>
+    a === undefined ? '' : Buffer.isBuffer(a) ? a.toString('latin1') : String(a);
+  const key = text(first);
+  return `${text(name).toUpperCase()}${key ? ` ${key.length > 60 ? `${key.slice(0, 60)}…` : key}` : ''}`;
+}
+
+/**
+ * One pipelined connection to a Redis server: commands are written in call order, many in flight,
+ * replies matched in order. At most `maxInFlight` commands are on the wire; the rest wait in a
+ * queue, and `writable()` tells a producer when to add more. Socket write backpressure is honoured.
+ */
+export class RespConnection {
+  private readonly decoder = new RespDecoder();
+  private readonly queue: Pending[] = [];
+  private readonly inflight: Pending[] = [];
+  private readonly capacityWaiters: Array<() => void> = [];
+  private readonly idleWaiters: Array<() => void> = [];
+  private closedError: Error | undefined;
+  private needDrain = false;
+  private timer: NodeJS.Timeout | undefined;
+  private lastReplyAt = Date.now();
+  private readonly maxInFlight: number;
+  readonly name: string;
+  /** Server version seen by `info()`, when asked. */
+  serverVersion: string | undefined;
+  /** Resolves when the connection is closed, with the error that closed it (if any). */
+  readonly closed: Promise<Error | undefined>;
+  private resolveClosed!: (err: Error | undefined) => void;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly options: ConnectOptions,
+  ) {
+    this.maxInFlight = options.maxInFlight ?? 1024;
+    this.name = `${options.host}:${options.port}`;
+    this.closed = new Promise((r) => (this.resolveClosed = r));
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('drain', () => {
+      this.needDrain = false;
+      this.pump();
+    });
+    socket.on('error', (err) => this.fail(this.socketError(err)));
+    socket.on('close', () =>
+      this.fail(new FerryError('CONNECTION_CLOSED', `connection to ${this.name} closed`)),
+    );
+    if (options.commandTimeoutMs) {
+      const ms = options.commandTimeoutMs;
+      this.timer = setInterval(
+        () => {
+          if (this.inflight.length > 0 && Date.now() - this.lastReplyAt > ms) {
+            this.fail(new FerryError('TIMEOUT', `no reply from ${this.name} within ${ms} ms`));
+          }
+        },
+        Math.min(ms, 1000),
+      );
+      this.timer.unref();
+    }
+  }
+
+  /** Connects, then authenticates, switches protocol and selects the db as asked. */
+  static async connect(options: ConnectOptions): Promise<RespConnection> {
+    const where = `${options.host}:${options.port}`;
+    options.signal?.throwIfAborted();
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const timeoutMs = options.connectTimeoutMs ?? 10_000;
+      const s: Socket = options.tls
+        ? tlsConnect({ host: options.host, port: options.port, ...(options.tls === true ? {} : options.tls) })
+        : netConnect({ host: options.host, port: options.port });
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        s.removeAllListeners('error');
+        s.removeAllListeners(options.tls ? 'secureConnect' : 'connect');
+        if (err) {
+          s.destroy();
+          reject(err);
+        } else resolve(s);
+      };
+      const onAbort = (): void => done(new FerryError('ABORTED', `connecting to ${where} was aborted`));
+      const timer = setTimeout(
+        () => done(new FerryError('TIMEOUT', `connecting to ${where} timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      s.once('error', (err) => done(connectError(where, err, Boolean(options.tls))));
+      s.once(options.tls ? 'secureConnect' : 'connect', () => done());
+    });
+    const conn = new RespConnection(socket, options);
+    if (options.signal) {
+      const onAbort = (): void => conn.fail(new FerryError('ABORTED', `connection to ${where} aborted`));
+      options.signal.addEventListener('abort', onAbort, { once: true });
+      void conn.closed.then(() => options.signal?.removeEventListener('abort', onAbort));
+    }
+    try {
+      await conn.handshake();
+    } catch (err) {
+      conn.destroy();
+      throw err;
+    }
+    return conn;
+  }
+
+  private async handshake(): Promise<void> {
+    const { username, password, protocol, db } = this.options;
+    try {
+      if (protocol === 3) {
+        const auth = password !== undefined ? ['AUTH', username ?? 'default', password] : [];
+        await this.send(['HELLO', '3', ...auth]);
+      } else if (password !== undefined) {
+        await this.send(username ? ['AUTH', username, password] : ['AUTH', password]);
+      }
+      if (db) await this.send(['SELECT', db]);
+    } catch (err) {
+      if (err instanceof ReplyError) throw authError(this.name, err, username);
+      throw err;
+    }
+  }
+
+  /** Commands queued or in flight. */
+  get pending(): number {
+    return this.queue.length + this.inflight.length;
+  }
+
+  /** True until the connection fails or is closed. */
+  get open(): boolean {
+    return this.closedError === undefined;
+  }
+
+  /** Resolves when fewer than `maxInFlight` commands are queued or in flight: how producers pace themselves. */
+  writable(): Promise<void> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    if (this.pending < this.maxInFlight) return Promise.resolve();
+    return new Promise((resolve) => this.capacityWaiters.push(resolve));
+  }
+
+  /**
+   * Sends one command; resolves with its reply, rejects with a `ReplyError` (typed: MOVED, ASK,
+   * LOADING…) for an error reply, or a FerryError when the connection fails or `signal` aborts.
+   */
+  send(argv: readonly Arg[], options: SendOptions = {}): Promise<RespValue> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    if (options.signal?.aborted) {
+      return Promise.reject(new FerryError('ABORTED', `${describe(argv)} aborted before it was sent`));
+    }
+    return new Promise<RespValue>((resolve, reject) => {
+      const p: Pending = { argv, resolve, reject, discarded: false };
+      if (options.signal) {
+        p.signal = options.signal;
+        p.onAbort = () => this.abortOne(p);
+        options.signal.addEventListener('abort', p.onAbort, { once: true });
+      }
+      this.queue.push(p);
+      this.pump();
+    });
+  }
+
+  /** Sends a batch in one go; each entry is the reply or the ReplyError of that command. */
+  async pipeline(commands: ReadonlyArray<readonly Arg[]>): Promise<Array<RespValue | ReplyError>> {
+    return Promise.all(
+      commands.map((c) =>
+        this.send(c).catch((err: unknown) => {
+          if (err instanceof ReplyError) return err;
+          throw err;
+        }),
+      ),
+    );
+  }
+
+  private abortOne(p: Pending): void {
+    const q = this.queue.indexOf(p);
+    const err = new FerryError('ABORTED', `${describe(p.argv)} aborted`);
+    if (q >= 0) {
+      this.queue.splice(q, 1);
+      p.reject(err);
+      this.releaseCapacity();
+    } else if (!p.discarded) {
+      p.discarded = true; // written: its reply still comes and is dropped, keeping order
+      p.reject(err);
+    }
+  }
+
+  private pump(): void {
+    while (
+      !this.needDrain &&
+      this.inflight.length < this.maxInFlight &&
+      this.queue.length > 0 &&
+      !this.closedError
+    ) {
+      const p = this.queue.shift() as Pending;
+      if (this.inflight.length === 0) this.lastReplyAt = Date.now();
+      this.inflight.push(p);
+      if (!this.socket.write(encodeCommand(p.argv))) this.needDrain = true;
+    }
+  }
+
+  private releaseCapacity(): void {
+    while (this.capacityWaiters.length > 0 && this.pending < this.maxInFlight)
+      this.capacityWaiters.shift()?.();
+    if (this.pending === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    try {
+      this.decoder.feed(chunk, (value) => {
+        if (value instanceof RespPush) {
+          this.options.onPush?.(value);
+          return;
+        }
+        const p = this.inflight.shift();
+        if (!p)
+          throw new FerryError(
+            'PROTOCOL_ERROR',
+            `unexpected reply from ${this.name} with no command waiting`,
+          );
+        this.lastReplyAt = Date.now();
+        if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
+        if (!p.discarded) {
+          if (value instanceof ReplyError) {
+            value.command = describe(p.argv);
+            p.reject(value);
+          } else p.resolve(value);
+        }
+      });
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    this.releaseCapacity();
+    this.pump();
+  };
+
+  private socketError(err: NodeJS.ErrnoException): FerryError {
+    return new FerryError('CONNECTION_CLOSED', `connection to ${this.name} failed: ${err.message}`, {
+      cause: err,
+    });
+  }
+
+  private fail(err: Error): void {
+    if (this.closedError) return;
+    this.closedError = err;
+    if (this.timer) clearInterval(this.timer);
+    this.socket.destroy();
+    for (const p of [...this.inflight, ...this.queue]) {
+      if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
+      if (!p.discarded) p.reject(err);
+    }
+    this.inflight.length = 0;
+    this.queue.length = 0;
+    for (const w of this.capacityWaiters.splice(0)) w();
+    for (const w of this.idleWaiters.splice(0)) w();
+    this.resolveClosed(err);
+  }
+
+  /** Waits for pending replies, then closes the connection. */
+  async close(): Promise<void> {
+    if (this.closedError) return;
+    if (this.pending > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    this.fail(new FerryError('CONNECTION_CLOSED', `connection to ${this.name} closed by Ferry`));
+  }
+
+  /** Closes at once; pending commands fail. */
+  destroy(err?: Error): void {
+    this.fail(err ?? new FerryError('CONNECTION_CLOSED', `connection to ${this.name} closed by Ferry`));
+  }
+
+  /**
+   * Hands the raw socket over (for the replication stream after the handshake), with any bytes
+   * already received past the last reply. Only when nothing is pending.
+   */
+  detach(): { socket: Socket; rest: Buffer } {
+    if (this.pending > 0)
+      throw new FerryError('PROTOCOL_ERROR', `cannot detach ${this.name} with commands pending`);
+    if (this.closedError) throw this.closedError;
+    this.socket.removeListener('data', this.onData);
+    this.socket.removeAllListeners('drain');
+    this.socket.removeAllListeners('error');
+    this.socket.removeAllListeners('close');
+    if (this.timer) clearInterval(this.timer);
+    this.closedError = new FerryError('CONNECTION_CLOSED', `connection to ${this.name} was handed over`);
+    this.resolveClosed(undefined);
+    return { socket: this.socket, rest: this.decoder.takeRemainder() };
+  }
+}
+
+function connectError(where: string, err: NodeJS.ErrnoException, tls: boolean): FerryError {
+  const reason =
+    err.code === 'ECONNREFUSED'
+      ? 'connection refused (is the server running on that port?)'
+      : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN'
+        ? 'host name not found'
+        : err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH'
+          ? 'host unreachable'
+          : tls
+            ? `TLS handshake failed: ${err.message}`
+            : err.message;
+  return new FerryError('CONNECTION_FAILED', `cannot connect to ${where}: ${reason}`, { cause: err });
+}
+
+function authError(where: string, err: ReplyError, username: string | undefined): FerryError {
+  const msg = err.message;
+  let reason: string;
+  if (err.kind === 'WRONGPASS' || /invalid (username-password pair|password)/i.test(msg)) {
+    reason = username ? `wrong password for user "${username}", or the user is disabled` : 'wrong password';
+  } else if (/no password is set|without any password configured/i.test(msg)) {
+    reason = 'a password was given but the server has none set';
+  } else if (/wrong number of arguments for 'auth'/i.test(msg)) {
+    reason = 'ACL users need Redis 6 or newer; give the password alone';
+  } else if (err.kind === 'NOAUTH') {
+    reason = 'the server requires a password';
+  } else if (err.kind === 'NOPERM') {
+    reason = `the user lacks a permission: ${msg}`;
+  } else {
+    return new FerryError('CONNECTION_FAILED', `setting up the connection to ${where} failed: ${msg}`, {
+      cause: err,
+    });
+  }
+  return new FerryError('AUTH_FAILED', `authentication to ${where} failed: ${reason} (${msg})`, {
+    cause: err,
+  });
+}
+
+/** Opens a connection (see RespConnection.connect). */
+export function connect(options: ConnectOptions): Promise<RespConnection> {
+  return RespConnection.connect(options);
+}
