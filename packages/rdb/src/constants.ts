@@ -1,0 +1,93 @@
+/* Names follow Redis's rdb.h so a reader can grep Redis for their meaning. */
+
+export const RDB_TYPE_STRING = 0;
+export const RDB_TYPE_LIST = 1;
+export const RDB_TYPE_SET = 2;
+export const RDB_TYPE_ZSET = 3;
+export const RDB_TYPE_HASH = 4;
+export const RDB_TYPE_ZSET_2 = 5; // binary double scores
+export const RDB_TYPE_MODULE_PRE_GA = 6; // RDB_TYPE_MODULE: cannot be walked without the module
+export const RDB_TYPE_MODULE_2 = 7;
+export const RDB_TYPE_HASH_ZIPMAP = 9;
+export const RDB_TYPE_LIST_ZIPLIST = 10;
+export const RDB_TYPE_SET_INTSET = 11;
+export const RDB_TYPE_ZSET_ZIPLIST = 12;
+export const RDB_TYPE_HASH_ZIPLIST = 13;
+export const RDB_TYPE_LIST_QUICKLIST = 14;
+export const RDB_TYPE_STREAM_LISTPACKS = 15;
+export const RDB_TYPE_HASH_LISTPACK = 16;
+export const RDB_TYPE_ZSET_LISTPACK = 17;
+export const RDB_TYPE_LIST_QUICKLIST_2 = 18;
+export const RDB_TYPE_STREAM_LISTPACKS_2 = 19;
+export const RDB_TYPE_SET_LISTPACK = 20;
+export const RDB_TYPE_STREAM_LISTPACKS_3 = 21;
+export const RDB_TYPE_HASH_METADATA_PRE_GA = 22;
+export const RDB_TYPE_HASH_LISTPACK_EX_PRE_GA = 23;
+export const RDB_TYPE_HASH_METADATA = 24;
+export const RDB_TYPE_HASH_LISTPACK_EX = 25;
+
+export const RDB_OPCODE_SLOT_INFO = 244;
+export const RDB_OPCODE_FUNCTION2 = 245;
+export const RDB_OPCODE_FUNCTION_PRE_GA = 246;
+export const RDB_OPCODE_MODULE_AUX = 247;
+export const RDB_OPCODE_IDLE = 248;
+export const RDB_OPCODE_FREQ = 249;
+export const RDB_OPCODE_AUX = 250;
+export const RDB_OPCODE_RESIZEDB = 251;
+export const RDB_OPCODE_EXPIRETIME_MS = 252;
+export const RDB_OPCODE_EXPIRETIME = 253;
+export const RDB_OPCODE_SELECTDB = 254;
+export const RDB_OPCODE_EOF = 255;
+
+export const RDB_ENC_INT8 = 0;
+export const RDB_ENC_INT16 = 1;
+export const RDB_ENC_INT32 = 2;
+export const RDB_ENC_LZF = 3;
+
+export const RDB_MODULE_OPCODE_EOF = 0;
+export const RDB_MODULE_OPCODE_SINT = 1;
+export const RDB_MODULE_OPCODE_UINT = 2;
+export const RDB_MODULE_OPCODE_FLOAT = 3;
+export const RDB_MODULE_OPCODE_DOUBLE = 4;
+export const RDB_MODULE_OPCODE_STRING = 5;
+
+export const QUICKLIST_NODE_CONTAINER_PLAIN = 1;
+export const QUICKLIST_NODE_CONTAINER_PACKED = 2;
+
+/** Newest RDB version this parser reads (Redis 7.4 writes 12). */
+export const RDB_VERSION_MAX = 12;
+
+export type RedisType = 'string' | 'list' | 'set' | 'zset' | 'hash' | 'stream' | 'module';
+
+interface TypeInfo {
+  type: RedisType;
+  encoding: string;
+}
+
+/** Redis type and RDB encoding name of each value type byte. */
+export const RDB_TYPES: ReadonlyMap<number, TypeInfo> = new Map([
+  [RDB_TYPE_STRING, { type: 'string', encoding: 'string' }],
+  [RDB_TYPE_LIST, { type: 'list', encoding: 'linkedlist' }],
+  [RDB_TYPE_SET, { type: 'set', encoding: 'hashtable' }],
+  [RDB_TYPE_ZSET, { type: 'zset', encoding: 'skiplist' }],
+  [RDB_TYPE_HASH, { type: 'hash', encoding: 'hashtable' }],
+  [RDB_TYPE_ZSET_2, { type: 'zset', encoding: 'skiplist' }],
+  [RDB_TYPE_MODULE_2, { type: 'module', encoding: 'module' }],
+  [RDB_TYPE_HASH_ZIPMAP, { type: 'hash', encoding: 'zipmap' }],
+  [RDB_TYPE_LIST_ZIPLIST, { type: 'list', encoding: 'ziplist' }],
+  [RDB_TYPE_SET_INTSET, { type: 'set', encoding: 'intset' }],
+  [RDB_TYPE_ZSET_ZIPLIST, { type: 'zset', encoding: 'ziplist' }],
+  [RDB_TYPE_HASH_ZIPLIST, { type: 'hash', encoding: 'ziplist' }],
+  [RDB_TYPE_LIST_QUICKLIST, { type: 'list', encoding: 'quicklist' }],
+  [RDB_TYPE_STREAM_LISTPACKS, { type: 'stream', encoding: 'stream' }],
+  [RDB_TYPE_HASH_LISTPACK, { type: 'hash', encoding: 'listpack' }],
+  [RDB_TYPE_ZSET_LISTPACK, { type: 'zset', encoding: 'listpack' }],
+  [RDB_TYPE_LIST_QUICKLIST_2, { type: 'list', encoding: 'quicklist' }],
+  [RDB_TYPE_STREAM_LISTPACKS_2, { type: 'stream', encoding: 'stream' }],
+  [RDB_TYPE_SET_LISTPACK, { type: 'set', encoding: 'listpack' }],
+  [RDB_TYPE_STREAM_LISTPACKS_3, { type: 'stream', encoding: 'stream' }],
+  [RDB_TYPE_HASH_METADATA_PRE_GA, { type: 'hash', encoding: 'hashtable' }],
+  [RDB_TYPE_HASH_LISTPACK_EX_PRE_GA, { type: 'hash', encoding: 'listpack' }],
+  [RDB_TYPE_HASH_METADATA, { type: 'hash', encoding: 'hashtable' }],
+  [RDB_TYPE_HASH_LISTPACK_EX, { type: 'hash', encoding: 'listpack' }],
+]);

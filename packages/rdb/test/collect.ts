@@ -1,0 +1,56 @@
+import { type ParseOptions, parseRdb, parseRdbFile, type RdbEntry, type ValueChunk } from '../src/index.js';
+
+/** A key with its value assembled (tests only: fixtures and test datasets are small). */
+export interface ParsedKey {
+  db: number;
+  key: Buffer;
+  type: string;
+  encoding: string;
+  expireAtMs: number | undefined;
+  empty: boolean;
+  chunks: ValueChunk[];
+  raw?: Buffer;
+}
+
+export interface Parsed {
+  keys: ParsedKey[];
+  functions: Buffer[];
+  aux: Map<string, Buffer>;
+  checksum?: string;
+}
+
+export async function collect(
+  source: string | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  options: ParseOptions & { raw?: boolean } = {},
+): Promise<Parsed> {
+  const it: AsyncGenerator<RdbEntry> =
+    typeof source === 'string' ? parseRdbFile(source, options) : parseRdb(source, options);
+  const out: Parsed = { keys: [], functions: [], aux: new Map() };
+  for await (const e of it) {
+    if (e.kind === 'key') {
+      const raw = options.raw ? await e.raw() : undefined;
+      const chunks: ValueChunk[] = [];
+      for await (const c of e.chunks()) chunks.push(c);
+      out.keys.push({
+        db: e.db,
+        key: e.key,
+        type: e.type,
+        encoding: e.encoding,
+        expireAtMs: e.expireAtMs,
+        empty: e.empty,
+        chunks,
+        ...(raw ? { raw } : {}),
+      });
+    } else if (e.kind === 'function') out.functions.push(e.code);
+    else if (e.kind === 'aux') out.aux.set(e.key.toString('latin1'), e.value);
+    else if (e.kind === 'eof') out.checksum = e.checksum;
+  }
+  return out;
+}
+
+export function items<T extends ValueChunk['type']>(
+  k: ParsedKey,
+  type: T,
+): Array<Extract<ValueChunk, { type: T }>> {
+  return k.chunks.filter((c): c is Extract<ValueChunk, { type: T }> => c.type === type);
+}
