@@ -7,7 +7,16 @@ const { version } = JSON.parse(readFileSync(new URL('../package.json', import.me
 };
 const code = await main(
   process.argv.slice(2),
-  { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) },
+  {
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+    // wait for stdout to drain so piping a big RDB's JSON lines never buffers without bound
+    write: (t) =>
+      new Promise<void>((resolve, reject) => {
+        if (process.stdout.write(t)) resolve();
+        else process.stdout.once('drain', resolve).once('error', reject);
+      }),
+  },
   version,
 );
 process.exitCode = code;

@@ -1,4 +1,8 @@
+import { rdbCommand } from './commands/rdb.js';
 import { COMMANDS } from './commands.js';
+import type { Io } from './io.js';
+
+export type { Io } from './io.js';
 
 export function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -20,11 +24,6 @@ export function usage(): string {
   ].join('\n');
 }
 
-export interface Io {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
-
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
 export async function main(argv: string[], io: Io, version: string): Promise<number> {
   const [first] = argv;
@@ -41,6 +40,7 @@ export async function main(argv: string[], io: Io, version: string): Promise<num
     io.err(`ferry: unknown command "${first}". Run "ferry --help" for the list.\n`);
     return 2;
   }
+  if (command.name === 'rdb') return rdbCommand(argv.slice(1), io);
   io.err(`ferry: "${command.name}" is not in this build yet (${command.summary}).\n`);
   return 2;
 }

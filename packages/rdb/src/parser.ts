@@ -80,7 +80,7 @@ export class KeyEntry {
   readonly kind = 'key';
   private state: 'unread' | 'raw-refused' | 'read' = 'unread';
   /** Per-value state the reader fills in (emptiness). */
-  private readonly valueState: { empty?: boolean } = {};
+  private readonly valueState: { empty?: boolean; bytes?: number } = {};
   private rawValue: Buffer | undefined;
 
   constructor(
@@ -102,7 +102,7 @@ export class KeyEntry {
     /** Elements announced at the value's start (aggregates) or the blob's byte size (compact encodings). */
     readonly sizeHint: { elements?: number; bytes?: number },
     private readonly drive: Driver,
-    private readonly makeGen: (decode: boolean, state: { empty?: boolean }) => ValueGen,
+    private readonly makeGen: (decode: boolean, state: { empty?: boolean; bytes?: number }) => ValueGen,
     private readonly chunkOptions: Pick<ParseOptions, 'chunkElements' | 'chunkBytes'>,
   ) {}
 
@@ -112,6 +112,11 @@ export class KeyEntry {
    */
   get empty(): boolean {
     return this.valueState.empty === true;
+  }
+
+  /** Serialized size of the value in bytes, known once it has been read. */
+  get valueBytes(): number | undefined {
+    return this.valueState.bytes;
   }
 
   /** True once the value has been read (or skipped). */
@@ -420,10 +425,12 @@ export class RdbParser {
             (decode, state) => {
               const o = { ...vopts, decode };
               const gen = readValue(src, op, o);
-              // copy the reader's findings (emptiness) to the entry once it is done
+              const start = src.offset;
+              // copy the reader's findings (emptiness, size) to the entry once it is done
               return (function* () {
                 yield* gen;
                 if (o.empty) state.empty = true;
+                state.bytes = src.offset - start;
               })();
             },
             this.opts,

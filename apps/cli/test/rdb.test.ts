@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { populate, type RedisServer, startRedis } from '@ferry/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
+
+async function ferry(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { maxBuffer: 256 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+type Line = {
+  db: number;
+  key: string | { base64: string };
+  type: string;
+  encoding: string;
+  expireAt: number | null;
+  value: unknown;
+};
+
+describe('ferry rdb', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedis({ label: 'cli-rdb' });
+    await populate(server.client(), { dbs: [0, 3], randomKeys: 500, expireBaseMs: Date.now() + 86_400_000 });
+    await server.client().save();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('prints every key as a JSON line that matches the server', async () => {
+    const r = await ferry('rdb', server.rdbPath);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Line);
+    const db0 = server.client();
+    const db3 = server.client({ db: 3 });
+    expect(lines.filter((l) => l.db === 0)).toHaveLength(await db0.dbsize());
+    expect(lines.filter((l) => l.db === 3)).toHaveLength(await db3.dbsize());
+    const byKey = (db: number, key: string): Line | undefined =>
+      lines.find((l) => l.db === db && l.key === key);
+    expect(byKey(0, 'string:embstr')?.value).toBe('hello db0');
+    expect(byKey(3, 'string:embstr')?.value).toBe('hello db3');
+    expect(byKey(0, 'string:embstr')?.expireAt).toBe(Number(await db0.call('PEXPIRETIME', 'string:embstr')));
+    expect(byKey(0, 'list:large')?.value).toEqual(await db0.lrange('list:large', 0, -1));
+    const zset = byKey(0, 'zset:small')?.value as Array<[string, number | string]>;
+    expect(zset).toContainEqual(['pos-inf', 'inf']);
+    expect(zset).toContainEqual(['neg-inf', '-inf']);
+    const binary = lines.find((l) => typeof l.key === 'object' && l.type === 'string');
+    expect(binary?.key).toEqual({
+      base64: Buffer.from([0x62, 0x69, 0x6e, 0x3a, 0, 1, 13, 10, 0xff, 0xfe, 0x7f, 0x20]).toString('base64'),
+    });
+    const stream = byKey(0, 'stream:groups')?.value as {
+      length: number;
+      groups: Array<{ name: string; pending: unknown[] }>;
+    };
+    expect(stream.length).toBe(await db0.xlen('stream:groups'));
+    expect(stream.groups.map((g) => g.name)).toEqual(['g1', 'g2', 'g3']);
+    expect(stream.groups[0]?.pending).toHaveLength(68);
+  });
+
+  it('summarises keys per db and type and lists the biggest keys', async () => {
+    const r = await ferry('rdb', '--summary', '--json', '--top', '3', server.rdbPath);
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout) as {
+      rdbVersion: number;
+      checksum: string;
+      keys: number;
+      dbs: Record<string, { keys: number }>;
+      biggestByElements: Array<{ key: string; elements: number }>;
+      biggestByBytes: Array<{ key: string }>;
+    };
+    expect(s.rdbVersion).toBe(10);
+    expect(s.checksum).toBe('ok');
+    expect(s.dbs['0']?.keys).toBe(await server.client().dbsize());
+    expect(s.dbs['3']?.keys).toBe(await server.client({ db: 3 }).dbsize());
+    expect(s.biggestByElements).toHaveLength(3);
+    expect(s.biggestByElements[0]).toMatchObject({ key: 'list:large', elements: 2000 });
+    expect(s.biggestByBytes[0]?.key).toBe('string:large');
+    const text = await ferry('rdb', '--summary', server.rdbPath);
+    expect(text.stdout).toContain('RDB version 10');
+    expect(text.stdout).toContain('biggest keys by elements:');
+  });
+
+  it('fails with one clear line on a missing, a corrupt or a non-RDB file', async () => {
+    const missing = await ferry('rdb', '/nonexistent/dump.rdb');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/cannot read \/nonexistent\/dump.rdb: ENOENT/);
+    const bogus = join(server.dir, 'not-an-rdb');
+    writeFileSync(bogus, 'hello world, not an rdb');
+    const notRdb = await ferry('rdb', bogus);
+    expect(notRdb.code).toBe(1);
+    expect(notRdb.stderr).toContain('RDB_CORRUPT: RDB corrupt at byte 0: not an RDB file');
+    const usage = await ferry('rdb');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('Usage: ferry rdb <file>');
+  });
+});
