@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import * as C from './constants.js';
 import { unsupported } from './errors.js';
 import { ByteSource } from './source.js';
-import { moduleName, readValue, type ValueChunk, type ValueGen, type ValueOptions } from './values.js';
+import { moduleName, readValue, type ValueChunk, type ValueOptions } from './values.js';
 
 export interface ParseOptions {
   /** Serialized values up to this size are captured for RESTORE; bigger ones must be decoded. Default 32 MB. */
@@ -65,10 +65,17 @@ export type RdbEntry =
   | KeyEntry
   | EofEntry;
 
-type Driver = (
-  gen: ValueGen,
-  mode: 'raw' | 'decode' | 'skip',
-) => AsyncGenerator<ValueChunk, Buffer | undefined, void>;
+/** How a KeyEntry's value gets read: implemented by the parser, kept off the entry so entries stay small. */
+/** readRawSync's answer when the value reaches past the window (nothing was consumed). */
+const NEEDS_IO = Symbol('needs-io');
+
+interface ValueReader {
+  readRawSync(e: KeyEntry): Buffer | undefined | typeof NEEDS_IO;
+  readRaw(e: KeyEntry): Promise<Buffer | undefined>;
+  readChunks(e: KeyEntry): AsyncGenerator<ValueChunk>;
+  skip(e: KeyEntry): Promise<void>;
+  readonly chunkOptions: Pick<ParseOptions, 'chunkElements' | 'chunkBytes'>;
+}
 
 /**
  * One key. Its value is read lazily and once: `raw()` for the serialized value (RESTORE), `chunks()`
@@ -78,12 +85,14 @@ type Driver = (
  */
 export class KeyEntry {
   readonly kind = 'key';
-  private state: 'unread' | 'raw-refused' | 'read' = 'unread';
-  /** Per-value state the reader fills in (emptiness). */
-  private readonly valueState: { empty?: boolean; bytes?: number } = {};
+  /** @internal */
+  state: 'unread' | 'raw-refused' | 'read' = 'unread';
+  /** @internal what reading the value found: emptiness and serialized size */
+  found: { empty?: boolean; bytes?: number } = {};
   private rawValue: Buffer | undefined;
 
   constructor(
+    private readonly reader: ValueReader,
     readonly db: number,
     readonly key: Buffer,
     /** RDB value type byte (RDB_TYPE_*). */
@@ -101,9 +110,6 @@ export class KeyEntry {
     readonly offset: number,
     /** Elements announced at the value's start (aggregates) or the blob's byte size (compact encodings). */
     readonly sizeHint: { elements?: number; bytes?: number },
-    private readonly drive: Driver,
-    private readonly makeGen: (decode: boolean, state: { empty?: boolean; bytes?: number }) => ValueGen,
-    private readonly chunkOptions: Pick<ParseOptions, 'chunkElements' | 'chunkBytes'>,
   ) {}
 
   /**
@@ -111,12 +117,12 @@ export class KeyEntry {
    * load (and refuses them in RESTORE), so a migration must skip them too.
    */
   get empty(): boolean {
-    return this.valueState.empty === true;
+    return this.found.empty === true;
   }
 
   /** Serialized size of the value in bytes, known once it has been read. */
   get valueBytes(): number | undefined {
-    return this.valueState.bytes;
+    return this.found.bytes;
   }
 
   /** True once the value has been read (or skipped). */
@@ -125,19 +131,28 @@ export class KeyEntry {
   }
 
   /** The serialized value (after the type byte), or undefined when it is larger than `rawLimit`. */
-  async raw(): Promise<Buffer | undefined> {
-    if (this.state === 'read') return this.rawValue;
-    if (this.state === 'raw-refused') return undefined;
-    const it = this.drive(this.makeGen(false, this.valueState), 'raw');
-    let r = await it.next();
-    while (!r.done) r = await it.next();
-    if (r.value === undefined) {
-      this.state = 'raw-refused';
-      return undefined;
-    }
+  raw(): Promise<Buffer | undefined> {
+    if (this.state === 'read') return Promise.resolve(this.rawValue);
+    if (this.state === 'raw-refused') return Promise.resolve(undefined);
+    const done = (value: Buffer | undefined): Buffer | undefined => {
+      this.state = value === undefined ? 'raw-refused' : 'read';
+      this.rawValue = value;
+      return value;
+    };
+    // most values lie inside the current window: read them without any await
+    const sync = this.reader.readRawSync(this);
+    if (sync !== NEEDS_IO) return Promise.resolve(done(sync));
+    return this.reader.readRaw(this).then(done);
+  }
+
+  /** @internal Captures the raw value if it lies in the window; false when it must be read later. */
+  captureSync(): boolean {
+    if (this.state !== 'unread') return this.state === 'read';
+    const sync = this.reader.readRawSync(this);
+    if (sync === NEEDS_IO || sync === undefined) return false;
     this.state = 'read';
-    this.rawValue = r.value;
-    return r.value;
+    this.rawValue = sync;
+    return true;
   }
 
   /** Decoded chunks of the value, each bounded by chunkElements / chunkBytes. */
@@ -145,20 +160,18 @@ export class KeyEntry {
     if (this.state === 'read') {
       if (!this.rawValue) throw new Error('this value was skipped or already decoded');
       // decode from the captured bytes
-      yield* decodeBuffer(this.rdbType, this.rawValue, this.key, this.chunkOptions);
+      yield* decodeBuffer(this.rdbType, this.rawValue, this.key, this.reader.chunkOptions);
       return;
     }
     this.state = 'read';
-    yield* this.drive(this.makeGen(true, this.valueState), 'decode');
+    yield* this.reader.readChunks(this);
   }
 
   /** Reads past the value without building it. */
   async skip(): Promise<void> {
     if (this.state === 'read') return;
     this.state = 'read';
-    const it = this.drive(this.makeGen(false, this.valueState), 'skip');
-    let r = await it.next();
-    while (!r.done) r = await it.next();
+    await this.reader.skip(this);
   }
 }
 
@@ -193,8 +206,7 @@ export async function* decodeBuffer(
   key?: Buffer,
   options: Pick<ParseOptions, 'chunkElements' | 'chunkBytes'> = {},
 ): AsyncGenerator<ValueChunk> {
-  const src: ByteSource = new ByteSource([value], false);
-  if (value.length > 0) await src.fill(value.length);
+  const src: ByteSource = ByteSource.of(value);
   src.key = key;
   const gen = readValue(src, rdbType, {
     decode: true,
@@ -236,57 +248,94 @@ export class RdbParser {
     return this.src.offset;
   }
 
-  private async str(what: string): Promise<Buffer> {
-    let s: Buffer | undefined;
-    while ((s = this.src.tryString()) === undefined) await this.src.fill(this.src.short, what);
-    return s;
+  get chunkOptions(): Pick<ParseOptions, 'chunkElements' | 'chunkBytes'> {
+    return this.opts;
   }
 
-  private async len(what: string): Promise<number> {
-    let n: number;
-    while ((n = this.src.tryPlainLength()) < 0) await this.src.fill(this.src.short, what);
-    return n;
+  private valueOptions(decode: boolean): ValueOptions {
+    return {
+      decode,
+      chunkElements: this.opts.chunkElements,
+      chunkBytes: this.opts.chunkBytes,
+      rdbVersion: this.version,
+    };
   }
 
-  private async bytes(n: number, what: string): Promise<Buffer> {
-    await this.src.fill(n, what);
-    return this.src.tryBytes(n) as Buffer;
-  }
-
-  private readonly drive: Driver = async function* (
-    this: RdbParser,
-    gen: ValueGen,
-    mode: 'raw' | 'decode' | 'skip',
-  ) {
-    const src: ByteSource = this.src;
+  readRawSync(e: KeyEntry): Buffer | undefined | typeof NEEDS_IO {
+    const src = this.src;
     const start = src.offset;
-    if (mode === 'raw') src.keep = start;
+    const o = this.valueOptions(false);
+    const gen = readValue(src, e.rdbType, o);
+    for (let r = gen.next(); !r.done; r = gen.next()) {
+      if (typeof r.value === 'number') {
+        src.pos = start - src.base; // start over asynchronously
+        return NEEDS_IO;
+      }
+    }
+    if (src.offset - start > this.opts.rawLimit) {
+      src.pos = start - src.base;
+      return undefined;
+    }
+    e.found = { ...(o.empty ? { empty: true } : {}), bytes: src.offset - start };
+    return src.buf.subarray(start - src.base, src.pos);
+  }
+
+  async readRaw(e: KeyEntry): Promise<Buffer | undefined> {
+    const src = this.src;
+    const start = src.offset;
+    const o = this.valueOptions(false);
+    const gen = readValue(src, e.rdbType, o);
+    src.keep = start;
     try {
       for (let r = gen.next(); !r.done; r = gen.next()) {
-        if (typeof r.value === 'number') {
-          if (mode === 'raw' && src.offset - start + r.value > this.opts.rawLimit) {
-            // too big to carry whole: leave it unread for chunks()
-            src.pos = start - src.base;
-            return undefined;
-          }
-          await src.fill(r.value, 'a value');
-        } else if (mode === 'decode') yield r.value;
+        if (typeof r.value !== 'number') continue;
+        if (src.offset - start + r.value > this.opts.rawLimit) {
+          // too big to carry whole: leave it unread for chunks()
+          src.pos = start - src.base;
+          return undefined;
+        }
+        await src.fill(r.value, 'a value');
       }
-      return mode === 'raw' ? src.buf.subarray(start - src.base, src.pos) : undefined;
     } finally {
-      if (mode === 'raw') src.keep = -1;
+      src.keep = -1;
     }
-  }.bind(this);
+    e.found = { ...(o.empty ? { empty: true } : {}), bytes: src.offset - start };
+    return src.buf.subarray(start - src.base, src.pos);
+  }
 
-  async *entries(): AsyncGenerator<RdbEntry> {
-    const src: ByteSource = this.src;
+  async *readChunks(e: KeyEntry): AsyncGenerator<ValueChunk> {
+    const src = this.src;
+    const start = src.offset;
+    const o = this.valueOptions(true);
+    const gen = readValue(src, e.rdbType, o);
+    for (let r = gen.next(); !r.done; r = gen.next()) {
+      if (typeof r.value === 'number') await src.fill(r.value, 'a value');
+      else yield r.value;
+    }
+    e.found = { ...(o.empty ? { empty: true } : {}), bytes: src.offset - start };
+  }
+
+  async skip(e: KeyEntry): Promise<void> {
+    const src = this.src;
+    const start = src.offset;
+    const o = this.valueOptions(false);
+    const gen = readValue(src, e.rdbType, o);
+    for (let r = gen.next(); !r.done; r = gen.next()) {
+      if (typeof r.value === 'number') await src.fill(r.value, 'a value');
+    }
+    e.found = { ...(o.empty ? { empty: true } : {}), bytes: src.offset - start };
+  }
+
+  private async header(): Promise<void> {
+    const src = this.src;
     await src.fill(9, 'the RDB header');
     const magic = (src.tryBytes(9) as Buffer).toString('latin1');
     if (!/^REDIS\d{4}$/.test(magic)) {
-      if (magic.startsWith('VALKEY'))
+      if (magic.startsWith('VALKEY')) {
         throw unsupported(`"${magic}" is a Valkey RDB (its own format from Valkey 8.1 on), not a Redis one`, {
           offset: 0,
         });
+      }
       src.fail(
         `not an RDB file: it starts with ${JSON.stringify(magic)} instead of "REDIS" and a version`,
         0,
@@ -298,27 +347,59 @@ export class RdbParser {
         offset: 5,
       });
     }
-    const vopts: ValueOptions = {
-      decode: false,
-      chunkElements: this.opts.chunkElements,
-      chunkBytes: this.opts.chunkBytes,
-      rdbVersion: this.version,
+  }
+
+  /** Pending per-key opcodes (EXPIRETIME, IDLE, FREQ) that apply to the next key. */
+  private expireAt: number | undefined;
+  private idle: number | undefined;
+  private freq: number | undefined;
+  /** Bytes the last step() that returned NEEDS_IO needs from where it started. */
+  private needed = 0;
+  private done = false;
+
+  /**
+   * Reads one opcode and what belongs to it from the window, synchronously. Returns the entry, undefined
+   * for opcodes that only set state for the next key, or NEEDS_IO (nothing consumed; `needed` says how
+   * many bytes from here are required).
+   */
+  private step(): RdbEntry | undefined | typeof NEEDS_IO {
+    const src = this.src;
+    const start = src.pos;
+    const opAt = src.offset;
+    const short = (): typeof NEEDS_IO => {
+      this.needed = src.pos - start + src.short;
+      src.pos = start;
+      return NEEDS_IO;
     };
-    let expireAt: number | undefined;
-    let idle: number | undefined;
-    let freq: number | undefined;
-    for (;;) {
-      src.key = undefined;
-      await src.fill(1, 'the next opcode');
-      const opAt = src.offset;
-      const op = src.tryU8();
+    const len = (): number => {
+      const n = src.tryPlainLength();
+      if (n < 0) throw NEEDS_IO;
+      return n;
+    };
+    const str = (): Buffer => {
+      const s = src.tryString();
+      if (s === undefined) throw NEEDS_IO;
+      return s;
+    };
+    const bytes = (n: number): Buffer => {
+      const b = src.tryBytes(n);
+      if (b === undefined) throw NEEDS_IO;
+      return b;
+    };
+    src.key = undefined;
+    try {
+      if (src.pos >= src.buf.length) {
+        src.short = 1;
+        return short();
+      }
+      const op = src.buf[src.pos++] as number;
       switch (op) {
         case C.RDB_OPCODE_EOF: {
           let checksum: EofEntry['checksum'] = 'disabled';
-          src.foldCrc(src.offset);
           if (this.version >= 5) {
+            const stored = bytes(8);
+            src.foldCrc(src.offset - 8);
             const expected = src.crcDigest();
-            const stored = await this.bytes(8, 'the checksum');
             if (!expected) checksum = 'skipped';
             else if (stored.every((b) => b === 0)) checksum = 'disabled';
             else if (!stored.equals(expected)) {
@@ -328,135 +409,185 @@ export class RdbParser {
               );
             } else checksum = 'ok';
           }
-          yield { kind: 'eof', offset: src.offset, checksum };
-          return;
+          this.done = true;
+          return { kind: 'eof', offset: src.offset, checksum };
         }
         case C.RDB_OPCODE_SELECTDB:
-          this.db = await this.len('SELECTDB');
-          yield { kind: 'select', db: this.db };
-          continue;
+          this.db = len();
+          return { kind: 'select', db: this.db };
         case C.RDB_OPCODE_RESIZEDB: {
-          const size = await this.len('RESIZEDB');
-          const expires = await this.len('RESIZEDB');
-          yield { kind: 'resizedb', db: this.db, size, expires };
-          continue;
+          const size = len();
+          return { kind: 'resizedb', db: this.db, size, expires: len() };
         }
         case C.RDB_OPCODE_AUX: {
-          const key = await this.str('an AUX field');
-          const value = await this.str('an AUX field');
-          yield { kind: 'aux', key, value };
-          continue;
+          const key = str();
+          return { kind: 'aux', key, value: str() };
         }
         case C.RDB_OPCODE_EXPIRETIME:
-          expireAt = (await this.bytes(4, 'EXPIRETIME')).readInt32LE(0) * 1000;
-          continue;
+          this.expireAt = bytes(4).readInt32LE(0) * 1000;
+          return undefined;
         case C.RDB_OPCODE_EXPIRETIME_MS:
-          expireAt = Number((await this.bytes(8, 'EXPIRETIME_MS')).readBigInt64LE(0));
-          continue;
+          this.expireAt = Number(bytes(8).readBigInt64LE(0));
+          return undefined;
         case C.RDB_OPCODE_IDLE:
-          idle = await this.len('IDLE');
-          continue;
+          this.idle = len();
+          return undefined;
         case C.RDB_OPCODE_FREQ:
-          freq = (await this.bytes(1, 'FREQ'))[0];
-          continue;
+          this.freq = bytes(1)[0];
+          return undefined;
         case C.RDB_OPCODE_FUNCTION2:
-          yield { kind: 'function', code: await this.str('a FUNCTION2 library') };
-          continue;
+          return { kind: 'function', code: str() };
         case C.RDB_OPCODE_FUNCTION_PRE_GA: {
           // Redis 7.0 release candidates: name, engine, optional description, body. Redis 7.0 GA loads
           // it as the library "#!<engine> name=<name>\n<body>" (the description is dropped), and so do we.
-          const name = await this.str('a pre-GA function');
-          const engine = await this.str('a pre-GA function');
-          if ((await this.len('a pre-GA function')) !== 0) await this.str('a pre-GA function description');
-          const body = await this.str('a pre-GA function');
+          const name = str();
+          const engine = str();
+          if (len() !== 0) str();
+          const body = str();
           const header = Buffer.from(
             `#!${engine.toString('latin1')} name=${name.toString('latin1')}\n`,
             'latin1',
           );
-          yield { kind: 'function', code: Buffer.concat([header, body]) };
-          continue;
+          return { kind: 'function', code: Buffer.concat([header, body]) };
         }
         case C.RDB_OPCODE_MODULE_AUX: {
-          let id: bigint | undefined;
-          while ((id = src.tryBigLength()) === undefined) await src.fill(src.short, 'MODULE_AUX');
-          const whenOpcode = await this.len('MODULE_AUX');
+          const id = src.tryBigLength();
+          if (id === undefined) throw NEEDS_IO;
+          const whenOpcode = len();
           if (whenOpcode !== C.RDB_MODULE_OPCODE_UINT)
             src.fail(`MODULE_AUX "when" has opcode ${whenOpcode}, not UINT`);
-          const when = await this.len('MODULE_AUX');
+          const when = len();
           // the module's data, annotated with opcodes like a MODULE_2 value
-          await this.skipModuleOpcodes(moduleName(id));
-          yield { kind: 'module-aux', moduleId: id, name: moduleName(id), when };
-          continue;
+          for (;;) {
+            const opcode = len();
+            if (opcode === C.RDB_MODULE_OPCODE_EOF) break;
+            if (opcode === C.RDB_MODULE_OPCODE_SINT || opcode === C.RDB_MODULE_OPCODE_UINT) {
+              if (src.tryBigLength() === undefined) throw NEEDS_IO;
+            } else if (opcode === C.RDB_MODULE_OPCODE_FLOAT) bytes(4);
+            else if (opcode === C.RDB_MODULE_OPCODE_DOUBLE) bytes(8);
+            else if (opcode === C.RDB_MODULE_OPCODE_STRING) str();
+            else src.fail(`unknown module opcode ${opcode} in data of module ${moduleName(id)}`);
+          }
+          return { kind: 'module-aux', moduleId: id, name: moduleName(id), when };
         }
         case C.RDB_OPCODE_SLOT_INFO: {
-          const slot = await this.len('SLOT_INFO');
-          const size = await this.len('SLOT_INFO');
-          const expiresSize = await this.len('SLOT_INFO');
-          yield { kind: 'slot-info', slot, size, expiresSize };
-          continue;
+          const slot = len();
+          const size = len();
+          return { kind: 'slot-info', slot, size, expiresSize: len() };
         }
         default: {
           const info = C.RDB_TYPES.get(op);
-          if (!info) {
-            if (op === C.RDB_TYPE_MODULE_PRE_GA) {
-              const key = await this.str('a key');
-              throw unsupported(
-                'a module value in the pre-GA format (Redis 4.0 release candidates) cannot be read without its module',
-                { offset: opAt, key },
-              );
-            }
-            src.fail(`unknown opcode or value type ${op}`, opAt);
-          }
-          const key = await this.str('a key');
+          if (!info && op !== C.RDB_TYPE_MODULE_PRE_GA) src.fail(`unknown opcode or value type ${op}`, opAt);
+          const key = str();
           src.key = key;
-          const { encoding, hint } = await this.peekValue(op, info.encoding);
+          if (!info) {
+            throw unsupported(
+              'a module value in the pre-GA format (Redis 4.0 release candidates) cannot be read without its module',
+              {
+                offset: opAt,
+                key,
+              },
+            );
+          }
+          // the size hint looks a few bytes into the value: have them unless the input ends first
+          if (src.avail() < 17 && !src.ended) {
+            src.short = 17;
+            throw NEEDS_IO;
+          }
+          const { encoding, hint } = this.peekValue(op, info.encoding);
           const entry = new KeyEntry(
+            this,
             this.db,
             key,
             op,
             info.type,
             encoding,
-            expireAt,
-            idle,
-            freq,
+            this.expireAt,
+            this.idle,
+            this.freq,
             opAt,
             hint,
-            this.drive,
-            (decode, state) => {
-              const o = { ...vopts, decode };
-              const gen = readValue(src, op, o);
-              const start = src.offset;
-              // copy the reader's findings (emptiness, size) to the entry once it is done
-              return (function* () {
-                yield* gen;
-                if (o.empty) state.empty = true;
-                state.bytes = src.offset - start;
-              })();
-            },
-            this.opts,
           );
-          expireAt = undefined;
-          idle = undefined;
-          freq = undefined;
-          yield entry;
-          if (!entry.consumed) await entry.skip();
+          this.expireAt = undefined;
+          this.idle = undefined;
+          this.freq = undefined;
+          return entry;
         }
       }
+    } catch (err) {
+      if (err === NEEDS_IO) return short();
+      throw err;
+    }
+  }
+
+  /**
+   * Reads what the last step() needed. Near the end of the input it may get less (the step asked for
+   * look-ahead): that is progress; only no progress at all is a truncated file.
+   */
+  private async more(): Promise<void> {
+    const before = this.src.avail();
+    const ended = this.src.ended;
+    try {
+      await this.src.fill(this.needed, 'the next entry');
+    } catch (err) {
+      // learning that the input ended also counts: the step then stops asking for look-ahead
+      if (this.src.avail() > before || this.src.ended !== ended) return;
+      throw err;
+    }
+  }
+
+  /** Every entry, one at a time. */
+  async *entries(): AsyncGenerator<RdbEntry> {
+    await this.header();
+    while (!this.done) {
+      const r = this.step();
+      if (r === NEEDS_IO) {
+        await this.more();
+        continue;
+      }
+      if (r === undefined) continue;
+      yield r;
+      if (r.kind === 'key' && !r.consumed) await r.skip();
+    }
+  }
+
+  /**
+   * Entries in batches of up to `max`, read without an await per entry: the fast path for migrations.
+   * Every key's raw value is captured while it lies in the window (`raw()` answers at once, `chunks()`
+   * decodes from it); a key whose value reaches past the window ends its batch unread, so the consumer
+   * reads it (raw or chunks) before the next batch is parsed.
+   */
+  async *batches(max = 1024): AsyncGenerator<RdbEntry[]> {
+    await this.header();
+    while (!this.done) {
+      const batch: RdbEntry[] = [];
+      while (batch.length < max && !this.done) {
+        const r = this.step();
+        if (r === NEEDS_IO) {
+          if (batch.length > 0) break;
+          await this.more();
+          continue;
+        }
+        if (r === undefined) continue;
+        batch.push(r);
+        if (r.kind === 'key' && !r.captureSync()) break;
+      }
+      yield batch;
+      const last = batch[batch.length - 1];
+      if (last?.kind === 'key' && !last.consumed) await last.skip();
     }
   }
 
   /** The encoding and size hint of the value at the current position, without consuming it. */
-  private async peekValue(
+  private peekValue(
     rdbType: number,
     encoding: string,
-  ): Promise<{ encoding: string; hint: { elements?: number; bytes?: number } }> {
-    const src: ByteSource = this.src;
-    await src.fill(1, 'a value');
-    if (src.avail() < 17) await src.fill(17).catch(() => {}); // near the end of input: the value reader says what is missing
+  ): { encoding: string; hint: { elements?: number; bytes?: number } } {
+    const src = this.src;
     const start = src.pos;
     try {
       if (rdbType === C.RDB_TYPE_HASH_METADATA || rdbType === C.RDB_TYPE_HASH_LISTPACK_EX) src.pos += 8;
-      const n = src.avail() > 0 ? src.tryLength() : -1;
+      const n = src.pos < src.buf.length ? src.tryLength() : -1;
       if (n < 0) return { encoding, hint: {} };
       if (rdbType === C.RDB_TYPE_STRING) {
         return src.encoded
@@ -470,20 +601,6 @@ export class RdbParser {
       return { encoding, hint: {} }; // the value reader reports the corruption with its context
     } finally {
       src.pos = start;
-    }
-  }
-
-  private async skipModuleOpcodes(name: string): Promise<void> {
-    const src: ByteSource = this.src;
-    for (;;) {
-      const opcode = await this.len('module data');
-      if (opcode === C.RDB_MODULE_OPCODE_EOF) return;
-      if (opcode === C.RDB_MODULE_OPCODE_SINT || opcode === C.RDB_MODULE_OPCODE_UINT) {
-        while (src.tryBigLength() === undefined) await src.fill(src.short, 'module data');
-      } else if (opcode === C.RDB_MODULE_OPCODE_FLOAT) await this.bytes(4, 'module data');
-      else if (opcode === C.RDB_MODULE_OPCODE_DOUBLE) await this.bytes(8, 'module data');
-      else if (opcode === C.RDB_MODULE_OPCODE_STRING) await this.str('module data');
-      else src.fail(`unknown module opcode ${opcode} in data of module ${name}`);
     }
   }
 }

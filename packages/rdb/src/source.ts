@@ -27,6 +27,8 @@ export class ByteSource {
   keep = -1;
   /** Key being read, for error messages. */
   key: Buffer | undefined;
+  /** True once the input has no more chunks. */
+  ended = false;
   private readonly iterator: AsyncIterator<Uint8Array>;
   private readonly crc: Crc64 | undefined;
   private crcAt = 0;
@@ -37,6 +39,14 @@ export class ByteSource {
         ? (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
         : toAsync((input as Iterable<Uint8Array>)[Symbol.iterator]());
     this.crc = checksum ? new Crc64() : undefined;
+  }
+
+  /** A source over one buffer already in memory (a captured value, a DUMP payload). */
+  static of(buffer: Buffer): ByteSource {
+    const src = new ByteSource([], false);
+    src.buf = buffer;
+    src.ended = true;
+    return src;
   }
 
   get offset(): number {
@@ -70,8 +80,11 @@ export class ByteSource {
     const parts: Buffer[] = [this.buf.subarray(from)];
     let have = this.buf.length - this.pos;
     while (have < n) {
-      const next = await this.iterator.next();
-      if (next.done) break;
+      const next = this.ended ? { done: true as const, value: undefined } : await this.iterator.next();
+      if (next.done) {
+        this.ended = true;
+        break;
+      }
       const chunk = Buffer.isBuffer(next.value)
         ? next.value
         : Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);

@@ -141,6 +141,57 @@ function streamId(ms: bigint, seq: bigint): StreamId {
   return `${ms}-${seq}`;
 }
 
+/* Waiting helpers: called only when the window runs dry (the fast path is the try* call inline). */
+function* waitString(src: ByteSource, skip: boolean): Generator<number, Buffer, void> {
+  let s: Buffer | undefined;
+  while ((s = src.tryString(skip)) === undefined) yield src.short;
+  return s;
+}
+function* waitLen(src: ByteSource): Generator<number, number, void> {
+  let n: number;
+  while ((n = src.tryPlainLength()) < 0) yield src.short;
+  return n;
+}
+function* waitBigLen(src: ByteSource): Generator<number, bigint, void> {
+  let n: bigint | undefined;
+  while ((n = src.tryBigLength()) === undefined) yield src.short;
+  return n;
+}
+function* waitBytes(src: ByteSource, n: number): Generator<number, Buffer, void> {
+  let b: Buffer | undefined;
+  while ((b = src.tryBytes(n)) === undefined) yield n;
+  return b;
+}
+function* waitU8(src: ByteSource): Generator<number, number, void> {
+  let b: number;
+  while ((b = src.tryU8()) < 0) yield 1;
+  return b;
+}
+
+/** Collects decoded items and hands out a chunk when full. */
+class Batch<T> {
+  private items: T[] = [];
+  private bytes = 0;
+  constructor(
+    private readonly o: ValueOptions,
+    private readonly make: (items: T[]) => ValueChunk,
+  ) {}
+  add(item: T, size: number): ValueChunk | undefined {
+    this.items.push(item);
+    this.bytes += size;
+    return this.items.length >= this.o.chunkElements || this.bytes >= this.o.chunkBytes
+      ? this.flush()
+      : undefined;
+  }
+  flush(): ValueChunk | undefined {
+    if (this.items.length === 0) return undefined;
+    const chunk = this.make(this.items);
+    this.items = [];
+    this.bytes = 0;
+    return chunk;
+  }
+}
+
 /**
  * Parses one value of `rdbType` from the source. In decode mode it yields decoded chunks of at most
  * `chunkElements` elements (or `chunkBytes` bytes); otherwise it only walks the value. Whenever the
@@ -150,56 +201,7 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
   const decode = o.decode;
   const at = src.offset;
 
-  // a string object, waiting for data as needed
-  function* str(): Generator<number, Buffer, void> {
-    let s: Buffer | undefined;
-    while ((s = src.tryString(!decode)) === undefined) yield src.short;
-    return s;
-  }
-  function* len(): Generator<number, number, void> {
-    let n: number;
-    while ((n = src.tryPlainLength()) < 0) yield src.short;
-    return n;
-  }
-  function* bytes(n: number): Generator<number, Buffer, void> {
-    let b: Buffer | undefined;
-    while ((b = src.tryBytes(n)) === undefined) yield n;
-    return b;
-  }
-  function* u8(): Generator<number, number, void> {
-    let b: number;
-    while ((b = src.tryU8()) < 0) yield 1;
-    return b;
-  }
-
-  /** Collects items and yields a chunk when full. */
-  function makeBatch<T>(make: (items: T[]) => ValueChunk): {
-    add(item: T, size: number): ValueChunk | undefined;
-    flush(): ValueChunk | undefined;
-  } {
-    let items: T[] = [];
-    let bytesIn = 0;
-    return {
-      add(item, size) {
-        items.push(item);
-        bytesIn += size;
-        if (items.length >= o.chunkElements || bytesIn >= o.chunkBytes) {
-          const chunk = make(items);
-          items = [];
-          bytesIn = 0;
-          return chunk;
-        }
-        return undefined;
-      },
-      flush() {
-        if (items.length === 0) return undefined;
-        const chunk = make(items);
-        items = [];
-        bytesIn = 0;
-        return chunk;
-      },
-    };
-  }
+  const skip = !decode;
 
   /** Yields decoded blob items in chunks (lists/sets: one item per element). */
   function* emitItems(type: 'list' | 'set', items: BlobItem[]): ValueGen {
@@ -243,13 +245,15 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
       while ((n = src.tryLength()) < 0) yield src.short;
       if (!src.encoded && n > BIG_STRING) {
         for (let off = 0; off < n; off += CHUNK_STRING) {
-          const piece = yield* bytes(Math.min(CHUNK_STRING, n - off));
+          const piece =
+            src.tryBytes(Math.min(CHUNK_STRING, n - off)) ??
+            (yield* waitBytes(src, Math.min(CHUNK_STRING, n - off)));
           if (decode) yield { type: 'string', data: piece, offset: off, length: n };
         }
         return;
       }
       src.pos = start;
-      const s = yield* str();
+      const s = src.tryString(skip) ?? (yield* waitString(src, skip));
       if (decode) yield { type: 'string', data: s, offset: 0, length: s.length };
       return;
     }
@@ -257,11 +261,12 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
     case C.RDB_TYPE_LIST:
     case C.RDB_TYPE_SET: {
       const type = rdbType === C.RDB_TYPE_LIST ? 'list' : 'set';
-      const n = yield* len();
+      let n = src.tryPlainLength();
+      if (n < 0) n = yield* waitLen(src);
       if (n === 0) o.empty = true;
-      const batch = makeBatch<Buffer>((items) => ({ type, items }));
+      const batch = new Batch<Buffer>(o, (items) => ({ type, items }));
       for (let i = 0; i < n; i++) {
-        const e = yield* str();
+        const e = src.tryString(skip) ?? (yield* waitString(src, skip));
         if (decode) {
           const c = batch.add(e, e.length);
           if (c) yield c;
@@ -276,21 +281,23 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
 
     case C.RDB_TYPE_ZSET:
     case C.RDB_TYPE_ZSET_2: {
-      const n = yield* len();
+      let n = src.tryPlainLength();
+      if (n < 0) n = yield* waitLen(src);
       if (n === 0) o.empty = true;
-      const batch = makeBatch<[Buffer, number]>((items) => ({ type: 'zset', items }));
+      const batch = new Batch<[Buffer, number]>(o, (items) => ({ type: 'zset', items }));
       for (let i = 0; i < n; i++) {
-        const member = yield* str();
+        const member = src.tryString(skip) ?? (yield* waitString(src, skip));
         let score: number;
         if (rdbType === C.RDB_TYPE_ZSET_2) {
-          score = (yield* bytes(8)).readDoubleLE(0);
+          score = (src.tryBytes(8) ?? (yield* waitBytes(src, 8))).readDoubleLE(0);
         } else {
-          const l = yield* u8();
+          let l = src.tryU8();
+          if (l < 0) l = yield* waitU8(src);
           if (l === 253) src.fail('zset score is NaN');
           if (l === 254) score = Infinity;
           else if (l === 255) score = -Infinity;
           else {
-            const text = (yield* bytes(l)).toString('latin1');
+            const text = (src.tryBytes(l) ?? (yield* waitBytes(src, l))).toString('latin1');
             score = Number(text);
             if (Number.isNaN(score)) src.fail(`zset score "${text}" is not a number`);
           }
@@ -312,19 +319,22 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
     case C.RDB_TYPE_HASH_METADATA:
     case C.RDB_TYPE_HASH_METADATA_PRE_GA: {
       let minExpire = 0n;
-      if (rdbType === C.RDB_TYPE_HASH_METADATA) minExpire = (yield* bytes(8)).readBigUInt64LE(0);
-      const n = yield* len();
+      if (rdbType === C.RDB_TYPE_HASH_METADATA)
+        minExpire = (src.tryBytes(8) ?? (yield* waitBytes(src, 8))).readBigUInt64LE(0);
+      let n = src.tryPlainLength();
+      if (n < 0) n = yield* waitLen(src);
       if (n === 0) o.empty = true;
-      const batch = makeBatch<[Buffer, Buffer, number]>((items) => ({ type: 'hash', items }));
+      const batch = new Batch<[Buffer, Buffer, number]>(o, (items) => ({ type: 'hash', items }));
       for (let i = 0; i < n; i++) {
         let expireAt = 0;
         if (rdbType !== C.RDB_TYPE_HASH) {
-          const ttl = yield* len();
+          let ttl = src.tryPlainLength();
+          if (ttl < 0) ttl = yield* waitLen(src);
           expireAt =
             ttl === 0 ? 0 : rdbType === C.RDB_TYPE_HASH_METADATA ? Number(BigInt(ttl) + minExpire - 1n) : ttl;
         }
-        const field = yield* str();
-        const value = yield* str();
+        const field = src.tryString(skip) ?? (yield* waitString(src, skip));
+        const value = src.tryString(skip) ?? (yield* waitString(src, skip));
         if (decode) {
           const c = batch.add([field, value, expireAt], field.length + value.length);
           if (c) yield c;
@@ -347,11 +357,10 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
     case C.RDB_TYPE_HASH_ZIPMAP:
     case C.RDB_TYPE_HASH_LISTPACK_EX:
     case C.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA: {
-      if (rdbType === C.RDB_TYPE_HASH_LISTPACK_EX) yield* bytes(8); // minimal field expiry, recomputed on load
+      if (rdbType === C.RDB_TYPE_HASH_LISTPACK_EX && !src.tryBytes(8)) yield* waitBytes(src, 8); // minimal field expiry, recomputed on load
       const blobAt = src.offset;
       // blobs are always read in full: they are bounded by the server's *-max-*-entries/value settings
-      let blob: Buffer | undefined;
-      while ((blob = src.tryString(false)) === undefined) yield src.short;
+      const blob = src.tryString(false) ?? (yield* waitString(src, false));
       const kind =
         rdbType === C.RDB_TYPE_SET_INTSET
           ? 'intset'
@@ -394,13 +403,15 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
 
     case C.RDB_TYPE_LIST_QUICKLIST:
     case C.RDB_TYPE_LIST_QUICKLIST_2: {
-      const nodes = yield* len();
+      let nodes = src.tryPlainLength();
+      if (nodes < 0) nodes = yield* waitLen(src);
       let elements = 0;
-      const batch = makeBatch<Buffer>((items) => ({ type: 'list', items }));
+      const batch = new Batch<Buffer>(o, (items) => ({ type: 'list', items }));
       for (let i = 0; i < nodes; i++) {
         let container = C.QUICKLIST_NODE_CONTAINER_PACKED;
         if (rdbType === C.RDB_TYPE_LIST_QUICKLIST_2) {
-          container = yield* len();
+          container = src.tryPlainLength();
+          if (container < 0) container = yield* waitLen(src);
           if (
             container !== C.QUICKLIST_NODE_CONTAINER_PACKED &&
             container !== C.QUICKLIST_NODE_CONTAINER_PLAIN
@@ -409,8 +420,7 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
           }
         }
         const nodeAt = src.offset;
-        let node: Buffer | undefined;
-        while ((node = src.tryString(false)) === undefined) yield src.short;
+        const node = src.tryString(false) ?? (yield* waitString(src, false));
         if (container === C.QUICKLIST_NODE_CONTAINER_PLAIN) {
           elements++;
           if (decode) {
@@ -458,13 +468,13 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
       const encver = Number(raw & 1023n);
       const name = moduleName(raw);
       for (;;) {
-        const opcode = yield* len();
+        const opcode = yield* waitLen(src);
         if (opcode === C.RDB_MODULE_OPCODE_EOF) break;
         if (opcode === C.RDB_MODULE_OPCODE_SINT || opcode === C.RDB_MODULE_OPCODE_UINT) {
           while (src.tryBigLength() === undefined) yield src.short;
-        } else if (opcode === C.RDB_MODULE_OPCODE_FLOAT) yield* bytes(4);
-        else if (opcode === C.RDB_MODULE_OPCODE_DOUBLE) yield* bytes(8);
-        else if (opcode === C.RDB_MODULE_OPCODE_STRING) yield* str();
+        } else if (opcode === C.RDB_MODULE_OPCODE_FLOAT) yield* waitBytes(src, 4);
+        else if (opcode === C.RDB_MODULE_OPCODE_DOUBLE) yield* waitBytes(src, 8);
+        else if (opcode === C.RDB_MODULE_OPCODE_STRING) yield* waitString(src, skip);
         else src.fail(`unknown module opcode ${opcode} in a value of module ${name}`);
       }
       if (decode) yield { type: 'module', moduleId: raw, name, encver };
@@ -491,21 +501,9 @@ export function moduleName(id: bigint): string {
 
 function* readStream(src: ByteSource, rdbType: number, o: ValueOptions): ValueGen {
   const decode = o.decode;
-  function* len(): Generator<number, number, void> {
-    let n: number;
-    while ((n = src.tryPlainLength()) < 0) yield src.short;
-    return n;
-  }
-  function* bigLen(): Generator<number, bigint, void> {
-    let n: bigint | undefined;
-    while ((n = src.tryBigLength()) === undefined) yield src.short;
-    return n;
-  }
-  function* bytes(n: number): Generator<number, Buffer, void> {
-    let b: Buffer | undefined;
-    while ((b = src.tryBytes(n)) === undefined) yield n;
-    return b;
-  }
+  const len = (): Generator<number, number, void> => waitLen(src);
+  const bigLen = (): Generator<number, bigint, void> => waitBigLen(src);
+  const bytes = (n: number): Generator<number, Buffer, void> => waitBytes(src, n);
   const id16 = (b: Buffer): StreamId => streamId(b.readBigUInt64BE(0), b.readBigUInt64BE(8));
 
   const listpacks = yield* len();

@@ -1,4 +1,5 @@
-import { type ParseOptions, parseRdb, parseRdbFile, type RdbEntry, type ValueChunk } from '../src/index.js';
+import { createReadStream } from 'node:fs';
+import { type ParseOptions, type RdbEntry, RdbParser, type ValueChunk } from '../src/index.js';
 
 /** A key with its value assembled (tests only: fixtures and test datasets are small). */
 export interface ParsedKey {
@@ -21,12 +22,20 @@ export interface Parsed {
 
 export async function collect(
   source: string | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  options: ParseOptions & { raw?: boolean } = {},
+  options: ParseOptions & { raw?: boolean; batched?: boolean } = {},
 ): Promise<Parsed> {
-  const it: AsyncGenerator<RdbEntry> =
-    typeof source === 'string' ? parseRdbFile(source, options) : parseRdb(source, options);
+  const input = typeof source === 'string' ? createReadStream(source, { highWaterMark: 1 << 20 }) : source;
+  const parser = new RdbParser(input, options);
+  // the batched reader is flattened here: tests see the same entries either way
+  async function* flat(): AsyncGenerator<RdbEntry> {
+    if (!options.batched) {
+      yield* parser.entries();
+      return;
+    }
+    for await (const batch of parser.batches(64)) yield* batch;
+  }
   const out: Parsed = { keys: [], functions: [], aux: new Map() };
-  for await (const e of it) {
+  for await (const e of flat()) {
     if (e.kind === 'key') {
       const raw = options.raw ? await e.raw() : undefined;
       const chunks: ValueChunk[] = [];

@@ -61,7 +61,7 @@ describe('fuzz: mutated real fixtures', () => {
         // chunked input, so mutations also land across chunk boundaries
         const pieces: Buffer[] = [];
         for (let p = 0; p < mutated.length; p += 4096) pieces.push(mutated.subarray(p, p + 4096));
-        await collect(pieces, { raw: rnd.next() < 0.5 });
+        await collect(pieces, { raw: rnd.next() < 0.5, batched: rnd.next() < 0.5 });
         outcomes.parsed++;
       } catch (err) {
         if (!(err instanceof FerryError) || (err.code !== 'RDB_CORRUPT' && err.code !== 'RDB_UNSUPPORTED')) {

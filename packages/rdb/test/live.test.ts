@@ -116,9 +116,20 @@ describe('round trip against a live server: populate → SAVE → parse', () => 
     }
   });
 
+  it('reads the same entries and raw values in batches (the migration fast path)', async () => {
+    const batched = await collect(server.rdbPath, { raw: true, batched: true });
+    expect(batched.checksum).toBe('ok');
+    expect(batched.keys.map((k) => `${k.db}:${k.key.toString('hex')}:${k.raw?.toString('hex')}`)).toEqual(
+      parsed.keys.map((k) => `${k.db}:${k.key.toString('hex')}:${k.raw?.toString('hex')}`),
+    );
+    expect(JSON.stringify(batched.keys.map((k) => k.chunks))).toBe(
+      JSON.stringify(parsed.keys.map((k) => k.chunks)),
+    );
+  });
+
   it('reads a file delivered in tiny pieces exactly as the whole', async () => {
     // 97-byte pieces: every header, length and blob of the file gets cut somewhere
-    const tiny = await collect(createReadStream(server.rdbPath, { highWaterMark: 97 }));
+    const tiny = await collect(createReadStream(server.rdbPath, { highWaterMark: 97 }), { batched: true });
     expect(tiny.keys.length).toBe(parsed.keys.length);
     expect(tiny.keys.map((k) => k.key.toString('hex'))).toEqual(
       parsed.keys.map((k) => k.key.toString('hex')),

@@ -37,7 +37,8 @@ async function writeKeyLine(e: KeyEntry, write: (s: string) => Promise<void>): P
   for await (const c of e.chunks()) {
     switch (c.type) {
       case 'string':
-        (stringParts ??= []).push(c.data);
+        if (!stringParts) stringParts = [];
+        stringParts.push(c.data);
         break;
       case 'list':
       case 'set':
@@ -176,11 +177,11 @@ function renderSummary(s: Summary): string {
   const table = (title: string, rows: Summary['biggestByBytes']): void => {
     if (rows.length === 0) return;
     lines.push(title);
-    rows.forEach((r, i) =>
+    rows.forEach((r, i) => {
       lines.push(
         `  ${String(i + 1).padStart(2)}. db ${r.db} ${r.type.padEnd(6)} ${r.key.length > 60 ? `${r.key.slice(0, 60)}…` : r.key}  ${r.elements} elements, ${humanBytes(r.bytes)}`,
-      ),
-    );
+      );
+    });
   };
   table('biggest keys by elements:', s.biggestByElements);
   table('biggest keys by serialized size:', s.biggestByBytes);
@@ -262,7 +263,8 @@ export async function rdbCommand(argv: string[], io: Io): Promise<number> {
         continue;
       }
       summary.keys++;
-      const db = (summary.dbs[String(e.db)] ??= { keys: 0, expiring: 0, types: {} });
+      const db = summary.dbs[String(e.db)] ?? { keys: 0, expiring: 0, types: {} };
+      summary.dbs[String(e.db)] = db;
       db.keys++;
       db.types[e.type] = (db.types[e.type] ?? 0) + 1;
       if (e.expireAtMs !== undefined) {

@@ -1,0 +1,33 @@
+// One measured parse of an RDB file, in its own process so its peak RSS is its own.
+// Usage: node rdb-child.mjs <raw|decode> <file>  → prints {ms, keys, elements, bytes, maxRssBytes}
+//   raw:    the migration fast path: batches(), every value captured raw (big ones decoded instead)
+//   decode: every value decoded into chunks
+import { createReadStream, statSync } from 'node:fs';
+import { RdbParser } from '../../packages/rdb/dist/index.js';
+
+const [mode, file] = process.argv.slice(2);
+const started = process.hrtime.bigint();
+let keys = 0;
+let elements = 0;
+const parser = new RdbParser(createReadStream(file, { highWaterMark: 1 << 20 }));
+for await (const batch of parser.batches(1024)) {
+  for (const e of batch) {
+    if (e.kind !== 'key') continue;
+    keys++;
+    if (mode === 'raw') {
+      if ((await e.raw()) === undefined) for await (const c of e.chunks()) elements += c.items?.length ?? 1;
+    } else {
+      for await (const c of e.chunks()) elements += c.items?.length ?? c.entries?.length ?? 1;
+    }
+  }
+}
+const ms = Number(process.hrtime.bigint() - started) / 1e6;
+console.log(
+  JSON.stringify({
+    ms,
+    keys,
+    elements,
+    bytes: statSync(file).size,
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+  }),
+);
