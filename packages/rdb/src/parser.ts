@@ -538,16 +538,20 @@ export class RdbParser {
 
   /** Every entry, one at a time. */
   async *entries(): AsyncGenerator<RdbEntry> {
-    await this.header();
-    while (!this.done) {
-      const r = this.step();
-      if (r === NEEDS_IO) {
-        await this.more();
-        continue;
+    try {
+      await this.header();
+      while (!this.done) {
+        const r = this.step();
+        if (r === NEEDS_IO) {
+          await this.more();
+          continue;
+        }
+        if (r === undefined) continue;
+        yield r;
+        if (r.kind === 'key' && !r.consumed) await r.skip();
       }
-      if (r === undefined) continue;
-      yield r;
-      if (r.kind === 'key' && !r.consumed) await r.skip();
+    } finally {
+      await this.src.close();
     }
   }
 
@@ -558,6 +562,14 @@ export class RdbParser {
    * reads it (raw or chunks) before the next batch is parsed.
    */
   async *batches(max = 1024): AsyncGenerator<RdbEntry[]> {
+    try {
+      yield* this.batchLoop(max);
+    } finally {
+      await this.src.close();
+    }
+  }
+
+  private async *batchLoop(max: number): AsyncGenerator<RdbEntry[]> {
     await this.header();
     while (!this.done) {
       const batch: RdbEntry[] = [];

@@ -103,6 +103,12 @@ export class ByteSource {
     }
   }
 
+  /** Lets go of the input (its generator's finally blocks run: spool files get removed). */
+  async close(): Promise<void> {
+    this.ended = true;
+    await this.iterator.return?.();
+  }
+
   /** True if at least one more byte can be had (reads if needed). */
   async more(): Promise<boolean> {
     if (this.avail() > 0) return true;

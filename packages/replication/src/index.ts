@@ -1,0 +1,8 @@
+export {
+  type LinkState,
+  ReplicaLink,
+  type ReplicaLinkOptions,
+  type StreamCommand,
+  type SyncStart,
+} from './link.js';
+export { SpoolFile, spoolDiskUsage } from './spool.js';

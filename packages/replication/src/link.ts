@@ -1,0 +1,539 @@
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import { FerryError } from '@ferry/errors';
+import {
+  type ConnectOptions,
+  connect,
+  encodeCommand,
+  ReplyError,
+  RespDecoder,
+  type RespValue,
+} from '@ferry/resp';
+import { prepareSpoolDir, SpoolFile, spoolDiskUsage } from './spool.js';
+
+/** Where a replica link is, named after what is happening (RedisShake's kHandShake… in our words). */
+export type LinkState =
+  | 'connecting'
+  | 'handshake'
+  | 'waiting-bgsave'
+  | 'receiving-rdb'
+  | 'streaming'
+  | 'closed';
+
+export interface ReplicaLinkOptions
+  extends Omit<ConnectOptions, 'protocol' | 'db' | 'maxInFlight' | 'onPush'> {
+  /** Folder for the snapshot and stream spool files. */
+  spoolDir: string;
+  /** Resume from this point: PSYNC <replid> <offset + 1>; `offset` is the last byte already applied. */
+  resume?: { replid: string; offset: number };
+  /** Port announced with REPLCONF listening-port (shown in the source's INFO). Default 0. */
+  listeningPort?: number;
+  /** REPLCONF ACK period. Default 1000 ms. */
+  ackIntervalMs?: number;
+  /** Fail when the source sends nothing for this long (it PINGs every repl-ping-replica-period, 10 s). Default 60 s. */
+  timeoutMs?: number;
+  /** Stream spool files are rotated at this size. Default 64 MB. */
+  segmentBytes?: number;
+  /** Called on each state change. */
+  onState?: (from: LinkState, to: LinkState) => void;
+}
+
+export type SyncStart =
+  | {
+      mode: 'full';
+      replid: string;
+      /** Source offset the snapshot corresponds to; the stream's first byte is offset + 1. */
+      offset: number;
+      diskless: boolean;
+      /** Payload size when the source said it ($<len>); undefined for diskless. */
+      snapshotBytes?: number;
+      /** Set when a resume was asked for and the source answered with a full resync. */
+      resumeRefused?: string;
+    }
+  | { mode: 'continue'; replid: string; offset: number }
+  /** A pre-PSYNC server (or PSYNC refused but SYNC allowed): offsets count from the stream start. */
+  | { mode: 'sync'; replid: undefined; offset: 0; diskless: boolean; snapshotBytes?: number };
+
+export interface StreamCommand {
+  argv: Buffer[];
+  /** Source replication offset just past this command. */
+  offset: number;
+}
+
+const NL = 0x0a;
+const EOF_MARK_LEN = 40;
+
+/**
+ * The replica side of Redis replication for one source node. `start()` runs the handshake and PSYNC
+ * (SYNC for old servers); from then on everything the source sends is written to spool files as it
+ * arrives, whatever the consumer's pace. `snapshot()` reads the RDB payload (full sync), `commands()`
+ * the command stream with each command's end offset; `REPLCONF ACK` goes out every second and
+ * `REPLCONF GETACK` is answered.
+ */
+export class ReplicaLink {
+  state: LinkState = 'connecting';
+  /** The source's replication id (changes on failover with psync2). */
+  replid: string | undefined;
+  private socket: Socket | undefined;
+  private snapshotFile: SpoolFile | undefined;
+  private readonly segments: Array<{ file: SpoolFile; start: number }> = [];
+  private receivedOffset = 0;
+  private streamBase = 0;
+  private readonly decoder = new RespDecoder();
+  private timers: NodeJS.Timeout[] = [];
+  private lastData = Date.now();
+  private failure: Error | undefined;
+  private snapshotId = 0;
+  private readonly segmentBytes: number;
+  readonly name: string;
+
+  constructor(private readonly options: ReplicaLinkOptions) {
+    this.name = `${options.host}:${options.port}`;
+    this.segmentBytes = options.segmentBytes ?? 64 << 20;
+    prepareSpoolDir(options.spoolDir);
+  }
+
+  private setState(to: LinkState): void {
+    const from = this.state;
+    if (from === to) return;
+    this.state = to;
+    this.options.onState?.(from, to);
+  }
+
+  /** Bytes of the source's stream received and spooled (as a source offset). */
+  get offset(): number {
+    return this.receivedOffset;
+  }
+
+  /** The folder this link spools to. */
+  get spoolDir(): string {
+    return this.options.spoolDir;
+  }
+
+  /** Disk used by this link's spool files. */
+  diskUsage(): number {
+    return spoolDiskUsage(this.options.spoolDir);
+  }
+
+  /** Handshake and PSYNC; resolves once the source said how it will sync (payload and stream follow). */
+  async start(): Promise<SyncStart> {
+    const o = this.options;
+    const conn = await connect({ ...o, connectTimeoutMs: o.connectTimeoutMs ?? 10_000 });
+    this.setState('handshake');
+    try {
+      try {
+        await conn.send(['PING']);
+      } catch (err) {
+        if (err instanceof ReplyError && err.kind === 'NOAUTH') {
+          throw new FerryError('AUTH_FAILED', `source ${this.name} requires a password (NOAUTH)`, {
+            cause: err,
+          });
+        }
+        if (err instanceof ReplyError && err.kind === 'NOPERM') {
+          throw new FerryError(
+            'SYNC_NOT_PERMITTED',
+            `the user cannot even PING ${this.name}: ${err.message}`,
+            { cause: err },
+          );
+        }
+        throw err;
+      }
+      // Both are optional to the source: servers before 2.8.18 reject "capa" (and older ones the
+      // listening port) with an error that must not stop the handshake (replication.c does the same).
+      await conn.send(['REPLCONF', 'listening-port', String(o.listeningPort ?? 0)]).catch(() => undefined);
+      await conn.send(['REPLCONF', 'capa', 'eof', 'capa', 'psync2']).catch(() => undefined);
+    } catch (err) {
+      conn.destroy();
+      throw err;
+    }
+    const { socket, rest } = conn.detach();
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+
+    const resume = o.resume;
+    const psync = resume ? ['PSYNC', resume.replid, String(resume.offset + 1)] : ['PSYNC', '?', '-1'];
+    let reply = await this.exchange(encodeCommand(psync), rest);
+    let mode: 'psync' | 'sync' = 'psync';
+    if (reply.line.startsWith('-')) {
+      const msg = reply.line.slice(1);
+      if (/^ERR unknown command/i.test(msg)) {
+        // before 2.8 there is only SYNC (and a renamed PSYNC looks the same)
+        reply = await this.exchange(encodeCommand(['SYNC']), reply.rest);
+        this.setState('waiting-bgsave');
+        mode = 'sync';
+        if (reply.line.startsWith('-')) throw this.handshakeError(reply.line.slice(1), true);
+      } else throw this.handshakeError(msg, false);
+    }
+
+    const line = reply.line;
+    let start: SyncStart;
+    let afterReply = reply.rest;
+    if (mode === 'psync' && line.startsWith('+CONTINUE')) {
+      const newId = line.split(' ')[1];
+      this.replid = newId && newId.length === 40 ? newId : resume?.replid;
+      const base = resume?.offset ?? 0;
+      this.streamBase = base;
+      this.receivedOffset = base;
+      start = { mode: 'continue', replid: this.replid ?? '', offset: base };
+      this.beginStream(afterReply);
+      return start;
+    }
+    let replid: string | undefined;
+    let offset = 0;
+    if (mode === 'psync') {
+      const m = /^\+FULLRESYNC ([0-9a-fA-F?]{40}|\?) (-?\d+)$/.exec(line);
+      if (!m)
+        throw new FerryError(
+          'PROTOCOL_ERROR',
+          `unexpected answer to PSYNC from ${this.name}: ${JSON.stringify(line)}`,
+        );
+      replid = m[1];
+      offset = Number(m[2]);
+      // the payload header follows, possibly after newline keep-alives (BGSAVE in progress)
+      this.setState('waiting-bgsave');
+      const header = await this.readLine(afterReply);
+      afterReply = header.rest;
+      reply = { line: header.line, rest: header.rest };
+    }
+    this.replid = replid;
+    const payloadHeader = reply.line;
+    const eof = /^\$EOF:(.{40})$/s.exec(payloadHeader);
+    const sized = /^\$(\d+)$/.exec(payloadHeader);
+    if (!eof && !sized)
+      throw new FerryError(
+        'PROTOCOL_ERROR',
+        `unexpected payload header from ${this.name}: ${JSON.stringify(payloadHeader.slice(0, 80))}`,
+      );
+    this.streamBase = offset;
+    this.receivedOffset = offset;
+    const diskless = Boolean(eof);
+    const snapshotBytes = sized ? Number(sized[1]) : undefined;
+    this.snapshotFile = new SpoolFile(
+      join(o.spoolDir, `snapshot-${process.pid}-${Date.now()}-${this.snapshotId++}.rdb`),
+    );
+    this.setState('receiving-rdb');
+    this.receivePayload(afterReply, eof ? Buffer.from(eof[1] ?? '', 'latin1') : undefined, snapshotBytes);
+    if (mode === 'sync')
+      start = {
+        mode: 'sync',
+        replid: undefined,
+        offset: 0,
+        diskless,
+        ...(snapshotBytes !== undefined ? { snapshotBytes } : {}),
+      };
+    else {
+      start = {
+        mode: 'full',
+        replid: replid ?? '',
+        offset,
+        diskless,
+        ...(snapshotBytes !== undefined ? { snapshotBytes } : {}),
+        ...(resume
+          ? {
+              resumeRefused: `the source no longer has offset ${resume.offset + 1} of ${resume.replid} (backlog overrun, restart or another replication id)`,
+            }
+          : {}),
+      };
+    }
+    return start;
+  }
+
+  private handshakeError(msg: string, afterSync: boolean): FerryError {
+    if (/^NOPERM/i.test(msg)) {
+      return new FerryError(
+        'SYNC_NOT_PERMITTED',
+        `the user may not replicate from ${this.name} (needs +psync +sync +replconf): ${msg}`,
+      );
+    }
+    if (/unknown command/i.test(msg)) {
+      return new FerryError(
+        'SYNC_NOT_PERMITTED',
+        `${this.name} refuses ${afterSync ? 'both PSYNC and SYNC' : 'PSYNC'} (disabled or renamed with rename-command; cloud services often do this): ${msg}`,
+      );
+    }
+    if (/^(LOADING|NOMASTERLINK|MASTERDOWN)/i.test(msg)) {
+      return new FerryError('SOURCE_NOT_READY', `${this.name} cannot serve a sync yet (retry later): ${msg}`);
+    }
+    if (/^NOAUTH/i.test(msg))
+      return new FerryError('AUTH_FAILED', `source ${this.name} requires a password: ${msg}`);
+    return new FerryError('SYNC_NOT_PERMITTED', `${this.name} refused to sync: ${msg}`);
+  }
+
+  /** Sends `request` and reads one reply line, skipping the newlines a source sends to keep us alive. */
+  private exchange(request: Buffer, rest: Buffer): Promise<{ line: string; rest: Buffer }> {
+    this.socket?.write(request);
+    return this.readLine(rest);
+  }
+
+  /** Reads one CRLF-terminated line from the socket (after `pending` bytes), skipping bare "\n" keep-alives. */
+  private readLine(pending: Buffer): Promise<{ line: string; rest: Buffer }> {
+    const socket = this.socket;
+    if (!socket) return Promise.reject(new FerryError('CONNECTION_CLOSED', `no connection to ${this.name}`));
+    return new Promise((resolve, reject) => {
+      let buf = pending;
+      const timeoutMs = this.options.timeoutMs ?? 60_000;
+      let timer: NodeJS.Timeout | undefined;
+      const arm = (): void => {
+        clearTimeout(timer);
+        timer = setTimeout(
+          () =>
+            finish(
+              new FerryError('TIMEOUT', `${this.name} sent nothing for ${timeoutMs} ms during the handshake`),
+            ),
+          timeoutMs,
+        );
+      };
+      const finish = (err?: Error, value?: { line: string; rest: Buffer }): void => {
+        clearTimeout(timer);
+        socket.removeListener('data', onData);
+        socket.removeListener('close', onClose);
+        socket.removeListener('error', onError);
+        socket.pause();
+        if (err) reject(err);
+        else if (value) resolve(value);
+      };
+      const scan = (): boolean => {
+        while (buf.length > 0 && buf[0] === NL) buf = buf.subarray(1); // keep-alive
+        const end = buf.indexOf('\r\n');
+        if (end < 0) {
+          if (buf.length > 4096)
+            finish(
+              new FerryError(
+                'PROTOCOL_ERROR',
+                `${this.name} sent a line longer than 4 KB during the handshake`,
+              ),
+            );
+          return false;
+        }
+        finish(undefined, { line: buf.toString('latin1', 0, end), rest: buf.subarray(end + 2) });
+        return true;
+      };
+      const onData = (chunk: Buffer): void => {
+        arm();
+        buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+        scan();
+      };
+      const onClose = (): void =>
+        finish(
+          new FerryError('CONNECTION_CLOSED', `${this.name} closed the connection during the handshake`),
+        );
+      const onError = (err: Error): void =>
+        finish(
+          new FerryError('CONNECTION_CLOSED', `connection to ${this.name} failed: ${err.message}`, {
+            cause: err,
+          }),
+        );
+      if (scan()) return;
+      arm();
+      socket.on('data', onData);
+      socket.once('close', onClose);
+      socket.once('error', onError);
+      socket.resume();
+    });
+  }
+
+  private receivePayload(first: Buffer, eofMark: Buffer | undefined, size: number | undefined): void {
+    const socket = this.socket as Socket;
+    const file = this.snapshotFile as SpoolFile;
+    let remaining = size ?? 0;
+    let tail = Buffer.alloc(0); // diskless: bytes that may be the start of the end mark
+    const onChunk = (chunk: Buffer): void => {
+      this.lastData = Date.now();
+      if (this.state !== 'receiving-rdb') {
+        this.onStream(chunk);
+        return;
+      }
+      if (!eofMark) {
+        const take = Math.min(remaining, chunk.length);
+        if (take > 0) file.append(chunk.subarray(0, take));
+        remaining -= take;
+        if (remaining === 0) {
+          file.finish();
+          this.beginStreaming();
+          if (take < chunk.length) this.onStream(chunk.subarray(take));
+        }
+        return;
+      }
+      const data = tail.length ? Buffer.concat([tail, chunk]) : chunk;
+      const at = data.indexOf(eofMark);
+      if (at >= 0) {
+        if (at > 0) file.append(data.subarray(0, at));
+        file.finish();
+        this.beginStreaming();
+        const after = data.subarray(at + EOF_MARK_LEN);
+        if (after.length > 0) this.onStream(after);
+        return;
+      }
+      // keep the last 39 bytes back: the mark may straddle this chunk and the next
+      const keep = Math.min(EOF_MARK_LEN - 1, data.length);
+      if (data.length > keep) file.append(data.subarray(0, data.length - keep));
+      tail = Buffer.from(data.subarray(data.length - keep));
+    };
+    this.attach(onChunk);
+    if (first.length > 0) onChunk(first);
+    socket.resume();
+  }
+
+  private beginStream(first: Buffer): void {
+    this.beginStreaming();
+    this.attach((chunk) => {
+      this.lastData = Date.now();
+      this.onStream(chunk);
+    });
+    if (first.length > 0) this.onStream(first);
+    this.socket?.resume();
+  }
+
+  private beginStreaming(): void {
+    this.setState('streaming');
+    this.newSegment();
+    const ackEvery = this.options.ackIntervalMs ?? 1000;
+    const ack = setInterval(() => this.sendAck(), ackEvery);
+    ack.unref();
+    this.timers.push(ack);
+  }
+
+  private attach(onChunk: (chunk: Buffer) => void): void {
+    const socket = this.socket as Socket;
+    socket.on('data', onChunk);
+    socket.once('close', () =>
+      this.fail(
+        new FerryError(
+          'CONNECTION_CLOSED',
+          `replication link to ${this.name} closed at offset ${this.receivedOffset}`,
+        ),
+      ),
+    );
+    socket.once('error', (err) =>
+      this.fail(
+        new FerryError('CONNECTION_CLOSED', `replication link to ${this.name} failed: ${err.message}`, {
+          cause: err,
+        }),
+      ),
+    );
+    const timeoutMs = this.options.timeoutMs ?? 60_000;
+    const watchdog = setInterval(
+      () => {
+        if (Date.now() - this.lastData > timeoutMs) {
+          this.fail(
+            new FerryError(
+              'TIMEOUT',
+              `${this.name} sent nothing for ${timeoutMs} ms (it pings every 10 s): link considered dead`,
+            ),
+          );
+        }
+      },
+      Math.min(timeoutMs, 5000),
+    );
+    watchdog.unref();
+    this.timers.push(watchdog);
+  }
+
+  private newSegment(): void {
+    const file = new SpoolFile(
+      join(this.options.spoolDir, `stream-${process.pid}-${this.receivedOffset}-${Date.now()}.aof`),
+    );
+    this.segments.at(-1)?.file.finish();
+    this.segments.push({ file, start: this.receivedOffset });
+  }
+
+  /** Stream bytes: spooled at once; parsed only to keep offsets and answer GETACK. */
+  private onStream(chunk: Buffer): void {
+    const seg = this.segments.at(-1);
+    if (!seg) return;
+    seg.file.append(chunk);
+    try {
+      this.decoder.feed(chunk, (value, end) => {
+        const offset = this.streamBase + end;
+        // Redis acks GETACK with its offset before the GETACK itself (reploff moves after the command)
+        if (isGetAck(value)) this.sendAck(this.receivedOffset);
+        this.receivedOffset = offset;
+      });
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
+    if (seg.file.bytes >= this.segmentBytes && this.decoder.idle) this.newSegment();
+  }
+
+  private sendAck(offset = this.receivedOffset): void {
+    if (this.state !== 'streaming' || !this.socket || this.socket.destroyed) return;
+    this.socket.write(encodeCommand(['REPLCONF', 'ACK', String(offset)]));
+  }
+
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.snapshotFile?.fail(err);
+    for (const s of this.segments) s.file.fail(err);
+    this.shutdown();
+  }
+
+  private shutdown(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.socket?.destroy();
+    this.setState('closed');
+  }
+
+  /** The RDB payload as it arrives; the spool file is removed once read to the end. */
+  async *snapshot(signal?: AbortSignal): AsyncGenerator<Buffer> {
+    const file = this.snapshotFile;
+    if (!file)
+      throw new FerryError('PROTOCOL_ERROR', `no snapshot: ${this.name} continued the stream (no full sync)`);
+    try {
+      yield* file.read(1 << 20, signal);
+    } finally {
+      file.remove();
+    }
+  }
+
+  /**
+   * The command stream, each command with the source offset just past it. Segments are removed as
+   * they are read. Ends with the link's error when the connection fails.
+   */
+  async *commands(signal?: AbortSignal): AsyncGenerator<StreamCommand> {
+    const decoder = new RespDecoder();
+    let index = 0;
+    while (!signal?.aborted) {
+      while (index >= this.segments.length) {
+        if (this.failure) throw this.failure;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const seg = this.segments[index] as { file: SpoolFile; start: number };
+      const base = this.streamBase;
+      const out: StreamCommand[] = [];
+      for await (const chunk of seg.file.read(1 << 20, signal)) {
+        decoder.feed(chunk, (value, end) => {
+          if (Array.isArray(value)) out.push({ argv: value as Buffer[], offset: base + end });
+        });
+        for (const c of out.splice(0)) yield c;
+      }
+      seg.file.remove();
+      index++;
+    }
+  }
+
+  /** Closes the link (spool files stay until read; call `cleanup()` to remove them). */
+  close(): void {
+    this.fail(new FerryError('CONNECTION_CLOSED', `replication link to ${this.name} closed by Ferry`));
+  }
+
+  /** Removes every spool file of this link. */
+  cleanup(): void {
+    this.snapshotFile?.remove();
+    for (const s of this.segments) s.file.remove();
+  }
+}
+
+function isGetAck(value: RespValue): boolean {
+  if (!Array.isArray(value) || value.length < 2) return false;
+  const [a, b] = value;
+  return (
+    Buffer.isBuffer(a) &&
+    Buffer.isBuffer(b) &&
+    a.toString('latin1').toUpperCase() === 'REPLCONF' &&
+    b.toString('latin1').toUpperCase() === 'GETACK'
+  );
+}

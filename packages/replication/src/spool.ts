@@ -1,0 +1,112 @@
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * One file being written by the receiver and read by the consumer at its own pace: the receiver never
+ * waits for the consumer (so a slow target cannot make the source drop us), the consumer follows the
+ * file as it grows, and the file is removed once consumed.
+ */
+export class SpoolFile {
+  private written = 0;
+  private finished = false;
+  private failure: Error | undefined;
+  private waiters: Array<() => void> = [];
+  private readonly fd: number;
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'w');
+  }
+
+  get bytes(): number {
+    return this.written;
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  /** Appends bytes (synchronously: the page cache is far faster than any network). */
+  append(chunk: Buffer): void {
+    let off = 0;
+    while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
+    this.written += chunk.length;
+    this.wake();
+  }
+
+  /** No more bytes will come. */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    closeSync(this.fd);
+    this.wake();
+  }
+
+  /** The writer failed: readers get this error once they have read what was written. */
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.finish();
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private waitForMore(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+    });
+  }
+
+  /** Reads the file from the start, following it as it grows, until it is finished. */
+  async *read(chunkSize = 1 << 20, signal?: AbortSignal): AsyncGenerator<Buffer> {
+    const handle = await open(this.path, 'r');
+    let position = 0;
+    try {
+      for (;;) {
+        signal?.throwIfAborted();
+        if (position < this.written) {
+          const buf = Buffer.allocUnsafe(Math.min(chunkSize, this.written - position));
+          const { bytesRead } = await handle.read(buf, 0, buf.length, position);
+          position += bytesRead;
+          if (bytesRead > 0) yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+          continue;
+        }
+        if (this.finished) {
+          if (this.failure) throw this.failure;
+          return;
+        }
+        await this.waitForMore();
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Removes the file (the consumer is done with it). */
+  remove(): void {
+    if (!this.finished) this.finish();
+    rmSync(this.path, { force: true });
+  }
+}
+
+/** The spool folder: created on demand; its disk use is what the files in it take. */
+export function prepareSpoolDir(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+}
+
+export function spoolDiskUsage(dir: string): number {
+  let total = 0;
+  try {
+    for (const name of readdirSync(dir)) {
+      try {
+        total += statSync(join(dir, name)).size;
+      } catch {
+        // removed meanwhile
+      }
+    }
+  } catch {
+    return 0;
+  }
+  return total;
+}
