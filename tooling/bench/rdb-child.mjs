@@ -17,7 +17,10 @@ for await (const batch of parser.batches(1024)) {
     if (mode === 'raw') {
       if ((await e.raw()) === undefined) for await (const c of e.chunks()) elements += c.items?.length ?? 1;
     } else {
-      for await (const c of e.chunks()) elements += c.items?.length ?? c.entries?.length ?? 1;
+      // captured values decode at once; one past the window streams in chunks
+      const now = e.decoded();
+      if (now) for (const c of now) elements += c.items?.length ?? c.entries?.length ?? 1;
+      else for await (const c of e.chunks()) elements += c.items?.length ?? c.entries?.length ?? 1;
     }
   }
 }

@@ -2,7 +2,14 @@ import { createReadStream } from 'node:fs';
 import * as C from './constants.js';
 import { unsupported } from './errors.js';
 import { ByteSource } from './source.js';
-import { moduleName, readValue, type ValueChunk, type ValueOptions } from './values.js';
+import {
+  BIG_STRING,
+  moduleName,
+  readValue,
+  skipSimpleValue,
+  type ValueChunk,
+  type ValueOptions,
+} from './values.js';
 
 export interface ParseOptions {
   /** Serialized values up to this size are captured for RESTORE; bigger ones must be decoded. Default 32 MB. */
@@ -155,6 +162,15 @@ export class KeyEntry {
     return true;
   }
 
+  /**
+   * The decoded value, at once, when it has been captured (`raw()` or `batches()`); undefined
+   * otherwise (then use `chunks()`). No await per key: the fast way to decode small values.
+   */
+  decoded(): ValueChunk[] | undefined {
+    if (this.state !== 'read' || !this.rawValue) return undefined;
+    return decodeSync(this.rdbType, this.rawValue, this.key, this.reader.chunkOptions);
+  }
+
   /** Decoded chunks of the value, each bounded by chunkElements / chunkBytes. */
   async *chunks(): AsyncGenerator<ValueChunk> {
     if (this.state === 'read') {
@@ -198,6 +214,38 @@ const ELEMENT_TYPES = new Set([
   C.RDB_TYPE_HASH_METADATA_PRE_GA,
   C.RDB_TYPE_HASH_METADATA,
 ]);
+
+/** Decodes a serialized value held in memory, all chunks at once (its size bounds theirs). */
+export function decodeSync(
+  rdbType: number,
+  value: Buffer,
+  key?: Buffer,
+  options: Pick<ParseOptions, 'chunkElements' | 'chunkBytes'> = {},
+): ValueChunk[] {
+  const src: ByteSource = ByteSource.of(value);
+  src.key = key;
+  if (rdbType === C.RDB_TYPE_STRING && value.length <= BIG_STRING) {
+    // most keys: no generator needed
+    const data = src.tryString(false);
+    if (data === undefined || src.pos !== value.length)
+      src.fail('string value does not fill its serialized form exactly');
+    return [{ type: 'string', data, offset: 0, length: data.length }];
+  }
+  const gen = readValue(src, rdbType, {
+    decode: true,
+    chunkElements: options.chunkElements ?? 1024,
+    chunkBytes: options.chunkBytes ?? 1 << 20,
+    rdbVersion: C.RDB_VERSION_MAX,
+  });
+  const out: ValueChunk[] = [];
+  for (let r = gen.next(); !r.done; r = gen.next()) {
+    if (typeof r.value === 'number')
+      src.fail(`value ends early: ${r.value} more bytes needed`, src.base + src.buf.length);
+    out.push(r.value);
+  }
+  if (src.pos !== src.buf.length) src.fail(`${src.buf.length - src.pos} bytes after the end of the value`);
+  return out;
+}
 
 /** Decodes a serialized value held in memory (a raw value, or a DUMP payload's body). */
 export async function* decodeBuffer(
@@ -265,11 +313,19 @@ export class RdbParser {
     const src = this.src;
     const start = src.offset;
     const o = this.valueOptions(false);
-    const gen = readValue(src, e.rdbType, o);
-    for (let r = gen.next(); !r.done; r = gen.next()) {
-      if (typeof r.value === 'number') {
-        src.pos = start - src.base; // start over asynchronously
-        return NEEDS_IO;
+    // strings and compact blobs (most keys) without a generator; the rest through the full reader
+    const simple = skipSimpleValue(src, e.rdbType, o);
+    if (simple === false) {
+      src.pos = start - src.base;
+      return NEEDS_IO;
+    }
+    if (simple === undefined) {
+      const gen = readValue(src, e.rdbType, o);
+      for (let r = gen.next(); !r.done; r = gen.next()) {
+        if (typeof r.value === 'number') {
+          src.pos = start - src.base; // start over asynchronously
+          return NEEDS_IO;
+        }
       }
     }
     if (src.offset - start > this.opts.rawLimit) {
@@ -371,21 +427,9 @@ export class RdbParser {
       src.pos = start;
       return NEEDS_IO;
     };
-    const len = (): number => {
-      const n = src.tryPlainLength();
-      if (n < 0) throw NEEDS_IO;
-      return n;
-    };
-    const str = (): Buffer => {
-      const s = src.tryString();
-      if (s === undefined) throw NEEDS_IO;
-      return s;
-    };
-    const bytes = (n: number): Buffer => {
-      const b = src.tryBytes(n);
-      if (b === undefined) throw NEEDS_IO;
-      return b;
-    };
+    const len = (): number => this.needLen();
+    const str = (): Buffer => this.needStr();
+    const bytes = (n: number): Buffer => this.needBytes(n);
     src.key = undefined;
     try {
       if (src.pos >= src.buf.length) {
@@ -534,6 +578,23 @@ export class RdbParser {
       if (this.src.avail() > before || this.src.ended !== ended) return;
       throw err;
     }
+  }
+
+  /* step()'s reads: throw NEEDS_IO (caught in step, which rolls back) when the window is short */
+  private needLen(): number {
+    const n = this.src.tryPlainLength();
+    if (n < 0) throw NEEDS_IO;
+    return n;
+  }
+  private needStr(): Buffer {
+    const s = this.src.tryString();
+    if (s === undefined) throw NEEDS_IO;
+    return s;
+  }
+  private needBytes(n: number): Buffer {
+    const b = this.src.tryBytes(n);
+    if (b === undefined) throw NEEDS_IO;
+    return b;
   }
 
   /** Every entry, one at a time. */

@@ -193,6 +193,34 @@ class Batch<T> {
 }
 
 /**
+ * Walks a string or compact-blob value synchronously (the raw path's common case): true when done,
+ * false when the window is short (the caller rewinds), undefined for other types (use readValue).
+ */
+export function skipSimpleValue(src: ByteSource, rdbType: number, o: ValueOptions): boolean | undefined {
+  if (rdbType === C.RDB_TYPE_STRING) return src.tryString(true) !== undefined;
+  const kind = BLOB_KIND[rdbType];
+  if (kind === undefined || rdbType === C.RDB_TYPE_HASH_LISTPACK_EX) return undefined;
+  const blobAt = src.offset;
+  const blob = src.tryString(false);
+  if (blob === undefined) return false;
+  shallowCheck(src, blobAt, `${kind} value`, blob, kind);
+  if (blobCount(blob, kind) === 0) o.empty = true;
+  return true;
+}
+
+const BLOB_KIND: Record<number, 'ziplist' | 'listpack' | 'intset' | 'zipmap'> = {
+  [C.RDB_TYPE_LIST_ZIPLIST]: 'ziplist',
+  [C.RDB_TYPE_ZSET_ZIPLIST]: 'ziplist',
+  [C.RDB_TYPE_HASH_ZIPLIST]: 'ziplist',
+  [C.RDB_TYPE_SET_INTSET]: 'intset',
+  [C.RDB_TYPE_HASH_ZIPMAP]: 'zipmap',
+  [C.RDB_TYPE_SET_LISTPACK]: 'listpack',
+  [C.RDB_TYPE_ZSET_LISTPACK]: 'listpack',
+  [C.RDB_TYPE_HASH_LISTPACK]: 'listpack',
+  [C.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA]: 'listpack',
+};
+
+/**
  * Parses one value of `rdbType` from the source. In decode mode it yields decoded chunks of at most
  * `chunkElements` elements (or `chunkBytes` bytes); otherwise it only walks the value. Whenever the
  * window runs dry it yields the number of bytes it needs and continues after the driver refilled.
@@ -206,7 +234,10 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
   /** Yields decoded blob items in chunks (lists/sets: one item per element). */
   function* emitItems(type: 'list' | 'set', items: BlobItem[]): ValueGen {
     for (let i = 0; i < items.length; i += o.chunkElements) {
-      yield { type, items: items.slice(i, i + o.chunkElements).map(itemToBuffer) };
+      const end = Math.min(items.length, i + o.chunkElements);
+      const out: Buffer[] = new Array(end - i);
+      for (let j = i; j < end; j++) out[j - i] = itemToBuffer(items[j] as BlobItem);
+      yield { type, items: out };
     }
   }
   function* emitPairs(
@@ -220,17 +251,17 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
     if (items.length % step !== 0)
       src.fail(`${what} has ${items.length} entries, not a multiple of ${step}`, blobAt);
     for (let i = 0; i < items.length; i += step * o.chunkElements) {
-      const slice = items.slice(i, i + step * o.chunkElements);
+      const end = Math.min(items.length, i + step * o.chunkElements);
       if (type === 'zset') {
         const out: Array<[Buffer, number]> = [];
-        for (let j = 0; j < slice.length; j += 2)
-          out.push([itemToBuffer(slice[j] as BlobItem), parseScore(src, blobAt, slice[j + 1] as BlobItem)]);
+        for (let j = i; j < end; j += 2)
+          out.push([itemToBuffer(items[j] as BlobItem), parseScore(src, blobAt, items[j + 1] as BlobItem)]);
         yield { type, items: out };
       } else {
         const out: Array<[Buffer, Buffer, number]> = [];
-        for (let j = 0; j < slice.length; j += step) {
-          const ttl = withTtl ? Number(slice[j + 2]) : 0;
-          out.push([itemToBuffer(slice[j] as BlobItem), itemToBuffer(slice[j + 1] as BlobItem), ttl]);
+        for (let j = i; j < end; j += step) {
+          const ttl = withTtl ? Number(items[j + 2]) : 0;
+          out.push([itemToBuffer(items[j] as BlobItem), itemToBuffer(items[j + 1] as BlobItem), ttl]);
         }
         yield { type, items: out };
       }

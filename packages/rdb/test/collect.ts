@@ -39,7 +39,10 @@ export async function collect(
     if (e.kind === 'key') {
       const raw = options.raw ? await e.raw() : undefined;
       const chunks: ValueChunk[] = [];
-      for await (const c of e.chunks()) chunks.push(c);
+      // the batched path decodes captured values at once, like a migration would
+      const now = options.batched ? e.decoded() : undefined;
+      if (now) chunks.push(...now);
+      else for await (const c of e.chunks()) chunks.push(c);
       out.keys.push({
         db: e.db,
         key: e.key,
