@@ -78,6 +78,7 @@ export class ReplicaLink {
   private snapshotFile: SpoolFile | undefined;
   private readonly segments: Array<{ file: SpoolFile; start: number }> = [];
   private receivedOffset = 0;
+  private streamBytes = 0;
   private streamBase = 0;
   private readonly decoder = new RespDecoder();
   private timers: NodeJS.Timeout[] = [];
@@ -388,6 +389,17 @@ export class ReplicaLink {
   private beginStreaming(): void {
     this.setState('streaming');
     this.newSegment();
+    // At once, as replication.c does after loading: after a diskless transfer the source holds the
+    // stream back until an ACK, buffering it against the replica output-buffer limit. An ACK that
+    // arrives before the source has reaped its RDB child (serverCron, up to 100 ms later) is ignored,
+    // so repeat it every 50 ms until the stream flows, instead of waiting a whole second.
+    this.sendAck();
+    const early = setInterval(() => {
+      if (this.streamBytes > 0 || this.state !== 'streaming') clearInterval(early);
+      else this.sendAck();
+    }, 50);
+    early.unref();
+    this.timers.push(early);
     const ackEvery = this.options.ackIntervalMs ?? 1000;
     const ack = setInterval(() => this.sendAck(), ackEvery);
     ack.unref();
@@ -442,6 +454,7 @@ export class ReplicaLink {
   private onStream(chunk: Buffer): void {
     const seg = this.segments.at(-1);
     if (!seg) return;
+    this.streamBytes += chunk.length;
     seg.file.append(chunk);
     try {
       this.decoder.feed(chunk, (value, end) => {

@@ -242,6 +242,60 @@ describe('ReplicaLink against a real server', () => {
     });
   });
 
+  it('falls back to SYNC when PSYNC is refused but SYNC is not', async () => {
+    const source = await server({ config: { 'rename-command': 'PSYNC ""' } });
+    await populate(source.client(), { catalogue: false, randomKeys: 300 });
+    const l = link(source);
+    const start = await l.start();
+    expect(start.mode).toBe('sync');
+    let keys = 0;
+    for await (const batch of new RdbParser(l.snapshot()).batches())
+      keys += batch.filter((e) => e.kind === 'key').length;
+    expect(keys).toBe(300);
+    await source.client().set('after-sync', '1');
+    const commands = l.commands();
+    let found = false;
+    while (!found) {
+      const next = await commands.next();
+      if (next.done) break;
+      found = next.value.argv.some((a) => a.toString() === 'after-sync');
+    }
+    expect(found).toBe(true);
+  });
+
+  it('spools whatever the consumer’s pace: a source with a tiny replica output buffer keeps us', async () => {
+    // 1 MB hard limit: at 40 000 SETs/s a replica not reading for under a second would be dropped
+    const source = await server({ config: { 'client-output-buffer-limit': 'replica 1mb 512kb 5' } });
+    const l = link(source, { segmentBytes: 1 << 20 });
+    await l.start();
+    for await (const _ of l.snapshot()) {
+      // drain the (empty) snapshot; the stream is not read at all during the load
+    }
+    await writeLoad(source.client(), { opsPerSec: 40_000, durationMs: 2_000, mix: { set: 1 } });
+    const goal = await masterOffset(source);
+    await waitFor(async () => l.offset === goal, { what: 'the spool to hold the whole stream' }).catch(
+      (e: unknown) => {
+        throw new Error(`link ${l.state} at ${l.offset}, source at ${goal}:\n${source.logTail(5)}`, {
+          cause: e,
+        });
+      },
+    );
+    expect(l.state).toBe('streaming');
+    expect((await source.info('replication')).connected_slaves).toBe('1');
+    const spooled = l.diskUsage();
+    expect(spooled).toBeGreaterThan(2 << 20);
+    // reading it all removes the rotated segments
+    const commands = l.commands();
+    let last = 0;
+    while (last < goal) {
+      const next = await commands.next();
+      if (next.done) break;
+      last = next.value.offset;
+    }
+    expect(last).toBe(goal);
+    expect(l.diskUsage()).toBeLessThan(spooled / 2);
+  });
+
   it('reports a full resync when the asked offset is gone', async () => {
     const source = await server();
     const l = link(source, { resume: { replid: 'f'.repeat(40), offset: 12345 } });
