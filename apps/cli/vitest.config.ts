@@ -1,7 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { ferryVitestConfig } from '../../tooling/vitest.shared.js';
 
-export default defineConfig({
-  resolve: { conditions: ['@ferry/source'] },
-  ssr: { resolve: { conditions: ['@ferry/source'] } },
-  test: { include: ['src/**/*.test.ts', 'test/**/*.test.ts'] },
-});
+export default ferryVitestConfig();

@@ -1,12 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { ferryVitestConfig } from '../../tooling/vitest.shared.js';
 
-export default defineConfig({
-  resolve: { conditions: ['@ferry/source'] },
-  ssr: { resolve: { conditions: ['@ferry/source'] } },
-  test: {
-    pool: 'forks',
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-  },
-});
+export default ferryVitestConfig();

@@ -1,13 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { ferryVitestConfig } from '../../tooling/vitest.shared.js';
 
-export default defineConfig({
-  resolve: { conditions: ['@ferry/source'] },
-  ssr: { resolve: { conditions: ['@ferry/source'] } },
-  test: {
-    pool: 'forks',
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
-    globalSetup: ['./test/global-setup.ts'],
-  },
-});
+export default ferryVitestConfig({ timeoutMs: 120_000, globalSetup: ['./test/global-setup.ts'] });

@@ -1,5 +1,5 @@
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -13,6 +13,8 @@ export class SpoolFile {
   private failure: Error | undefined;
   private waiters: Array<() => void> = [];
   private readonly fd: number;
+  /** Open readers' handles: held here so an abandoned reader's handle is closed by remove(), not by GC. */
+  private readonly handles = new Set<FileHandle>();
 
   constructor(readonly path: string) {
     this.fd = openSync(path, 'w');
@@ -61,6 +63,7 @@ export class SpoolFile {
   /** Reads the file from the start, following it as it grows, until it is finished. */
   async *read(chunkSize = 1 << 20, signal?: AbortSignal): AsyncGenerator<Buffer> {
     const handle = await open(this.path, 'r');
+    this.handles.add(handle);
     let position = 0;
     try {
       for (;;) {
@@ -79,6 +82,7 @@ export class SpoolFile {
         await this.waitForMore();
       }
     } finally {
+      this.handles.delete(handle);
       await handle.close();
     }
   }
@@ -86,6 +90,8 @@ export class SpoolFile {
   /** Removes the file (the consumer is done with it). */
   remove(): void {
     if (!this.finished) this.finish();
+    for (const h of this.handles) void h.close().catch(() => {});
+    this.handles.clear();
     rmSync(this.path, { force: true });
   }
 }
