@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import * as C from './constants.js';
 import { unsupported } from './errors.js';
 import { ByteSource } from './source.js';
@@ -20,6 +20,8 @@ export interface ParseOptions {
   chunkBytes?: number;
   /** Check the CRC64 after EOF (RDB 5+; a zero checksum means the writer disabled it). Default true. */
   verifyChecksum?: boolean;
+  /** Compute the CRC64 on a worker thread (for big inputs). Default false; parseRdbFile turns it on past 16 MB. */
+  checksumThread?: boolean;
 }
 
 export interface AuxEntry {
@@ -73,6 +75,10 @@ export type RdbEntry =
   | EofEntry;
 
 /** How a KeyEntry's value gets read: implemented by the parser, kept off the entry so entries stay small. */
+function foundEmpty(o: ValueOptions): boolean {
+  return o.empty === true;
+}
+
 /** readRawSync's answer when the value reaches past the window (nothing was consumed). */
 const NEEDS_IO = Symbol('needs-io');
 
@@ -94,8 +100,10 @@ export class KeyEntry {
   readonly kind = 'key';
   /** @internal */
   state: 'unread' | 'raw-refused' | 'read' = 'unread';
-  /** @internal what reading the value found: emptiness and serialized size */
-  found: { empty?: boolean; bytes?: number } = {};
+  /** @internal what reading the value found: emptiness and serialized size (-1: not read yet) */
+  foundEmpty = false;
+  /** @internal */
+  foundBytes = -1;
   private rawValue: Buffer | undefined;
 
   constructor(
@@ -124,12 +132,12 @@ export class KeyEntry {
    * load (and refuses them in RESTORE), so a migration must skip them too.
    */
   get empty(): boolean {
-    return this.found.empty === true;
+    return this.foundEmpty;
   }
 
   /** Serialized size of the value in bytes, known once it has been read. */
   get valueBytes(): number | undefined {
-    return this.found.bytes;
+    return this.foundBytes < 0 ? undefined : this.foundBytes;
   }
 
   /** True once the value has been read (or skipped). */
@@ -160,6 +168,11 @@ export class KeyEntry {
     this.state = 'read';
     this.rawValue = sync;
     return true;
+  }
+
+  /** The raw value when it has been captured already (`batches()` does for values in the window): no await. */
+  get captured(): Buffer | undefined {
+    return this.state === 'read' ? this.rawValue : undefined;
   }
 
   /**
@@ -287,8 +300,9 @@ export class RdbParser {
       chunkElements: options.chunkElements ?? 1024,
       chunkBytes: options.chunkBytes ?? 1 << 20,
       verifyChecksum: options.verifyChecksum ?? true,
+      checksumThread: options.checksumThread ?? false,
     };
-    this.src = new ByteSource(input, this.opts.verifyChecksum);
+    this.src = new ByteSource(input, this.opts.verifyChecksum, this.opts.checksumThread);
   }
 
   /** Bytes consumed so far. */
@@ -309,10 +323,20 @@ export class RdbParser {
     };
   }
 
+  /** Options reused by every synchronous raw read (one allocation per parser, not per key). */
+  private readonly rawOptions: ValueOptions = {
+    decode: false,
+    chunkElements: 1024,
+    chunkBytes: 1 << 20,
+    rdbVersion: 0,
+  };
+
   readRawSync(e: KeyEntry): Buffer | undefined | typeof NEEDS_IO {
     const src = this.src;
     const start = src.offset;
-    const o = this.valueOptions(false);
+    const o = this.rawOptions;
+    o.empty = false;
+    o.rdbVersion = this.version;
     // strings and compact blobs (most keys) without a generator; the rest through the full reader
     const simple = skipSimpleValue(src, e.rdbType, o);
     if (simple === false) {
@@ -332,7 +356,8 @@ export class RdbParser {
       src.pos = start - src.base;
       return undefined;
     }
-    e.found = { ...(o.empty ? { empty: true } : {}), bytes: src.offset - start };
+    e.foundEmpty = foundEmpty(o); // set by the readers (TypeScript still sees the reset above)
+    e.foundBytes = src.offset - start;
     return src.buf.subarray(start - src.base, src.pos);
   }
 
@@ -355,7 +380,8 @@ export class RdbParser {
     } finally {
       src.keep = -1;
     }
-    e.found = { ...(o.empty ? { empty: true } : {}), bytes: src.offset - start };
+    e.foundEmpty = o.empty === true;
+    e.foundBytes = src.offset - start;
     return src.buf.subarray(start - src.base, src.pos);
   }
 
@@ -368,7 +394,8 @@ export class RdbParser {
       if (typeof r.value === 'number') await src.fill(r.value, 'a value');
       else yield r.value;
     }
-    e.found = { ...(o.empty ? { empty: true } : {}), bytes: src.offset - start };
+    e.foundEmpty = o.empty === true;
+    e.foundBytes = src.offset - start;
   }
 
   async skip(e: KeyEntry): Promise<void> {
@@ -379,7 +406,8 @@ export class RdbParser {
     for (let r = gen.next(); !r.done; r = gen.next()) {
       if (typeof r.value === 'number') await src.fill(r.value, 'a value');
     }
-    e.found = { ...(o.empty ? { empty: true } : {}), bytes: src.offset - start };
+    e.foundEmpty = o.empty === true;
+    e.foundBytes = src.offset - start;
   }
 
   private async header(): Promise<void> {
@@ -439,22 +467,13 @@ export class RdbParser {
       const op = src.buf[src.pos++] as number;
       switch (op) {
         case C.RDB_OPCODE_EOF: {
-          let checksum: EofEntry['checksum'] = 'disabled';
+          // the checksum is compared by verifyEof(), which may wait for the checksum thread
           if (this.version >= 5) {
-            const stored = bytes(8);
+            this.storedChecksum = bytes(8);
             src.foldCrc(src.offset - 8);
-            const expected = src.crcDigest();
-            if (!expected) checksum = 'skipped';
-            else if (stored.every((b) => b === 0)) checksum = 'disabled';
-            else if (!stored.equals(expected)) {
-              src.fail(
-                `checksum mismatch: the file says ${stored.toString('hex')}, the content gives ${expected.toString('hex')}`,
-                opAt + 1,
-              );
-            } else checksum = 'ok';
           }
           this.done = true;
-          return { kind: 'eof', offset: src.offset, checksum };
+          return { kind: 'eof', offset: src.offset, checksum: 'disabled' };
         }
         case C.RDB_OPCODE_SELECTDB:
           this.db = len();
@@ -597,6 +616,23 @@ export class RdbParser {
     return b;
   }
 
+  private storedChecksum: Buffer | undefined;
+
+  /** Compares the checksum after EOF with the content's (RDB 5+; zero means the writer disabled it). */
+  private async verifyEof(entry: EofEntry): Promise<void> {
+    const stored = this.storedChecksum;
+    if (!stored) return;
+    const expected = await this.src.crcDigest();
+    if (!expected) entry.checksum = 'skipped';
+    else if (stored.every((b) => b === 0)) entry.checksum = 'disabled';
+    else if (!stored.equals(expected)) {
+      this.src.fail(
+        `checksum mismatch: the file says ${stored.toString('hex')}, the content gives ${expected.toString('hex')}`,
+        entry.offset - 8,
+      );
+    } else entry.checksum = 'ok';
+  }
+
   /** Every entry, one at a time. */
   async *entries(): AsyncGenerator<RdbEntry> {
     try {
@@ -608,6 +644,7 @@ export class RdbParser {
           continue;
         }
         if (r === undefined) continue;
+        if (r.kind === 'eof') await this.verifyEof(r);
         yield r;
         if (r.kind === 'key' && !r.consumed) await r.skip();
       }
@@ -642,6 +679,7 @@ export class RdbParser {
           continue;
         }
         if (r === undefined) continue;
+        if (r.kind === 'eof') await this.verifyEof(r);
         batch.push(r);
         if (r.kind === 'key' && !r.captureSync()) break;
       }
@@ -686,7 +724,16 @@ export function parseRdb(
   return new RdbParser(input, options).entries();
 }
 
-/** Parses an RDB file, reading it in 1 MB chunks. */
+/** Inputs bigger than this get their checksum computed on a worker thread by parseRdbFile. */
+const CHECKSUM_THREAD_BYTES = 16 << 20;
+
+/** A parser over an RDB file, reading it in 1 MB chunks (checksum on a worker thread past 16 MB). */
+export function rdbFileParser(path: string, options: ParseOptions = {}): RdbParser {
+  const checksumThread = options.checksumThread ?? statSync(path).size > CHECKSUM_THREAD_BYTES;
+  return new RdbParser(createReadStream(path, { highWaterMark: 1 << 20 }), { ...options, checksumThread });
+}
+
+/** Parses an RDB file (see rdbFileParser). */
 export function parseRdbFile(path: string, options?: ParseOptions): AsyncGenerator<RdbEntry> {
-  return parseRdb(createReadStream(path, { highWaterMark: 1 << 20 }), options);
+  return rdbFileParser(path, options).entries();
 }

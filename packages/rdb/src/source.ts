@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import { Crc64 } from './crc64.js';
 import { corrupt } from './errors.js';
 import { lzfDecompress } from './lzf.js';
@@ -31,14 +32,28 @@ export class ByteSource {
   ended = false;
   private readonly iterator: AsyncIterator<Uint8Array>;
   private readonly crc: Crc64 | undefined;
+  /** The checksum thread (big inputs): gets every chunk, folds up to what was consumed. */
+  private readonly crcWorker: Worker | undefined;
   private crcAt = 0;
 
-  constructor(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, checksum: boolean) {
+  /**
+   * @param checksum keep a CRC64 of what is consumed
+   * @param checksumThread compute it on a worker thread (worth it for big inputs: the parsing thread
+   *   then only copies each chunk once to the worker)
+   */
+  constructor(
+    input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    checksum: boolean,
+    checksumThread = false,
+  ) {
     this.iterator =
       Symbol.asyncIterator in input
         ? (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
         : toAsync((input as Iterable<Uint8Array>)[Symbol.iterator]());
-    this.crc = checksum ? new Crc64() : undefined;
+    if (checksum && checksumThread) {
+      this.crcWorker = new Worker(new URL('./crc-worker.js', import.meta.url));
+      this.crcWorker.unref();
+    } else if (checksum) this.crc = new Crc64();
   }
 
   /** A source over one buffer already in memory (a captured value, a DUMP payload). */
@@ -63,13 +78,27 @@ export class ByteSource {
 
   /** Folds consumed bytes up to absolute offset `upTo` into the running CRC64. */
   foldCrc(upTo: number): void {
-    if (!this.crc || upTo <= this.crcAt) return;
-    this.crc.update(this.buf, this.crcAt - this.base, upTo - this.base);
+    if (upTo <= this.crcAt) return;
+    if (this.crcWorker) this.crcWorker.postMessage({ upTo });
+    else if (this.crc) this.crc.update(this.buf, this.crcAt - this.base, upTo - this.base);
     this.crcAt = upTo;
   }
 
-  crcDigest(): Buffer | undefined {
-    return this.crc?.digest();
+  /** The CRC64 of everything folded so far, as Redis writes it; undefined when not kept. */
+  async crcDigest(): Promise<Buffer | undefined> {
+    const worker = this.crcWorker;
+    if (!worker) return this.crc?.digest();
+    const state = await new Promise<{ hi: number; lo: number; at: number }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.postMessage({ upTo: this.crcAt, reply: true });
+    });
+    if (state.at !== this.crcAt)
+      throw new Error(`checksum thread folded ${state.at} bytes, not ${this.crcAt}`);
+    const c = new Crc64();
+    c.hi = state.hi;
+    c.lo = state.lo;
+    return c.digest();
   }
 
   /** Ensures `n` bytes are available from `pos`; fails with RDB_CORRUPT (truncated) at end of input. */
@@ -89,6 +118,7 @@ export class ByteSource {
         ? next.value
         : Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
       if (chunk.length === 0) continue;
+      this.crcWorker?.postMessage({ chunk });
       parts.push(chunk);
       have += chunk.length;
     }
@@ -106,6 +136,7 @@ export class ByteSource {
   /** Lets go of the input (its generator's finally blocks run: spool files get removed). */
   async close(): Promise<void> {
     this.ended = true;
+    await this.crcWorker?.terminate();
     await this.iterator.return?.();
   }
 

@@ -35,11 +35,14 @@ describe('real RDB fixtures against a real redis-server', () => {
       parseError = err as Error & { code?: string };
     }
     // the batched fast path (raw capture, then decoding from it) must agree, errors included
-    const batched = await collect(fixture.path, { batched: true, raw: true }).catch(
+    const batched = await collect(fixture.path, { batched: true, raw: true, checksumThread: true }).catch(
       (err: Error & { code?: string }) => err,
     );
     if (parseError) expect((batched as Error & { code?: string }).code).toBe(parseError.code);
-    else expect((batched as Parsed).keys.map((k) => k.chunks)).toEqual(parsed?.keys.map((k) => k.chunks));
+    else {
+      expect((batched as Parsed).keys.map((k) => k.chunks)).toEqual(parsed?.keys.map((k) => k.chunks));
+      expect((batched as Parsed).checksum).toBe(parsed?.checksum);
+    }
 
     await server.kill();
     copyFileSync(fixture.path, server.rdbPath);

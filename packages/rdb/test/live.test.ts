@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { populate, type RedisServer, startRedis, writeLoad } from '@ferry/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBuffer, dumpPayload, parseDumpPayload, parseRdbFile, type ValueChunk } from '../src/index.js';
@@ -125,6 +125,19 @@ describe('round trip against a live server: populate → SAVE → parse', () => 
     expect(JSON.stringify(batched.keys.map((k) => k.chunks))).toBe(
       JSON.stringify(parsed.keys.map((k) => k.chunks)),
     );
+  });
+
+  it('verifies the checksum on a worker thread too, and catches a wrong one', async () => {
+    const threaded = await collect(server.rdbPath, { checksumThread: true, batched: true });
+    expect(threaded.checksum).toBe('ok');
+    const bytes = readFileSync(server.rdbPath);
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0xff; // the checksum's last byte
+    for (const checksumThread of [false, true]) {
+      await expect(collect([bytes], { checksumThread })).rejects.toMatchObject({
+        code: 'RDB_CORRUPT',
+        message: expect.stringContaining('checksum mismatch'),
+      });
+    }
   });
 
   it('reads a file delivered in tiny pieces exactly as the whole', async () => {

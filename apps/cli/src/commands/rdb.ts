@@ -1,8 +1,7 @@
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { isFerryError } from '@ferry/errors';
-import { type KeyEntry, RdbParser, type ValueChunk } from '@ferry/rdb';
+import { type KeyEntry, rdbFileParser, type ValueChunk } from '@ferry/rdb';
 import type { Io } from '../io.js';
 import { bytesJson, scoreJson } from './json.js';
 
@@ -245,7 +244,7 @@ export async function rdbCommand(argv: string[], io: Io): Promise<number> {
     biggestByBytes: [],
   };
   try {
-    const parser = new RdbParser(createReadStream(file, { highWaterMark: 1 << 20 }));
+    const parser = rdbFileParser(file);
     for await (const e of parser.entries()) {
       summary.rdbVersion = parser.version;
       if (e.kind === 'aux') summary.aux[e.key.toString('latin1')] = e.value.toString('latin1');
