@@ -4,6 +4,8 @@ import { unsupported } from './errors.js';
 import { ByteSource } from './source.js';
 import {
   BIG_STRING,
+  BLOB_KIND,
+  blobChunks,
   moduleName,
   readValue,
   skipSimpleValue,
@@ -237,19 +239,27 @@ export function decodeSync(
 ): ValueChunk[] {
   const src: ByteSource = ByteSource.of(value);
   src.key = key;
+  const o: ValueOptions = {
+    decode: true,
+    chunkElements: options.chunkElements ?? 1024,
+    chunkBytes: options.chunkBytes ?? 1 << 20,
+    rdbVersion: C.RDB_VERSION_MAX,
+  };
+  // most keys (strings, compact blobs) need no generator
   if (rdbType === C.RDB_TYPE_STRING && value.length <= BIG_STRING) {
-    // most keys: no generator needed
     const data = src.tryString(false);
     if (data === undefined || src.pos !== value.length)
       src.fail('string value does not fill its serialized form exactly');
     return [{ type: 'string', data, offset: 0, length: data.length }];
   }
-  const gen = readValue(src, rdbType, {
-    decode: true,
-    chunkElements: options.chunkElements ?? 1024,
-    chunkBytes: options.chunkBytes ?? 1 << 20,
-    rdbVersion: C.RDB_VERSION_MAX,
-  });
+  const kind = BLOB_KIND[rdbType];
+  if (kind && rdbType !== C.RDB_TYPE_HASH_LISTPACK_EX) {
+    const blob = src.tryString(false);
+    if (blob === undefined || src.pos !== value.length)
+      src.fail(`${kind} value does not fill its serialized form exactly`);
+    return blobChunks(src, rdbType, kind, blob, 0, o);
+  }
+  const gen = readValue(src, rdbType, o);
   const out: ValueChunk[] = [];
   for (let r = gen.next(); !r.done; r = gen.next()) {
     if (typeof r.value === 'number')

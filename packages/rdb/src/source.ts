@@ -47,9 +47,11 @@ export class ByteSource {
     checksumThread = false,
   ) {
     this.iterator =
-      Symbol.asyncIterator in input
-        ? (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
-        : toAsync((input as Iterable<Uint8Array>)[Symbol.iterator]());
+      input === NO_INPUT
+        ? EMPTY_ITERATOR
+        : Symbol.asyncIterator in input
+          ? (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+          : toAsync((input as Iterable<Uint8Array>)[Symbol.iterator]());
     if (checksum && checksumThread) {
       this.crcWorker = new Worker(new URL('./crc-worker.js', import.meta.url));
       this.crcWorker.unref();
@@ -58,7 +60,7 @@ export class ByteSource {
 
   /** A source over one buffer already in memory (a captured value, a DUMP payload). */
   static of(buffer: Buffer): ByteSource {
-    const src = new ByteSource([], false);
+    const src = new ByteSource(NO_INPUT, false);
     src.buf = buffer;
     src.ended = true;
     return src;
@@ -304,6 +306,12 @@ export class ByteSource {
     return out;
   }
 }
+
+/** ByteSource.of's input: nothing to read beyond the buffer (shared, so no iterator per value). */
+const NO_INPUT: Iterable<Uint8Array> = [];
+const EMPTY_ITERATOR: AsyncIterator<Uint8Array> = {
+  next: () => Promise.resolve({ done: true, value: undefined }),
+};
 
 async function* toAsync(it: Iterator<Uint8Array>): AsyncGenerator<Uint8Array> {
   for (let r = it.next(); !r.done; r = it.next()) yield r.value;

@@ -198,6 +198,7 @@ class Batch<T> {
  */
 export function skipSimpleValue(src: ByteSource, rdbType: number, o: ValueOptions): boolean | undefined {
   if (rdbType === C.RDB_TYPE_STRING) return src.tryString(true) !== undefined;
+  if (rdbType === C.RDB_TYPE_LIST_QUICKLIST_2) return skipQuicklist2(src, o);
   const kind = BLOB_KIND[rdbType];
   if (kind === undefined || rdbType === C.RDB_TYPE_HASH_LISTPACK_EX) return undefined;
   const blobAt = src.offset;
@@ -208,7 +209,31 @@ export function skipSimpleValue(src: ByteSource, rdbType: number, o: ValueOption
   return true;
 }
 
-const BLOB_KIND: Record<number, 'ziplist' | 'listpack' | 'intset' | 'zipmap'> = {
+export /** A QUICKLIST_2 list walked synchronously (see skipSimpleValue). */
+function skipQuicklist2(src: ByteSource, o: ValueOptions): boolean {
+  const nodes = src.tryPlainLength();
+  if (nodes < 0) return false;
+  let elements = 0;
+  for (let i = 0; i < nodes; i++) {
+    const container = src.tryPlainLength();
+    if (container < 0) return false;
+    if (container !== C.QUICKLIST_NODE_CONTAINER_PACKED && container !== C.QUICKLIST_NODE_CONTAINER_PLAIN) {
+      src.fail(`quicklist node container ${container} is neither PLAIN (1) nor PACKED (2)`);
+    }
+    const nodeAt = src.offset;
+    const node = src.tryString(false);
+    if (node === undefined) return false;
+    if (container === C.QUICKLIST_NODE_CONTAINER_PLAIN) elements++;
+    else {
+      shallowCheck(src, nodeAt, 'quicklist listpack node', node, 'listpack');
+      elements += blobCount(node, 'listpack');
+    }
+  }
+  if (elements === 0) o.empty = true;
+  return true;
+}
+
+export const BLOB_KIND: Record<number, 'ziplist' | 'listpack' | 'intset' | 'zipmap'> = {
   [C.RDB_TYPE_LIST_ZIPLIST]: 'ziplist',
   [C.RDB_TYPE_ZSET_ZIPLIST]: 'ziplist',
   [C.RDB_TYPE_HASH_ZIPLIST]: 'ziplist',
@@ -221,6 +246,72 @@ const BLOB_KIND: Record<number, 'ziplist' | 'listpack' | 'intset' | 'zipmap'> = 
 };
 
 /**
+ * Decodes a compact blob (ziplist, listpack, intset, zipmap) into bounded chunks, synchronously:
+ * the blob is in memory already and bounded by the server's *-max-listpack-* settings.
+ */
+export function blobChunks(
+  src: ByteSource,
+  rdbType: number,
+  kind: 'ziplist' | 'listpack' | 'intset' | 'zipmap',
+  blob: Buffer,
+  blobAt: number,
+  o: ValueOptions,
+): ValueChunk[] {
+  const what = `${kind} value`;
+  const fn =
+    kind === 'intset'
+      ? intsetItems
+      : kind === 'zipmap'
+        ? zipmapItems
+        : kind === 'ziplist'
+          ? ziplistItems
+          : listpackItems;
+  const items = decodeBlob(src, blobAt, what, blob, fn);
+  if (items.length === 0) o.empty = true;
+  const out: ValueChunk[] = [];
+  const per = o.chunkElements;
+  if (
+    rdbType === C.RDB_TYPE_LIST_ZIPLIST ||
+    rdbType === C.RDB_TYPE_SET_INTSET ||
+    rdbType === C.RDB_TYPE_SET_LISTPACK
+  ) {
+    const type = rdbType === C.RDB_TYPE_LIST_ZIPLIST ? 'list' : 'set';
+    for (let i = 0; i < items.length; i += per) {
+      const end = Math.min(items.length, i + per);
+      const chunk: Buffer[] = new Array(end - i);
+      for (let j = i; j < end; j++) chunk[j - i] = itemToBuffer(items[j] as BlobItem);
+      out.push({ type, items: chunk });
+    }
+    return out;
+  }
+  const withTtl = rdbType === C.RDB_TYPE_HASH_LISTPACK_EX || rdbType === C.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA;
+  const step = withTtl ? 3 : 2;
+  if (items.length % step !== 0)
+    src.fail(`${what} has ${items.length} entries, not a multiple of ${step}`, blobAt);
+  const zset = rdbType === C.RDB_TYPE_ZSET_ZIPLIST || rdbType === C.RDB_TYPE_ZSET_LISTPACK;
+  for (let i = 0; i < items.length; i += step * per) {
+    const end = Math.min(items.length, i + step * per);
+    if (zset) {
+      const chunk: Array<[Buffer, number]> = [];
+      for (let j = i; j < end; j += 2)
+        chunk.push([itemToBuffer(items[j] as BlobItem), parseScore(src, blobAt, items[j + 1] as BlobItem)]);
+      out.push({ type: 'zset', items: chunk });
+    } else {
+      const chunk: Array<[Buffer, Buffer, number]> = [];
+      for (let j = i; j < end; j += step) {
+        chunk.push([
+          itemToBuffer(items[j] as BlobItem),
+          itemToBuffer(items[j + 1] as BlobItem),
+          withTtl ? Number(items[j + 2]) : 0,
+        ]);
+      }
+      out.push({ type: 'hash', items: chunk });
+    }
+  }
+  return out;
+}
+
+/**
  * Parses one value of `rdbType` from the source. In decode mode it yields decoded chunks of at most
  * `chunkElements` elements (or `chunkBytes` bytes); otherwise it only walks the value. Whenever the
  * window runs dry it yields the number of bytes it needs and continues after the driver refilled.
@@ -230,43 +321,6 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
   const at = src.offset;
 
   const skip = !decode;
-
-  /** Yields decoded blob items in chunks (lists/sets: one item per element). */
-  function* emitItems(type: 'list' | 'set', items: BlobItem[]): ValueGen {
-    for (let i = 0; i < items.length; i += o.chunkElements) {
-      const end = Math.min(items.length, i + o.chunkElements);
-      const out: Buffer[] = new Array(end - i);
-      for (let j = i; j < end; j++) out[j - i] = itemToBuffer(items[j] as BlobItem);
-      yield { type, items: out };
-    }
-  }
-  function* emitPairs(
-    type: 'zset' | 'hash',
-    items: BlobItem[],
-    what: string,
-    blobAt: number,
-    withTtl = false,
-  ): ValueGen {
-    const step = withTtl ? 3 : 2;
-    if (items.length % step !== 0)
-      src.fail(`${what} has ${items.length} entries, not a multiple of ${step}`, blobAt);
-    for (let i = 0; i < items.length; i += step * o.chunkElements) {
-      const end = Math.min(items.length, i + step * o.chunkElements);
-      if (type === 'zset') {
-        const out: Array<[Buffer, number]> = [];
-        for (let j = i; j < end; j += 2)
-          out.push([itemToBuffer(items[j] as BlobItem), parseScore(src, blobAt, items[j + 1] as BlobItem)]);
-        yield { type, items: out };
-      } else {
-        const out: Array<[Buffer, Buffer, number]> = [];
-        for (let j = i; j < end; j += step) {
-          const ttl = withTtl ? Number(items[j + 2]) : 0;
-          out.push([itemToBuffer(items[j] as BlobItem), itemToBuffer(items[j + 1] as BlobItem), ttl]);
-        }
-        yield { type, items: out };
-      }
-    }
-  }
 
   switch (rdbType) {
     case C.RDB_TYPE_STRING: {
@@ -392,43 +446,11 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
       const blobAt = src.offset;
       // blobs are always read in full: they are bounded by the server's *-max-*-entries/value settings
       const blob = src.tryString(false) ?? (yield* waitString(src, false));
-      const kind =
-        rdbType === C.RDB_TYPE_SET_INTSET
-          ? 'intset'
-          : rdbType === C.RDB_TYPE_HASH_ZIPMAP
-            ? 'zipmap'
-            : rdbType === C.RDB_TYPE_LIST_ZIPLIST ||
-                rdbType === C.RDB_TYPE_ZSET_ZIPLIST ||
-                rdbType === C.RDB_TYPE_HASH_ZIPLIST
-              ? 'ziplist'
-              : 'listpack';
-      const what = `${kind} value`;
-      shallowCheck(src, blobAt, what, blob, kind);
+      const kind = BLOB_KIND[rdbType] ?? 'listpack';
+      shallowCheck(src, blobAt, `${kind} value`, blob, kind);
       if (blobCount(blob, kind) === 0) o.empty = true;
       if (!decode) return;
-      const fn =
-        kind === 'intset'
-          ? intsetItems
-          : kind === 'zipmap'
-            ? zipmapItems
-            : kind === 'ziplist'
-              ? ziplistItems
-              : listpackItems;
-      const items = decodeBlob(src, blobAt, what, blob, fn);
-      if (items.length === 0) o.empty = true;
-      if (rdbType === C.RDB_TYPE_LIST_ZIPLIST) yield* emitItems('list', items);
-      else if (rdbType === C.RDB_TYPE_SET_INTSET || rdbType === C.RDB_TYPE_SET_LISTPACK)
-        yield* emitItems('set', items);
-      else if (rdbType === C.RDB_TYPE_ZSET_ZIPLIST || rdbType === C.RDB_TYPE_ZSET_LISTPACK)
-        yield* emitPairs('zset', items, what, blobAt);
-      else
-        yield* emitPairs(
-          'hash',
-          items,
-          what,
-          blobAt,
-          rdbType === C.RDB_TYPE_HASH_LISTPACK_EX || rdbType === C.RDB_TYPE_HASH_LISTPACK_EX_PRE_GA,
-        );
+      for (const chunk of blobChunks(src, rdbType, kind, blob, blobAt, o)) yield chunk;
       return;
     }
 
