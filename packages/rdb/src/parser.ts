@@ -7,6 +7,7 @@ import {
   BLOB_KIND,
   blobChunks,
   moduleName,
+  quicklist2Chunks,
   readValue,
   skipSimpleValue,
   type ValueChunk,
@@ -251,6 +252,12 @@ export function decodeSync(
     if (data === undefined || src.pos !== value.length)
       src.fail('string value does not fill its serialized form exactly');
     return [{ type: 'string', data, offset: 0, length: data.length }];
+  }
+  if (rdbType === C.RDB_TYPE_LIST_QUICKLIST_2) {
+    const chunks = quicklist2Chunks(src, o);
+    if (chunks === undefined || src.pos !== value.length)
+      src.fail('quicklist value does not fill its serialized form exactly');
+    return chunks;
   }
   const kind = BLOB_KIND[rdbType];
   if (kind && rdbType !== C.RDB_TYPE_HASH_LISTPACK_EX) {

@@ -209,7 +209,41 @@ export function skipSimpleValue(src: ByteSource, rdbType: number, o: ValueOption
   return true;
 }
 
-export /** A QUICKLIST_2 list walked synchronously (see skipSimpleValue). */
+/** A QUICKLIST_2 list decoded synchronously from memory (decodeSync), in bounded chunks. */
+export function quicklist2Chunks(src: ByteSource, o: ValueOptions): ValueChunk[] | undefined {
+  const nodes = src.tryPlainLength();
+  if (nodes < 0) return undefined;
+  const out: ValueChunk[] = [];
+  let items: Buffer[] = [];
+  let elements = 0;
+  for (let i = 0; i < nodes; i++) {
+    const container = src.tryPlainLength();
+    if (container < 0) return undefined;
+    if (container !== C.QUICKLIST_NODE_CONTAINER_PACKED && container !== C.QUICKLIST_NODE_CONTAINER_PLAIN) {
+      src.fail(`quicklist node container ${container} is neither PLAIN (1) nor PACKED (2)`);
+    }
+    const nodeAt = src.offset;
+    const node = src.tryString(false);
+    if (node === undefined) return undefined;
+    const elems =
+      container === C.QUICKLIST_NODE_CONTAINER_PLAIN
+        ? [node]
+        : decodeBlob(src, nodeAt, 'quicklist listpack node', node, listpackItems).map(itemToBuffer);
+    for (const e of elems) {
+      items.push(e);
+      elements++;
+      if (items.length >= o.chunkElements) {
+        out.push({ type: 'list', items });
+        items = [];
+      }
+    }
+  }
+  if (items.length > 0) out.push({ type: 'list', items });
+  if (elements === 0) o.empty = true;
+  return out;
+}
+
+/** A QUICKLIST_2 list walked synchronously (see skipSimpleValue). */
 function skipQuicklist2(src: ByteSource, o: ValueOptions): boolean {
   const nodes = src.tryPlainLength();
   if (nodes < 0) return false;
