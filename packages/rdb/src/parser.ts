@@ -7,7 +7,7 @@ import {
   BLOB_KIND,
   blobChunks,
   moduleName,
-  quicklist2Chunks,
+  quicklist2Sync,
   readValue,
   skipSimpleValue,
   type ValueChunk,
@@ -254,7 +254,7 @@ export function decodeSync(
     return [{ type: 'string', data, offset: 0, length: data.length }];
   }
   if (rdbType === C.RDB_TYPE_LIST_QUICKLIST_2) {
-    const chunks = quicklist2Chunks(src, o);
+    const chunks = quicklist2Sync(src, o);
     if (chunks === undefined || src.pos !== value.length)
       src.fail('quicklist value does not fill its serialized form exactly');
     return chunks;

@@ -198,7 +198,7 @@ class Batch<T> {
  */
 export function skipSimpleValue(src: ByteSource, rdbType: number, o: ValueOptions): boolean | undefined {
   if (rdbType === C.RDB_TYPE_STRING) return src.tryString(true) !== undefined;
-  if (rdbType === C.RDB_TYPE_LIST_QUICKLIST_2) return skipQuicklist2(src, o);
+  if (rdbType === C.RDB_TYPE_LIST_QUICKLIST_2) return quicklist2Sync(src, o) !== undefined;
   const kind = BLOB_KIND[rdbType];
   if (kind === undefined || rdbType === C.RDB_TYPE_HASH_LISTPACK_EX) return undefined;
   const blobAt = src.offset;
@@ -209,12 +209,20 @@ export function skipSimpleValue(src: ByteSource, rdbType: number, o: ValueOption
   return true;
 }
 
-/** A QUICKLIST_2 list decoded synchronously from memory (decodeSync), in bounded chunks. */
-export function quicklist2Chunks(src: ByteSource, o: ValueOptions): ValueChunk[] | undefined {
+/**
+ * A QUICKLIST_2 list read synchronously: decoded in bounded chunks (decodeSync) or, without
+ * `o.decode`, only walked and checked (the raw path). Undefined when the window is short.
+ */
+export function quicklist2Sync(src: ByteSource, o: ValueOptions): ValueChunk[] | undefined {
   const nodes = src.tryPlainLength();
   if (nodes < 0) return undefined;
   const out: ValueChunk[] = [];
-  let items: Buffer[] = [];
+  // the same Batch as the streaming reader, so chunk boundaries are identical either way
+  const batch = new Batch<Buffer>(o, (items) => ({ type: 'list', items }));
+  const add = (item: Buffer): void => {
+    const chunk = batch.add(item, item.length);
+    if (chunk) out.push(chunk);
+  };
   let elements = 0;
   for (let i = 0; i < nodes; i++) {
     const container = src.tryPlainLength();
@@ -225,46 +233,22 @@ export function quicklist2Chunks(src: ByteSource, o: ValueOptions): ValueChunk[]
     const nodeAt = src.offset;
     const node = src.tryString(false);
     if (node === undefined) return undefined;
-    const elems =
-      container === C.QUICKLIST_NODE_CONTAINER_PLAIN
-        ? [node]
-        : decodeBlob(src, nodeAt, 'quicklist listpack node', node, listpackItems).map(itemToBuffer);
-    for (const e of elems) {
-      items.push(e);
+    if (container === C.QUICKLIST_NODE_CONTAINER_PLAIN) {
       elements++;
-      if (items.length >= o.chunkElements) {
-        out.push({ type: 'list', items });
-        items = [];
+      if (o.decode) add(node);
+    } else {
+      shallowCheck(src, nodeAt, 'quicklist listpack node', node, 'listpack');
+      elements += blobCount(node, 'listpack');
+      if (o.decode) {
+        for (const item of decodeBlob(src, nodeAt, 'quicklist listpack node', node, listpackItems))
+          add(itemToBuffer(item));
       }
     }
   }
-  if (items.length > 0) out.push({ type: 'list', items });
+  const last = batch.flush();
+  if (last) out.push(last);
   if (elements === 0) o.empty = true;
   return out;
-}
-
-/** A QUICKLIST_2 list walked synchronously (see skipSimpleValue). */
-function skipQuicklist2(src: ByteSource, o: ValueOptions): boolean {
-  const nodes = src.tryPlainLength();
-  if (nodes < 0) return false;
-  let elements = 0;
-  for (let i = 0; i < nodes; i++) {
-    const container = src.tryPlainLength();
-    if (container < 0) return false;
-    if (container !== C.QUICKLIST_NODE_CONTAINER_PACKED && container !== C.QUICKLIST_NODE_CONTAINER_PLAIN) {
-      src.fail(`quicklist node container ${container} is neither PLAIN (1) nor PACKED (2)`);
-    }
-    const nodeAt = src.offset;
-    const node = src.tryString(false);
-    if (node === undefined) return false;
-    if (container === C.QUICKLIST_NODE_CONTAINER_PLAIN) elements++;
-    else {
-      shallowCheck(src, nodeAt, 'quicklist listpack node', node, 'listpack');
-      elements += blobCount(node, 'listpack');
-    }
-  }
-  if (elements === 0) o.empty = true;
-  return true;
 }
 
 export const BLOB_KIND: Record<number, 'ziplist' | 'listpack' | 'intset' | 'zipmap'> = {
