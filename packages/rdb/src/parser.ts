@@ -231,6 +231,33 @@ const ELEMENT_TYPES = new Set([
   C.RDB_TYPE_HASH_METADATA,
 ]);
 
+/** A plain (not int- or LZF-encoded) string whose header and bytes fill `value` exactly, else undefined. */
+function plainString(value: Buffer): Buffer | undefined {
+  const b = value[0];
+  if (b === undefined) return undefined;
+  let header: number;
+  let len: number;
+  switch (b >> 6) {
+    case 0:
+      header = 1;
+      len = b & 0x3f;
+      break;
+    case 1:
+      if (value.length < 2) return undefined;
+      header = 2;
+      len = ((b & 0x3f) << 8) | (value[1] as number);
+      break;
+    case 2:
+      if (b !== 0x80 || value.length < 5) return undefined;
+      header = 5;
+      len = value.readUInt32BE(1);
+      break;
+    default:
+      return undefined;
+  }
+  return header + len === value.length ? value.subarray(header) : undefined;
+}
+
 /** Decodes a serialized value held in memory, all chunks at once (its size bounds theirs). */
 export function decodeSync(
   rdbType: number,
@@ -238,6 +265,11 @@ export function decodeSync(
   key?: Buffer,
   options: Pick<ParseOptions, 'chunkElements' | 'chunkBytes'> = {},
 ): ValueChunk[] {
+  if (rdbType === C.RDB_TYPE_STRING) {
+    // the commonest value of all: a plain string, decoded without any allocation but its view
+    const plain = plainString(value);
+    if (plain) return [{ type: 'string', data: plain, offset: 0, length: plain.length }];
+  }
   const src: ByteSource = ByteSource.of(value);
   src.key = key;
   const o: ValueOptions = {
