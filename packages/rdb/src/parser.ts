@@ -434,10 +434,11 @@ export class RdbParser {
     return src.buf.subarray(start - src.base, src.pos);
   }
 
-  async *readChunks(e: KeyEntry): AsyncGenerator<ValueChunk> {
+  /** Reads the value through the full reader, waiting for data as needed; yields chunks when decoding. */
+  private async *readStreaming(e: KeyEntry, decode: boolean): AsyncGenerator<ValueChunk> {
     const src = this.src;
     const start = src.offset;
-    const o = this.valueOptions(true);
+    const o = this.valueOptions(decode);
     const gen = readValue(src, e.rdbType, o);
     for (let r = gen.next(); !r.done; r = gen.next()) {
       if (typeof r.value === 'number') await src.fill(r.value, 'a value');
@@ -447,16 +448,14 @@ export class RdbParser {
     e.foundBytes = src.offset - start;
   }
 
+  readChunks(e: KeyEntry): AsyncGenerator<ValueChunk> {
+    return this.readStreaming(e, true);
+  }
+
   async skip(e: KeyEntry): Promise<void> {
-    const src = this.src;
-    const start = src.offset;
-    const o = this.valueOptions(false);
-    const gen = readValue(src, e.rdbType, o);
-    for (let r = gen.next(); !r.done; r = gen.next()) {
-      if (typeof r.value === 'number') await src.fill(r.value, 'a value');
+    for await (const _ of this.readStreaming(e, false)) {
+      // nothing is yielded without decoding: this only walks the value
     }
-    e.foundEmpty = o.empty === true;
-    e.foundBytes = src.offset - start;
   }
 
   private async header(): Promise<void> {
