@@ -258,6 +258,34 @@ function plainString(value: Buffer): Buffer | undefined {
   return header + len === value.length ? value.subarray(header) : undefined;
 }
 
+/** A source and reader options over one value held in memory. */
+function inMemory(
+  value: Buffer,
+  key: Buffer | undefined,
+  options: Pick<ParseOptions, 'chunkElements' | 'chunkBytes'>,
+): { src: ByteSource; o: ValueOptions } {
+  const src: ByteSource = ByteSource.of(value);
+  src.key = key;
+  const o: ValueOptions = {
+    decode: true,
+    chunkElements: options.chunkElements ?? 1024,
+    chunkBytes: options.chunkBytes ?? 1 << 20,
+    rdbVersion: C.RDB_VERSION_MAX,
+  };
+  return { src, o };
+}
+
+/** The full reader over a value in memory: it may not ask for more bytes, nor leave any. */
+function* readInMemory(src: ByteSource, rdbType: number, o: ValueOptions): Generator<ValueChunk> {
+  const gen = readValue(src, rdbType, o);
+  for (let r = gen.next(); !r.done; r = gen.next()) {
+    if (typeof r.value === 'number')
+      src.fail(`value ends early: ${r.value} more bytes needed`, src.base + src.buf.length);
+    yield r.value;
+  }
+  if (src.pos !== src.buf.length) src.fail(`${src.buf.length - src.pos} bytes after the end of the value`);
+}
+
 /** Decodes a serialized value held in memory, all chunks at once (its size bounds theirs). */
 export function decodeSync(
   rdbType: number,
@@ -270,15 +298,10 @@ export function decodeSync(
     const plain = plainString(value);
     if (plain) return [{ type: 'string', data: plain, offset: 0, length: plain.length }];
   }
-  const src: ByteSource = ByteSource.of(value);
-  src.key = key;
-  const o: ValueOptions = {
-    decode: true,
-    chunkElements: options.chunkElements ?? 1024,
-    chunkBytes: options.chunkBytes ?? 1 << 20,
-    rdbVersion: C.RDB_VERSION_MAX,
-  };
-  // most keys (strings, compact blobs) need no generator
+  const mem = inMemory(value, key, options);
+  const src: ByteSource = mem.src; // annotated: src.fail() narrows only through a declared type
+  const o = mem.o;
+  // most keys (strings, compact blobs, quicklists) need no generator
   if (rdbType === C.RDB_TYPE_STRING && value.length <= BIG_STRING) {
     const data = src.tryString(false);
     if (data === undefined || src.pos !== value.length)
@@ -298,38 +321,18 @@ export function decodeSync(
       src.fail(`${kind} value does not fill its serialized form exactly`);
     return blobChunks(src, rdbType, kind, blob, 0, o);
   }
-  const gen = readValue(src, rdbType, o);
-  const out: ValueChunk[] = [];
-  for (let r = gen.next(); !r.done; r = gen.next()) {
-    if (typeof r.value === 'number')
-      src.fail(`value ends early: ${r.value} more bytes needed`, src.base + src.buf.length);
-    out.push(r.value);
-  }
-  if (src.pos !== src.buf.length) src.fail(`${src.buf.length - src.pos} bytes after the end of the value`);
-  return out;
+  return [...readInMemory(src, rdbType, o)];
 }
 
-/** Decodes a serialized value held in memory (a raw value, or a DUMP payload's body). */
+/** Decodes a serialized value held in memory (a raw value, or a DUMP payload's body), chunk by chunk. */
 export async function* decodeBuffer(
   rdbType: number,
   value: Buffer,
   key?: Buffer,
   options: Pick<ParseOptions, 'chunkElements' | 'chunkBytes'> = {},
 ): AsyncGenerator<ValueChunk> {
-  const src: ByteSource = ByteSource.of(value);
-  src.key = key;
-  const gen = readValue(src, rdbType, {
-    decode: true,
-    chunkElements: options.chunkElements ?? 1024,
-    chunkBytes: options.chunkBytes ?? 1 << 20,
-    rdbVersion: C.RDB_VERSION_MAX,
-  });
-  for (let r = gen.next(); !r.done; r = gen.next()) {
-    if (typeof r.value === 'number')
-      src.fail(`value ends early: ${r.value} more bytes needed`, src.base + src.buf.length);
-    yield r.value;
-  }
-  if (src.pos !== src.buf.length) src.fail(`${src.buf.length - src.pos} bytes after the end of the value`);
+  const { src, o } = inMemory(value, key, options);
+  yield* readInMemory(src, rdbType, o);
 }
 
 /**

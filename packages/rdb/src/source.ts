@@ -142,17 +142,6 @@ export class ByteSource {
     await this.iterator.return?.();
   }
 
-  /** True if at least one more byte can be had (reads if needed). */
-  async more(): Promise<boolean> {
-    if (this.avail() > 0) return true;
-    try {
-      await this.fill(1);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   tryU8(): number {
     if (this.pos >= this.buf.length) {
       this.short = 1;
