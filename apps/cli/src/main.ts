@@ -2,6 +2,12 @@
 import { readFileSync } from 'node:fs';
 import { main } from './run.js';
 
+// A reader that goes away (`ferry rdb dump.rdb | head`) is not an error: stop quietly.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };

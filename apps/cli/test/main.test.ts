@@ -28,6 +28,17 @@ describe('ferry', () => {
     }
   });
 
+  it('stops quietly when its reader goes away (| head)', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [bin, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader is gone before ferry writes
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    expect(stderr).not.toContain('EPIPE');
+    expect(code).toBe(0);
+  });
+
   it('prints its version', async () => {
     expect((await ferry('--version')).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });

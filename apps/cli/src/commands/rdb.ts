@@ -275,7 +275,6 @@ export async function rdbCommand(argv: string[], io: Io): Promise<number> {
       keepTop(summary.biggestByBytes, row, top, (r) => r.bytes);
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EPIPE') return 0; // the reader went away (| head)
     const what = isFerryError(err) ? `${err.code}: ${err.message}` : (err as Error).message;
     io.err(`ferry rdb: ${file}: ${what}\n`);
     return 1;
