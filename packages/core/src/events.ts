@@ -1,0 +1,72 @@
+import { EventEmitter } from 'node:events';
+import type { TaskState } from './state.js';
+
+export interface ShardMetrics {
+  shardId: string;
+  phase: 'connecting' | 'waiting-bgsave' | 'snapshot' | 'streaming' | 'done';
+  /** Snapshot bytes read / total (total from the payload size, or the source's INFO estimate). */
+  snapshotBytes: number;
+  snapshotBytesTotal: number | undefined;
+  keys: number;
+  /** Keys expected (from the source's INFO keyspace at the start). */
+  keysTotal: number | undefined;
+  skippedKeys: number;
+  commands: number;
+  /** Source offset received, applied (acknowledged by the target) and the source's own. */
+  receivedOffset: number;
+  appliedOffset: number;
+  sourceOffset: number;
+  lagBytes: number;
+  lagMs: number | undefined;
+  errors: Record<string, number>;
+}
+
+export interface TaskEvents {
+  'task:state': { taskId: string; from: TaskState; to: TaskState; reason?: string };
+  'shard:start': {
+    taskId: string;
+    shardId: string;
+    mode: 'full' | 'continue' | 'sync';
+    replid?: string;
+    offset: number;
+    resumeRefused?: string;
+  };
+  'shard:end': { taskId: string; shardId: string; error?: string };
+  'rdb:progress': { taskId: string } & ShardMetrics;
+  'stream:lag': { taskId: string } & ShardMetrics;
+  'task:error': { taskId: string; shardId?: string; code: string; message: string; retrying: boolean };
+  /** Things a user should know that do not stop the task (a split transaction, an unsupported command, a write-mode switch). */
+  'task:warning': { taskId: string; shardId?: string; message: string; key?: string; command?: string };
+}
+
+export type TaskEventName = keyof TaskEvents;
+
+/** A typed EventEmitter for task events. */
+export class TaskEmitter {
+  private readonly ee = new EventEmitter();
+  constructor() {
+    this.ee.setMaxListeners(100);
+  }
+  on<E extends TaskEventName>(event: E, listener: (payload: TaskEvents[E]) => void): () => void {
+    this.ee.on(event, listener);
+    return () => this.ee.off(event, listener);
+  }
+  onAny(listener: <E extends TaskEventName>(event: E, payload: TaskEvents[E]) => void): () => void {
+    const names: TaskEventName[] = [
+      'task:state',
+      'shard:start',
+      'shard:end',
+      'rdb:progress',
+      'stream:lag',
+      'task:error',
+      'task:warning',
+    ];
+    const offs = names.map((n) => this.on(n, (p) => listener(n, p)));
+    return () => {
+      for (const off of offs) off();
+    };
+  }
+  emit<E extends TaskEventName>(event: E, payload: TaskEvents[E]): void {
+    this.ee.emit(event, payload);
+  }
+}

@@ -1,0 +1,14 @@
+export * from './checkpoint.js';
+export * from './commands.js';
+export * from './endpoint.js';
+export * from './engine.js';
+export * from './events.js';
+export * from './keys.js';
+export * from './limiter.js';
+export * from './options.js';
+export * from './plugins.js';
+export { FERRY_KEY_PREFIX, heartbeatKey } from './shard.js';
+export * from './slot.js';
+export * from './state.js';
+export { describeCommand, type TargetOptions, TargetWriter } from './target/writer.js';
+export { type EngineServices, Task, type TaskSpec } from './task.js';

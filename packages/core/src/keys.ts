@@ -1,0 +1,104 @@
+import type { DbMap, DbTarget, KeyFilterSpec, KeyPattern } from './options.js';
+
+/** Redis's glob (stringmatchlen): `*`, `?`, `[abc]`, `[^a-z]`, `\x`; matched on bytes (latin1). */
+export function globToRegExp(glob: string): RegExp {
+  const g = Buffer.from(glob, 'utf8').toString('latin1');
+  let re = '';
+  for (let i = 0; i < g.length; i++) {
+    const c = g[i] as string;
+    if (c === '*') re += '[\\s\\S]*';
+    else if (c === '?') re += '[\\s\\S]';
+    else if (c === '\\' && i + 1 < g.length) re += escapeChar(g[++i] as string);
+    else if (c === '[') {
+      const close = g.indexOf(']', i + 2);
+      if (close < 0) {
+        re += '\\[';
+        continue;
+      }
+      let body = g.slice(i + 1, close);
+      const negate = body.startsWith('^');
+      if (negate) body = body.slice(1);
+      re += `[${negate ? '^' : ''}${body.replace(/[\]\\]/g, '\\$&')}]`;
+      i = close;
+    } else re += escapeChar(c);
+  }
+  return new RegExp(`^${re}$`);
+}
+
+function escapeChar(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+}
+
+type Matcher = (key: Buffer) => boolean;
+
+function matcher(p: KeyPattern): Matcher {
+  if ('prefix' in p) {
+    const prefix = Buffer.from(p.prefix, 'utf8');
+    return (k) => k.length >= prefix.length && k.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
+  }
+  if ('glob' in p) {
+    const re = globToRegExp(p.glob);
+    return (k) => re.test(k.toString('latin1'));
+  }
+  const re = new RegExp(p.regex, 'u');
+  return (k) => re.test(k.toString('utf8'));
+}
+
+/** undefined when everything passes (the common case costs nothing). */
+export function keyFilter(spec: KeyFilterSpec): Matcher | undefined {
+  const inc = (spec.include ?? []).map(matcher);
+  const exc = (spec.exclude ?? []).map(matcher);
+  if (inc.length === 0 && exc.length === 0) return undefined;
+  return (k) => (inc.length === 0 || inc.some((m) => m(k))) && !exc.some((m) => m(k));
+}
+
+/** A source db's destination, with its full key prefix as bytes; undefined: the db is not migrated. */
+export interface DbRoute {
+  db: number;
+  prefix: Buffer | undefined;
+}
+
+/**
+ * The db map and rename prefix as one lookup. Without a map, every db keeps its number (a cluster
+ * target forces db 0, see `forceDb0`).
+ */
+export class KeyMapper {
+  private readonly routes = new Map<number, DbRoute | undefined>();
+  readonly filter: Matcher | undefined;
+
+  constructor(
+    private readonly dbMap: DbMap | undefined,
+    private readonly renamePrefix: string,
+    filter: KeyFilterSpec,
+    private readonly forceDb0: boolean,
+  ) {
+    this.filter = keyFilter(filter);
+  }
+
+  route(db: number): DbRoute | undefined {
+    if (this.routes.has(db)) return this.routes.get(db);
+    let t: DbTarget | undefined = this.dbMap ? (this.dbMap[db] ?? this.dbMap['*']) : { db };
+    if (t && this.forceDb0 && t.db !== 0) t = { ...t, db: 0 };
+    const prefix = `${t?.prefix ?? ''}${this.renamePrefix}`;
+    const r = t ? { db: t.db, prefix: prefix ? Buffer.from(prefix, 'utf8') : undefined } : undefined;
+    this.routes.set(db, r);
+    return r;
+  }
+
+  /** True when keys change name on the way (a prefix somewhere). */
+  get renames(): boolean {
+    return this.renamePrefix !== '' || Object.values(this.dbMap ?? {}).some((t) => Boolean(t?.prefix));
+  }
+
+  /** Source dbs that share a target db (their FLUSHDB must not become the target's). */
+  sharesTargetDb(db: number): boolean {
+    const r = this.route(db);
+    if (!r) return false;
+    if (this.forceDb0 || this.dbMap?.['*']) return true;
+    return Object.entries(this.dbMap ?? {}).filter(([, t]) => t?.db === r.db).length > 1;
+  }
+}
+
+export function mapKey(key: Buffer, prefix: Buffer | undefined): Buffer {
+  return prefix ? Buffer.concat([prefix, key]) : key;
+}

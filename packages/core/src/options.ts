@@ -1,0 +1,161 @@
+import { FerryError } from '@ferry/errors';
+
+export type WriteMode = 'auto' | 'restore' | 'rewrite';
+export type ConflictPolicy = 'fail' | 'replace' | 'skip';
+
+/** Where a source db's keys go: a target db and an optional prefix added to every key. */
+export interface DbTarget {
+  db: number;
+  prefix?: string;
+}
+
+/** Source db → target; `*` is every db not listed. A db that maps nowhere is not migrated. */
+export type DbMap = Partial<Record<number | '*', DbTarget>>;
+
+export type KeyPattern = { prefix: string } | { glob: string } | { regex: string };
+
+export interface KeyFilterSpec {
+  /** A key is migrated when it matches one of these (or when there are none)… */
+  include?: KeyPattern[];
+  /** …and none of these. */
+  exclude?: KeyPattern[];
+}
+
+export interface RateLimit {
+  /** Keys (snapshot) or commands (stream) per second; 0 or absent: unlimited. */
+  keysPerSec?: number;
+  /** Bytes written to the target per second; 0 or absent: unlimited. */
+  bytesPerSec?: number;
+}
+
+export interface TaskOptions {
+  dbMap?: DbMap;
+  filter?: KeyFilterSpec;
+  /** Added in front of every key on the target (after the db map's own prefix). */
+  renamePrefix?: string;
+  rateLimit?: RateLimit;
+  writeMode?: WriteMode;
+  conflict?: ConflictPolicy;
+  /** Values whose serialized size passes this are written in chunks (rewrite path). Default 16 MB. */
+  bigKeyThreshold?: number;
+  /** Commands written and not yet acknowledged per target node. Default 2048. */
+  maxInFlight?: number;
+  /** Write `__ferry:heartbeat` on the source every second to measure lag in time (needs write access). */
+  sourceHeartbeat?: boolean;
+}
+
+export interface ResolvedOptions {
+  dbMap: DbMap | undefined;
+  filter: KeyFilterSpec;
+  renamePrefix: string;
+  rateLimit: RateLimit;
+  writeMode: WriteMode;
+  conflict: ConflictPolicy;
+  bigKeyThreshold: number;
+  maxInFlight: number;
+  sourceHeartbeat: boolean;
+}
+
+function invalid(message: string): FerryError {
+  return new FerryError('CONFIG_INVALID', message);
+}
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], what: string, fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) return value as T;
+  throw invalid(`${what} must be one of ${allowed.join(', ')}; got ${JSON.stringify(value)}`);
+}
+
+function count(value: unknown, what: string, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min)
+    throw invalid(`${what} must be a number ≥ ${min}; got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function dbNumber(text: string, what: string): number {
+  if (!/^\d+$/.test(text)) throw invalid(`${what}: "${text}" is not a database number`);
+  return Number(text);
+}
+
+/**
+ * `SRC=DST[+PREFIX]`, comma separated: `0=0`, `*=0`, `1=0+db1:`. A prefix may hold any character
+ * but a comma; use the config file for that.
+ */
+export function parseDbMap(text: string): DbMap {
+  const map: DbMap = {};
+  for (const part of text.split(',')) {
+    const item = part.trim();
+    if (!item) continue;
+    const m = /^(\*|\d+)=(\d+)(?:\+(.*))?$/.exec(item);
+    if (!m)
+      throw invalid(`db map entry "${item}": expected SRC=DST or SRC=DST+PREFIX (e.g. 0=0, *=0, 1=0+db1:)`);
+    const src = m[1] === '*' ? '*' : dbNumber(m[1] as string, 'db map');
+    if (map[src]) throw invalid(`db map: source db ${src} is mapped twice`);
+    map[src] = { db: Number(m[2]), ...(m[3] ? { prefix: m[3] } : {}) };
+  }
+  return map;
+}
+
+/** `prefix:ABC`, `glob:user:*`, `regex:^a[0-9]+$`; a leading `!` makes it an exclusion. Bare text is a glob. */
+export function parseFilter(specs: string[]): KeyFilterSpec {
+  const include: KeyPattern[] = [];
+  const exclude: KeyPattern[] = [];
+  for (const raw of specs) {
+    const negate = raw.startsWith('!');
+    const text = negate ? raw.slice(1) : raw;
+    const colon = text.indexOf(':');
+    const kind = colon < 0 ? '' : text.slice(0, colon);
+    let p: KeyPattern;
+    if (kind === 'prefix') p = { prefix: text.slice(colon + 1) };
+    else if (kind === 'regex') p = { regex: text.slice(colon + 1) };
+    else if (kind === 'glob') p = { glob: text.slice(colon + 1) };
+    else p = { glob: text };
+    (negate ? exclude : include).push(p);
+  }
+  return { include, exclude };
+}
+
+function checkDbMap(map: unknown): DbMap | undefined {
+  if (map === undefined) return undefined;
+  if (typeof map === 'string') return parseDbMap(map);
+  if (typeof map !== 'object' || map === null) throw invalid('dbMap must be an object or "SRC=DST,…"');
+  const out: DbMap = {};
+  for (const [k, v] of Object.entries(map)) {
+    const src = k === '*' ? '*' : dbNumber(k, 'dbMap');
+    const t = typeof v === 'number' ? { db: v } : (v as DbTarget);
+    if (typeof t !== 'object' || t === null || !Number.isInteger(t.db) || t.db < 0)
+      throw invalid(`dbMap["${k}"] must be a db number or { db, prefix }`);
+    if (t.prefix !== undefined && typeof t.prefix !== 'string')
+      throw invalid(`dbMap["${k}"].prefix must be text`);
+    out[src] = { db: t.db, ...(t.prefix ? { prefix: t.prefix } : {}) };
+  }
+  return out;
+}
+
+export function resolveOptions(o: TaskOptions = {}): ResolvedOptions {
+  const filter = o.filter ?? {};
+  for (const p of [...(filter.include ?? []), ...(filter.exclude ?? [])]) {
+    if ('regex' in p) {
+      try {
+        new RegExp(p.regex);
+      } catch (err) {
+        throw invalid(`filter regex ${JSON.stringify(p.regex)} is invalid: ${(err as Error).message}`);
+      }
+    }
+  }
+  return {
+    dbMap: checkDbMap(o.dbMap),
+    filter,
+    renamePrefix: o.renamePrefix ?? '',
+    rateLimit: {
+      keysPerSec: count(o.rateLimit?.keysPerSec, 'rateLimit.keysPerSec', 0),
+      bytesPerSec: count(o.rateLimit?.bytesPerSec, 'rateLimit.bytesPerSec', 0),
+    },
+    writeMode: oneOf(o.writeMode, ['auto', 'restore', 'rewrite'] as const, 'writeMode', 'auto'),
+    conflict: oneOf(o.conflict, ['fail', 'replace', 'skip'] as const, 'conflict', 'fail'),
+    bigKeyThreshold: count(o.bigKeyThreshold, 'bigKeyThreshold', 16 << 20, 1024),
+    maxInFlight: count(o.maxInFlight, 'maxInFlight', 2048, 1),
+    sourceHeartbeat: o.sourceHeartbeat ?? false,
+  };
+}

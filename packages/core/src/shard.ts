@@ -1,0 +1,933 @@
+import { FerryError, isFerryError } from '@ferry/errors';
+import { dumpPayload, type KeyEntry, RdbParser } from '@ferry/rdb';
+import { ReplicaLink, type StreamCommand, type SyncStart } from '@ferry/replication';
+import { type Arg, connect, ReplyError, type RespConnection } from '@ferry/resp';
+import type { ShardCheckpoint } from './checkpoint.js';
+import { COMMANDS, commandName, keyPositions, replaySafe } from './commands.js';
+import { type Endpoint, endpointName } from './endpoint.js';
+import type { ShardMetrics, TaskEvents } from './events.js';
+import { type DbRoute, type KeyMapper, mapKey } from './keys.js';
+import type { RateLimiter } from './limiter.js';
+import type { ResolvedOptions } from './options.js';
+import type { ShardSpec } from './plugins.js';
+import { Rewriter } from './rewrite.js';
+import { keySlot, slotTag } from './slot.js';
+import { describeCommand, type TargetWriter } from './target/writer.js';
+
+export interface ShardContext {
+  taskId: string;
+  shard: ShardSpec;
+  writer: TargetWriter;
+  mapper: KeyMapper;
+  options: ResolvedOptions;
+  limiter: RateLimiter;
+  spoolDir: string;
+  signal: AbortSignal;
+  loadCheckpoint(): ShardCheckpoint | undefined;
+  saveCheckpoint(c: ShardCheckpoint): Promise<void>;
+  emit<E extends keyof TaskEvents>(event: E, payload: TaskEvents[E]): void;
+  /** Called once the snapshot is loaded and the stream is being applied. */
+  onStreaming(): void;
+  /** A promise while the task is paused. */
+  gate(): Promise<void> | undefined;
+}
+
+/** Keys Ferry keeps on the target while a task runs (removed when it completes). */
+export const FERRY_KEY_PREFIX = '__ferry:';
+
+const STREAM_BATCH = 512;
+const MAX_BATCHES_IN_FLIGHT = 64;
+const SNAPSHOT_BATCH = 512;
+const CHECKPOINT_EVERY_MS = 1000;
+const METRICS_EVERY_MS = 1000;
+
+/** RDB version each Redis release writes (what RESTORE accepts up to). */
+function rdbVersionOf(redisVersion: string): number {
+  const [maj = 0, min = 0] = redisVersion.split('.').map(Number);
+  const v = maj * 100 + min;
+  if (v >= 704) return 12;
+  if (v >= 702) return 11;
+  if (v >= 700) return 10;
+  if (v >= 500) return 9;
+  if (v >= 400) return 8;
+  if (v >= 302) return 7;
+  return 6;
+}
+
+interface Pending {
+  offset: number;
+  /** Source db selected at that offset (a resumed stream does not start with SELECT). */
+  db: number;
+  done: Promise<void>;
+}
+
+/**
+ * One shard's migration: a replica link to the source (a replica of it when there is one), the
+ * snapshot written to the target, then the command stream replayed in source order, each applied
+ * offset checkpointed only once the target acknowledged it.
+ */
+export class ShardRunner {
+  readonly metrics: ShardMetrics;
+  private link: ReplicaLink | undefined;
+  private info: RespConnection | undefined;
+  private replid = '';
+  private applied = 0;
+  private restoreAllowed: boolean;
+  private readonly rewriter: Rewriter;
+  private readonly warned = new Set<string>();
+  private failure: Error | undefined;
+  /** Offsets already applied per checkpoint domain (slot, or 0 for a standalone target), from the target. */
+  private domainDone = new Map<number, number>();
+  private readonly source: Endpoint;
+  private completeRequested = false;
+  private stopRequested = false;
+  private lastSaved = 0;
+  /** Source db the stream has selected, as read so far / as applied. */
+  sourceDb = 0;
+  private appliedDb = 0;
+
+  constructor(private readonly ctx: ShardContext) {
+    const s = ctx.shard;
+    this.source = s.replicas[0] ?? s.primary;
+    this.metrics = {
+      shardId: s.id,
+      phase: 'connecting',
+      snapshotBytes: 0,
+      snapshotBytesTotal: undefined,
+      keys: 0,
+      keysTotal: undefined,
+      skippedKeys: 0,
+      commands: 0,
+      receivedOffset: 0,
+      appliedOffset: 0,
+      sourceOffset: 0,
+      lagBytes: 0,
+      lagMs: undefined,
+      errors: {},
+    };
+    const w = ctx.writer;
+    this.restoreAllowed = ctx.options.writeMode !== 'rewrite';
+    this.rewriter = new Rewriter(
+      {
+        multiHset: w.atLeast('4.0.0'),
+        streamMeta: w.atLeast('7.0.0'),
+        createConsumer: w.atLeast('6.2.0'),
+        fieldTtl: w.atLeast('7.4.0'),
+      },
+      (m) => this.warnOnce(m),
+    );
+  }
+
+  get name(): string {
+    return `${this.ctx.shard.id} (${endpointName(this.source)})`;
+  }
+
+  private warnOnce(message: string, key?: Buffer, command?: string): void {
+    const id = message;
+    if (this.warned.has(id)) return;
+    this.warned.add(id);
+    this.ctx.emit('task:warning', {
+      taskId: this.ctx.taskId,
+      shardId: this.ctx.shard.id,
+      message,
+      ...(key ? { key: key.toString('latin1') } : {}),
+      ...(command ? { command } : {}),
+    });
+  }
+
+  /** Stops streaming once everything the source has sent so far is applied. */
+  requestComplete(): void {
+    this.completeRequested = true;
+  }
+
+  /** Stops streaming at the next command, with everything sent acknowledged and checkpointed. */
+  requestStop(): void {
+    this.stopRequested = true;
+  }
+
+  /** Lag in bytes against the source's own offset (0 when caught up). */
+  get lagBytes(): number {
+    return this.metrics.lagBytes;
+  }
+
+  /**
+   * One pass: sync (or resume), load, stream until aborted or completed. Throws on failure; the
+   * task decides whether to retry (a retry resumes from the checkpoint).
+   */
+  async run(onStarted?: () => void): Promise<void> {
+    const { ctx } = this;
+    const saved = ctx.loadCheckpoint();
+    const s = this.source;
+    this.info = await connect({
+      host: s.host,
+      port: s.port,
+      ...(s.username ? { username: s.username } : {}),
+      ...(s.password !== undefined ? { password: s.password } : {}),
+      ...(s.tls ? { tls: true } : {}),
+      signal: ctx.signal,
+      connectTimeoutMs: 10_000,
+    });
+    const link = new ReplicaLink({
+      host: s.host,
+      port: s.port,
+      ...(s.username ? { username: s.username } : {}),
+      ...(s.password !== undefined ? { password: s.password } : {}),
+      ...(s.tls ? { tls: true } : {}),
+      spoolDir: ctx.spoolDir,
+      ...(saved?.snapshotDone && saved.replid
+        ? { resume: { replid: saved.replid, offset: saved.offset } }
+        : {}),
+      onState: (_from, to) => {
+        if (to === 'waiting-bgsave') this.metrics.phase = 'waiting-bgsave';
+      },
+    });
+    this.link = link;
+    const timer = setInterval(() => void this.tick(), METRICS_EVERY_MS);
+    timer.unref();
+    const onAbort = (): void => link.close();
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const start = await link.start();
+      onStarted?.();
+      ctx.emit('shard:start', {
+        taskId: ctx.taskId,
+        shardId: ctx.shard.id,
+        mode: start.mode,
+        ...(start.replid ? { replid: start.replid } : {}),
+        offset: start.offset,
+        ...(start.mode === 'full' && start.resumeRefused ? { resumeRefused: start.resumeRefused } : {}),
+      });
+      if (start.mode === 'full' && start.resumeRefused) {
+        this.warnOnce(
+          `full resync of ${this.name}: ${start.resumeRefused}; keys are written again with REPLACE`,
+        );
+      }
+      this.replid = start.replid ?? '';
+      if (start.mode === 'continue') {
+        this.applied = start.offset;
+        this.sourceDb = this.appliedDb = saved?.db ?? 0;
+        await this.loadDomains();
+      } else {
+        await this.loadSnapshot(start, Boolean(saved));
+        this.applied = start.offset;
+        this.sourceDb = this.appliedDb = 0;
+        await this.saveCheckpoint(true);
+      }
+      this.metrics.phase = 'streaming';
+      ctx.onStreaming();
+      await this.stream(link);
+      if (this.failure) throw this.failure;
+    } finally {
+      clearInterval(timer);
+      ctx.signal.removeEventListener('abort', onAbort);
+      link.close();
+      link.cleanup();
+      this.info?.destroy();
+    }
+  }
+
+  /** Refreshes lag and progress, persists the checkpoint, emits the metrics event. */
+  private async tick(): Promise<void> {
+    const m = this.metrics;
+    try {
+      if (this.info?.open) {
+        const text = String(await this.info.send(['INFO', 'replication']));
+        const off = /master_repl_offset:(\d+)/.exec(text);
+        if (off) m.sourceOffset = Number(off[1]);
+      }
+    } catch {
+      // the next tick tries again; the link itself reports a dead source
+    }
+    m.receivedOffset = this.link?.offset ?? 0;
+    m.appliedOffset = this.applied;
+    if (m.phase === 'streaming') {
+      m.lagBytes = Math.max(0, Math.max(m.sourceOffset, m.receivedOffset) - this.applied);
+      if (!this.ctx.options.sourceHeartbeat) m.lagMs = undefined;
+      this.ctx.emit('stream:lag', { taskId: this.ctx.taskId, ...m });
+      if (Date.now() - this.lastSaved >= CHECKPOINT_EVERY_MS)
+        await this.saveCheckpoint(true).catch(() => undefined);
+    } else if (m.phase === 'snapshot') {
+      this.ctx.emit('rdb:progress', { taskId: this.ctx.taskId, ...m });
+    }
+  }
+
+  private async saveCheckpoint(snapshotDone: boolean): Promise<void> {
+    this.lastSaved = Date.now();
+    await this.ctx.saveCheckpoint({
+      replid: this.replid,
+      offset: this.applied,
+      db: this.appliedDb,
+      snapshotDone,
+      updatedAt: Date.now(),
+    });
+  }
+
+  private fail(err: unknown): void {
+    if (!this.failure) this.failure = err instanceof Error ? err : new Error(String(err));
+    this.metrics.errors[isFerryError(err) ? err.code : 'ERROR'] =
+      (this.metrics.errors[isFerryError(err) ? err.code : 'ERROR'] ?? 0) + 1;
+  }
+
+  // ---------------------------------------------------------------- snapshot
+
+  private async loadSnapshot(
+    start: Extract<SyncStart, { mode: 'full' | 'sync' }>,
+    rewriting: boolean,
+  ): Promise<void> {
+    const { ctx } = this;
+    const { writer, mapper, options, signal, limiter } = ctx;
+    this.metrics.phase = 'snapshot';
+    this.metrics.snapshotBytesTotal = start.snapshotBytes;
+    await this.estimateKeys();
+    await this.clearDomains();
+    // a task writing its snapshot again (a retry, a refused resume) replaces what it wrote before
+    const replace = options.conflict === 'replace' || rewriting;
+    const abs = writer.atLeast('5.0.0');
+    const targetRdb = rdbVersionOf(writer.version);
+    const parser = new RdbParser((this.link as ReplicaLink).snapshot(signal), {
+      rawLimit: options.bigKeyThreshold,
+      checksumThread: (start.snapshotBytes ?? Number.POSITIVE_INFINITY) > 16 << 20,
+    });
+    let inflight = 0;
+    const waiters: Array<() => void> = [];
+    const track = (p: Promise<unknown>): void => {
+      inflight++;
+      p.then(
+        () => undefined,
+        (err: unknown) => this.fail(err),
+      ).finally(() => {
+        inflight--;
+        waiters.shift()?.();
+      });
+    };
+    const maxInflight = options.maxInFlight * Math.max(1, writer.masters().length);
+    const now = (): number => Date.now();
+    for await (const batch of parser.batches(SNAPSHOT_BATCH)) {
+      if (this.failure) throw this.failure;
+      signal.throwIfAborted();
+      const gate = ctx.gate();
+      if (gate) await gate;
+      this.metrics.snapshotBytes = parser.offset;
+      for (const e of batch) {
+        if (e.kind === 'function') {
+          if (!writer.atLeast('7.0.0')) {
+            this.warnOnce('the source has Redis functions; the target (before 7.0) cannot load them');
+            continue;
+          }
+          await writer.broadcast(0, ['FUNCTION', 'LOAD', 'REPLACE', e.code]);
+          continue;
+        }
+        if (e.kind === 'module-aux') {
+          this.warnOnce(`the snapshot carries data of module ${e.name}: the target needs that module loaded`);
+          continue;
+        }
+        if (e.kind !== 'key') continue;
+        const route = mapper.route(e.db);
+        if (
+          !route ||
+          (mapper.filter && !mapper.filter(e.key)) ||
+          (e.expireAtMs !== undefined && e.expireAtMs <= now())
+        ) {
+          this.metrics.skippedKeys++;
+          continue;
+        }
+        while (inflight >= maxInflight) await new Promise<void>((r) => waiters.push(r));
+        if (this.failure) throw this.failure;
+        const raw = e.captured ?? (await e.raw());
+        if (e.empty) {
+          this.metrics.skippedKeys++;
+          continue;
+        }
+        if (limiter.active) await limiter.take(1, raw?.length ?? e.sizeHint.bytes ?? 0, signal);
+        const key = mapKey(e.key, route.prefix);
+        const slot = writer.cluster ? keySlot(key) : undefined;
+        this.metrics.keys++;
+        const useRestore =
+          raw !== undefined &&
+          (options.writeMode === 'restore' ||
+            (this.restoreAllowed && (parser.version <= targetRdb || e.type === 'module')));
+        if (useRestore) {
+          const args: Arg[] = ['RESTORE', key, 0, dumpPayload(e.rdbType, raw, parser.version)];
+          if (e.expireAtMs !== undefined) {
+            if (abs) {
+              args[2] = e.expireAtMs;
+            } else args[2] = Math.max(1, e.expireAtMs - now());
+          }
+          if (replace) args.push('REPLACE');
+          if (e.expireAtMs !== undefined && abs) args.push('ABSTTL');
+          track(this.restore(route, slot, key, args, e, raw));
+        } else if (e.captured) {
+          track(this.rewrite(route, slot, key, e, raw, replace));
+        } else {
+          // the value is still in the stream: read it before the parser moves on
+          await this.rewrite(route, slot, key, e, raw, replace).catch((err: unknown) => this.fail(err));
+        }
+      }
+    }
+    while (inflight > 0) await new Promise<void>((r) => waiters.push(r));
+    if (this.failure) throw this.failure;
+    this.metrics.snapshotBytes = parser.offset;
+  }
+
+  private async restore(
+    route: DbRoute,
+    slot: number | undefined,
+    key: Buffer,
+    args: Arg[],
+    e: KeyEntry,
+    raw: Buffer,
+  ): Promise<void> {
+    const { writer, options } = this.ctx;
+    try {
+      await writer.send(route.db, slot, args, { idempotent: true });
+    } catch (err) {
+      const reply = err instanceof FerryError && err.cause instanceof ReplyError ? err.cause : undefined;
+      if (reply && /BUSYKEY/.test(reply.message)) {
+        if (options.conflict === 'skip') {
+          this.metrics.skippedKeys++;
+          return;
+        }
+        throw new FerryError(
+          'TARGET_WRITE_FAILED',
+          `key ${JSON.stringify(key.toString('latin1'))} already exists on the target (conflict policy "fail"; use --conflict replace or skip)`,
+          { cause: err },
+        );
+      }
+      // the target cannot take this payload (older RDB version, RESTORE disabled or renamed): rewrite
+      if (
+        reply &&
+        options.writeMode === 'auto' &&
+        e.type !== 'module' &&
+        /DUMP payload version|Bad data format|unknown command|NOPERM/i.test(reply.message)
+      ) {
+        if (this.restoreAllowed) {
+          this.restoreAllowed = false;
+          this.warnOnce(
+            `the target refused RESTORE (${reply.message}): switching to the rewrite path`,
+            key,
+            'RESTORE',
+          );
+        }
+        await this.rewrite(route, slot, key, e, raw, args.includes('REPLACE'));
+        return;
+      }
+      if (reply && /DUMP payload version|Bad data format/i.test(reply.message)) {
+        throw new FerryError(
+          'TARGET_WRITE_FAILED',
+          `target refused the serialized value of ${JSON.stringify(key.toString('latin1'))} (${reply.message}): it is older than the source; use --write-mode rewrite`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Rebuilds a value with type-specific commands into a temporary key in the same slot, then
+   * renames it over the key: a retry never duplicates elements, readers never see half a value.
+   */
+  private async rewrite(
+    route: DbRoute,
+    slot: number | undefined,
+    key: Buffer,
+    e: KeyEntry,
+    raw: Buffer | undefined,
+    replace: boolean,
+  ): Promise<void> {
+    const { writer, options } = this.ctx;
+    const tmp = Buffer.from(
+      `${FERRY_KEY_PREFIX}tmp:{${slotTag(slot ?? keySlot(key))}}:${this.ctx.taskId}:${this.metrics.keys}`,
+    );
+    const send = (cmds: Arg[][]): Promise<unknown> =>
+      cmds.length ? writer.sendGroup(route.db, slot, cmds, false, { idempotent: true }) : Promise.resolve();
+    await send([['DEL', tmp]]);
+    const chunks = raw !== undefined && e.captured ? (e.decoded() ?? []) : undefined;
+    try {
+      if (chunks) {
+        const cmds: Arg[][] = [];
+        for (const c of chunks) cmds.push(...this.rewriter.commands(tmp, c));
+        await send(cmds);
+      } else {
+        for await (const c of e.chunks()) await send(this.rewriter.commands(tmp, c));
+      }
+    } finally {
+      this.rewriter.endValue();
+    }
+    const tail: Arg[][] = [];
+    if (e.expireAtMs !== undefined) tail.push(['PEXPIREAT', tmp, e.expireAtMs]);
+    tail.push([replace ? 'RENAME' : 'RENAMENX', tmp, key]);
+    const replies = await writer.sendGroup(route.db, slot, tail, false, { idempotent: true });
+    if (!replace && replies[replies.length - 1] === 0) {
+      await send([['DEL', tmp]]);
+      if (options.conflict === 'skip') {
+        this.metrics.skippedKeys++;
+        return;
+      }
+      throw new FerryError(
+        'TARGET_WRITE_FAILED',
+        `key ${JSON.stringify(key.toString('latin1'))} already exists on the target (conflict policy "fail"; use --conflict replace or skip)`,
+      );
+    }
+  }
+
+  private async estimateKeys(): Promise<void> {
+    try {
+      const text = String(await this.info?.send(['INFO', 'keyspace']));
+      let total = 0;
+      for (const m of text.matchAll(/^db(\d+):keys=(\d+)/gm)) total += Number(m[2]);
+      this.metrics.keysTotal = total;
+    } catch {
+      this.metrics.keysTotal = undefined;
+    }
+  }
+
+  // ---------------------------------------------------------------- stream
+
+  private domainKey(slot: number): Buffer {
+    const w = this.ctx.writer;
+    const tag = w.cluster ? `{${slotTag(slot)}}` : '';
+    return Buffer.from(`${FERRY_KEY_PREFIX}ckpt:${tag}:${this.ctx.taskId}:${this.ctx.shard.id}`);
+  }
+
+  /** Every checkpoint key of this shard on the target, per master. */
+  private async domainKeys(): Promise<Array<{ slot: number; keys: Buffer[] }>> {
+    const w = this.ctx.writer;
+    const pattern = `${FERRY_KEY_PREFIX}ckpt:*:${this.ctx.taskId}:${this.ctx.shard.id}`;
+    const out: Array<{ slot: number; keys: Buffer[] }> = [];
+    for (const slot of w.masterSlots()) {
+      const keys: Buffer[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = (await w.send(0, w.cluster ? slot : undefined, [
+          'SCAN',
+          cursor,
+          'MATCH',
+          pattern,
+          'COUNT',
+          1000,
+        ])) as [Buffer, Buffer[]];
+        cursor = next.toString();
+        keys.push(...batch);
+      } while (cursor !== '0');
+      out.push({ slot, keys });
+    }
+    return out;
+  }
+
+  /** Reads what the target says was applied per domain (after a restart): those commands are not replayed. */
+  private async loadDomains(): Promise<void> {
+    const w = this.ctx.writer;
+    this.domainDone.clear();
+    for (const { slot: nodeSlot, keys } of await this.domainKeys()) {
+      for (const k of keys) {
+        const slot = w.cluster ? keySlot(k) : 0;
+        const v = (await w.send(0, w.cluster ? slot : nodeSlot, ['GET', k])) as Buffer | null;
+        if (!v) continue;
+        const [replid, offset] = v.toString().split(' ');
+        if (replid === this.replid) this.domainDone.set(slot, Number(offset));
+      }
+    }
+  }
+
+  private async clearDomains(): Promise<void> {
+    const w = this.ctx.writer;
+    for (const { keys } of await this.domainKeys()) {
+      for (const k of keys) await w.send(0, w.cluster ? keySlot(k) : undefined, ['DEL', k]);
+    }
+    this.domainDone.clear();
+  }
+
+  /** Removes this shard's checkpoint keys from the target (when the task completes). */
+  async cleanupTarget(): Promise<void> {
+    await this.clearDomains();
+  }
+
+  private async stream(link: ReplicaLink): Promise<void> {
+    const { ctx } = this;
+    const queue: Pending[] = [];
+    let batch = new StreamBatch(this);
+    let timer: NodeJS.Timeout | undefined;
+    const flush = (): void => {
+      if (timer) {
+        clearTimeout(timer);
+        timer = undefined;
+      }
+      if (batch.inTransaction || batch.empty) return;
+      const b = batch;
+      batch = new StreamBatch(this);
+      const done = b.send().catch((err: unknown) => this.fail(err));
+      queue.push({ offset: b.lastOffset, db: this.sourceDb, done });
+      void this.advance(queue);
+    };
+    const it = link.commands(ctx.signal)[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        if (this.failure) throw this.failure;
+        if (this.stopRequested || (this.completeRequested && this.caughtUp())) break;
+        const gate = ctx.gate();
+        if (gate) {
+          flush();
+          await gate;
+          continue;
+        }
+        const next = await nextOrIdle(it, 200);
+        if (next === IDLE) {
+          flush();
+          continue;
+        }
+        if (next.done) break;
+        const cmd = next.value;
+        this.metrics.commands++;
+        batch.add(cmd);
+        if (batch.size >= STREAM_BATCH) flush();
+        else if (!timer) timer = setTimeout(flush, 2);
+        while (queue.length >= MAX_BATCHES_IN_FLIGHT) await queue[0]?.done;
+        if (ctx.limiter.active) await ctx.limiter.take(1, 0, ctx.signal);
+      }
+      flush();
+      await Promise.all(queue.map((p) => p.done));
+      await this.advance(queue);
+      if (this.failure) throw this.failure;
+      await this.saveCheckpoint(true);
+    } finally {
+      if (timer) clearTimeout(timer);
+      await it.return?.(undefined);
+    }
+  }
+
+  private caughtUp(): boolean {
+    const received = this.link?.offset ?? 0;
+    return this.applied >= received && this.applied >= this.metrics.sourceOffset;
+  }
+
+  private advancing = false;
+
+  /** Moves the applied offset over the batches the target has acknowledged, in order. */
+  private async advance(queue: Pending[]): Promise<void> {
+    if (this.advancing) return;
+    this.advancing = true;
+    try {
+      while (queue.length > 0) {
+        const head = queue[0] as Pending;
+        await head.done;
+        if (this.failure) return;
+        if (head.offset > this.applied) {
+          this.applied = head.offset;
+          this.appliedDb = head.db;
+        }
+        this.metrics.appliedOffset = this.applied;
+        queue.shift();
+      }
+    } finally {
+      this.advancing = false;
+    }
+  }
+
+  /** @internal */
+  get context(): ShardContext {
+    return this.ctx;
+  }
+  /** @internal */
+  alreadyApplied(domain: number, offset: number): boolean {
+    const done = this.domainDone.get(domain);
+    return done !== undefined && offset <= done;
+  }
+  /** @internal */
+  domainCheckpointCommand(domain: number, offset: number): Arg[] {
+    return ['SET', this.domainKey(domain), `${this.replid} ${offset}`];
+  }
+  /** @internal */
+  warn(message: string, key?: Buffer, command?: string): void {
+    this.warnOnce(message, key, command);
+  }
+  /** @internal */
+  heartbeat(value: Buffer): void {
+    const sent = Number(value.toString());
+    if (Number.isFinite(sent)) this.metrics.lagMs = Math.max(0, Date.now() - sent);
+  }
+}
+
+const IDLE = Symbol('idle');
+
+/** The iterator's next value, or IDLE when none came within `ms` (the pending next() is kept). */
+function nextOrIdle<T>(it: AsyncIterator<T>, ms: number): Promise<IteratorResult<T> | typeof IDLE> {
+  const pending = (it as { pendingNext?: Promise<IteratorResult<T>> }).pendingNext ?? it.next();
+  (it as { pendingNext?: Promise<IteratorResult<T>> }).pendingNext = pending;
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    pending.then((r) => {
+      (it as { pendingNext?: Promise<IteratorResult<T>> }).pendingNext = undefined;
+      return r;
+    }),
+    new Promise<typeof IDLE>((r) => {
+      timer = setTimeout(() => r(IDLE), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+interface Group {
+  /** Target db the group starts in, and the one its SELECTs leave it in (standalone). */
+  db: number;
+  endDb: number;
+  slot: number | undefined;
+  cmds: Arg[][];
+  unsafe: boolean;
+  lastOffset: number;
+}
+
+/**
+ * Commands of the stream on their way to the target. A standalone target gets one group (SELECTs
+ * inside); a cluster target one group per slot. A group holding a command that is not replay-safe
+ * is sent in MULTI/EXEC with its checkpoint key, so after a crash the target itself says whether it
+ * was applied.
+ */
+class StreamBatch {
+  private readonly groups = new Map<number, Group>();
+  private readonly order: Array<Group | { broadcast: Arg[]; db: number }> = [];
+  /** Source transaction being collected (MULTI seen, EXEC not yet). */
+  private tx: StreamCommand[] | undefined;
+  size = 0;
+  lastOffset = 0;
+
+  constructor(private readonly shard: ShardRunner) {}
+
+  get empty(): boolean {
+    return this.size === 0 && this.lastOffset === 0;
+  }
+
+  get inTransaction(): boolean {
+    return this.tx !== undefined;
+  }
+
+  add(cmd: StreamCommand): void {
+    this.lastOffset = cmd.offset;
+    const name = commandName(cmd.argv);
+    if (this.tx) {
+      if (name === 'exec') {
+        const tx = this.tx;
+        this.tx = undefined;
+        this.addTransaction(tx);
+      } else if (name === 'discard') this.tx = undefined;
+      else this.tx.push(cmd);
+      return;
+    }
+    if (name === 'multi') {
+      this.tx = [];
+      return;
+    }
+    this.addOne(cmd, undefined);
+  }
+
+  /** A source transaction: kept atomic when its keys share a slot (always on a standalone target). */
+  private addTransaction(cmds: StreamCommand[]): void {
+    const { writer } = this.shard.context;
+    if (!writer.cluster) {
+      for (const c of cmds) this.addOne(c, undefined);
+      return;
+    }
+    const slots = new Set<number>();
+    for (const c of cmds) for (const k of this.keysOf(c.argv)) slots.add(keySlot(k));
+    if (slots.size > 1) {
+      this.shard.warn(
+        `a source transaction (MULTI/EXEC) spans ${slots.size} slots of the target cluster: its commands were applied one by one, not atomically`,
+        undefined,
+        'MULTI',
+      );
+    }
+    for (const c of cmds) this.addOne(c, slots.size === 1 ? [...slots][0] : undefined);
+  }
+
+  private keysOf(argv: Buffer[]): Buffer[] {
+    const spec = COMMANDS.get(commandName(argv));
+    return spec ? keyPositions(spec, argv).map((i) => argv[i] as Buffer) : [];
+  }
+
+  private group(db: number, slot: number | undefined): Group {
+    const { writer } = this.shard.context;
+    const id = writer.cluster ? (slot ?? -1) : 0;
+    let g = this.groups.get(id);
+    if (!g) {
+      g = { db, endDb: db, slot, cmds: [], unsafe: false, lastOffset: 0 };
+      this.groups.set(id, g);
+      this.order.push(g);
+    }
+    return g;
+  }
+
+  private push(db: number, slot: number | undefined, argv: Arg[], safe: boolean, offset: number): void {
+    const { writer } = this.shard.context;
+    const domain = writer.cluster ? (slot ?? 0) : 0;
+    if (this.shard.alreadyApplied(domain, offset)) return;
+    const g = this.group(db, slot);
+    if (!writer.cluster && db !== g.endDb) {
+      g.cmds.push(['SELECT', db]);
+      g.endDb = db;
+    }
+    g.cmds.push(argv);
+    if (!safe) g.unsafe = true;
+    g.lastOffset = offset;
+    this.size++;
+  }
+
+  private addOne(cmd: StreamCommand, txSlot: number | undefined): void {
+    const { argv, offset } = cmd;
+    const sh = this.shard;
+    const { mapper, writer, options } = sh.context;
+    const name = commandName(argv);
+    if (name === 'ping' || name === 'replconf') return;
+    if (name === 'select') {
+      sh.sourceDb = Number(argv[1]?.toString());
+      return;
+    }
+    const srcDb = sh.sourceDb;
+    const route = mapper.route(srcDb);
+    if (!route) return;
+    const spec = COMMANDS.get(name);
+    if (!spec) {
+      if (!writer.cluster && !mapper.renames && !mapper.filter) {
+        this.push(route.db, undefined, argv, false, offset);
+        return;
+      }
+      sh.warn(
+        `command ${name.toUpperCase()} is not known to Ferry and was not applied`,
+        argv[1],
+        name.toUpperCase(),
+      );
+      return;
+    }
+    const positions = keyPositions(spec, argv);
+    const out: Arg[] = argv.slice();
+    const keys: Buffer[] = [];
+    for (const i of positions) {
+      const k = argv[i] as Buffer;
+      if (options.sourceHeartbeat && k.equals(heartbeatKey(sh.context.taskId))) {
+        if (name === 'set' && argv[2]) sh.heartbeat(argv[2]);
+        return;
+      }
+      keys.push(k);
+      out[i] = mapKey(k, route.prefix);
+    }
+    if (mapper.filter && keys.length > 0) {
+      const pass = keys.filter((k) => (mapper.filter as (k: Buffer) => boolean)(k));
+      if (pass.length === 0) return;
+      if (pass.length < keys.length) {
+        sh.warn(
+          `${name.toUpperCase()} touches keys inside and outside the filter: applied as is`,
+          keys[0],
+          name.toUpperCase(),
+        );
+      }
+    }
+    const safe = replaySafe(spec, argv);
+    if (positions.length === 0) {
+      this.keyless(name, out, route, srcDb, safe, offset);
+      return;
+    }
+    if (!writer.cluster) {
+      this.push(route.db, undefined, out, safe, offset);
+      return;
+    }
+    const slots = positions.map((i) => keySlot(out[i] as Buffer));
+    const first = slots[0] as number;
+    if (slots.every((s) => s === first)) {
+      this.push(0, txSlot ?? first, out, safe, offset);
+      return;
+    }
+    // keys in several slots: commands that are a list of independent keys split cleanly
+    if (name === 'del' || name === 'unlink' || name === 'mset' || name === 'pfcount') {
+      const per = new Map<number, Arg[]>();
+      const stride = name === 'mset' ? 2 : 1;
+      for (let j = 0; j < positions.length; j++) {
+        const s = slots[j] as number;
+        let part = per.get(s);
+        if (!part) {
+          part = [out[0] as Arg];
+          per.set(s, part);
+        }
+        const at = positions[j] as number;
+        for (let x = 0; x < stride; x++) part.push(out[at + x] as Arg);
+      }
+      for (const [s, part] of per) this.push(0, s, part, safe, offset);
+      return;
+    }
+    sh.warn(
+      `${describeCommand(argv)} spans several slots of the target cluster and cannot be applied there (CROSSSLOT); the keys involved may differ until they are written again`,
+      argv[1],
+      name.toUpperCase(),
+    );
+  }
+
+  private keyless(
+    name: string,
+    argv: Arg[],
+    route: DbRoute,
+    srcDb: number,
+    safe: boolean,
+    offset: number,
+  ): void {
+    const sh = this.shard;
+    const { writer, mapper } = sh.context;
+    if (name === 'flushdb' || name === 'flushall') {
+      if (mapper.sharesTargetDb(srcDb) || (name === 'flushall' && mapper.renames)) {
+        sh.warn(
+          `${name.toUpperCase()} on the source was not applied: source db ${srcDb} shares its target db with others`,
+          undefined,
+          name.toUpperCase(),
+        );
+        return;
+      }
+    }
+    if (name === 'swapdb' || name === 'move') {
+      sh.warn(
+        `${name.toUpperCase()} was not applied: it moves keys between dbs, which the db map does not allow`,
+        undefined,
+        name.toUpperCase(),
+      );
+      return;
+    }
+    if (!writer.cluster) {
+      this.push(route.db, undefined, argv, safe, offset);
+      return;
+    }
+    if (name === 'publish') {
+      this.push(0, 0, argv, true, offset);
+      return;
+    }
+    this.order.push({ broadcast: argv, db: 0 });
+    this.size++;
+  }
+
+  /** Sends every group (in order); resolves when the target acknowledged all of them. */
+  async send(): Promise<void> {
+    const sh = this.shard;
+    const { writer } = sh.context;
+    const sends: Array<Promise<unknown>> = [];
+    for (const item of this.order) {
+      if ('broadcast' in item) {
+        await Promise.all(sends);
+        await writer.broadcast(item.db, item.broadcast);
+        continue;
+      }
+      const g = item;
+      if (g.cmds.length === 0) continue;
+      if (g.unsafe) {
+        const domain = writer.cluster ? (g.slot ?? 0) : 0;
+        const cmds = g.cmds;
+        // the checkpoint key lives in db 0
+        if (!writer.cluster && g.endDb !== 0) {
+          cmds.push(['SELECT', 0]);
+          g.endDb = 0;
+        }
+        cmds.push(sh.domainCheckpointCommand(domain, g.lastOffset));
+        sends.push(writer.sendGroup(g.db, g.slot, cmds, true, {}, g.endDb));
+      } else {
+        sends.push(writer.sendGroup(g.db, g.slot, g.cmds, false, {}, g.endDb));
+      }
+    }
+    await Promise.all(sends);
+  }
+}
+
+export function heartbeatKey(taskId: string): Buffer {
+  return Buffer.from(`${FERRY_KEY_PREFIX}heartbeat:${taskId}`);
+}

@@ -1,0 +1,53 @@
+/** CRC16/XMODEM, the checksum Redis Cluster uses for key slots (cluster.c keyHashSlot). */
+const TABLE = (() => {
+  const t = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let crc = i << 8;
+    for (let b = 0; b < 8; b++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    t[i] = crc;
+  }
+  return t;
+})();
+
+function crc16(buf: Uint8Array, start: number, end: number): number {
+  let crc = 0;
+  for (let i = start; i < end; i++)
+    crc = ((crc << 8) & 0xffff) ^ (TABLE[((crc >> 8) ^ (buf[i] as number)) & 0xff] as number);
+  return crc;
+}
+
+export const SLOTS = 16384;
+
+/** The cluster slot of a key, honouring the first non-empty `{hash tag}`. */
+export function keySlot(key: Buffer): number {
+  const open = key.indexOf(0x7b); // '{'
+  if (open >= 0) {
+    const close = key.indexOf(0x7d, open + 1); // '}'
+    if (close > open + 1) return crc16(key, open + 1, close) & 16383;
+  }
+  return crc16(key, 0, key.length) & 16383;
+}
+
+let tags: string[] | undefined;
+
+/**
+ * A short hash tag for each slot: `{<tag>}` puts any key Ferry makes for itself (temporary keys,
+ * checkpoint keys) in the slot it needs, whatever bytes the user's key holds.
+ */
+export function slotTag(slot: number): string {
+  if (!tags) {
+    const found: string[] = new Array(SLOTS);
+    let missing = SLOTS;
+    for (let i = 0; missing > 0; i++) {
+      const tag = i.toString(36);
+      const b = Buffer.from(tag, 'latin1');
+      const s = crc16(b, 0, b.length) & 16383;
+      if (found[s] === undefined) {
+        found[s] = tag;
+        missing--;
+      }
+    }
+    tags = found;
+  }
+  return tags[slot] as string;
+}

@@ -1,0 +1,376 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FerryError, isFerryError } from '@ferry/errors';
+import {
+  type Arg,
+  connect,
+  RedirectError,
+  ReplyError,
+  type RespConnection,
+  type RespValue,
+} from '@ferry/resp';
+import { type Endpoint, endpointName } from '../endpoint.js';
+import { SLOTS } from '../slot.js';
+
+export interface TargetOptions {
+  endpoint: Endpoint;
+  /** A Redis Cluster: discover its masters from this seed and route by slot. */
+  cluster?: boolean;
+  maxInFlight?: number;
+  signal?: AbortSignal;
+  /** How long a retryable condition (LOADING, TRYAGAIN, CLUSTERDOWN, a lost connection) may last. Default 60 s. */
+  retryForMs?: number;
+  /** Called for things worth an event: topology refresh, retries. */
+  onNotice?: (message: string) => void;
+}
+
+export interface SendOptions {
+  /** Safe to send again after a lost connection (RESTORE REPLACE, rewrite into a temporary key…). */
+  idempotent?: boolean;
+}
+
+interface Node {
+  name: string;
+  endpoint: Endpoint;
+  conn: RespConnection | undefined;
+  connecting: Promise<RespConnection> | undefined;
+  /** db the connection is on, as far as queued commands go. */
+  db: number;
+}
+
+const RETRY_BASE_MS = 50;
+
+/** Joins "cmd key" for messages, keys shown readably. */
+export function describeCommand(argv: readonly Arg[]): string {
+  const show = (a: Arg | undefined): string => {
+    if (a === undefined) return '';
+    const s = Buffer.isBuffer(a) ? a.toString('latin1') : String(a);
+    const printable = JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s);
+    return printable;
+  };
+  const name =
+    argv[0] === undefined
+      ? ''
+      : (Buffer.isBuffer(argv[0]) ? argv[0].toString('latin1') : String(argv[0])).toUpperCase();
+  return argv.length > 1 ? `${name} ${show(argv[1])}` : name;
+}
+
+/**
+ * Writes to a standalone target or a Redis Cluster: pipelined per node with a bounded in-flight
+ * window, every reply checked, MOVED/ASK followed, TRYAGAIN/LOADING/CLUSTERDOWN/BUSY retried with
+ * backoff. Commands for one slot go over one connection, so they apply in the order sent.
+ */
+export class TargetWriter {
+  readonly cluster: boolean;
+  private readonly nodes = new Map<string, Node>();
+  private slots: Array<Node | undefined> = new Array<Node | undefined>(SLOTS).fill(undefined);
+  private standalone: Node | undefined;
+  /** Server version of the (first) target node, e.g. "7.0.15". */
+  version = '0.0.0';
+  private refreshing: Promise<void> | undefined;
+
+  private constructor(private readonly o: TargetOptions) {
+    this.cluster = Boolean(o.cluster);
+  }
+
+  static async open(o: TargetOptions): Promise<TargetWriter> {
+    const w = new TargetWriter(o);
+    if (w.cluster) await w.refresh();
+    else w.standalone = w.node(o.endpoint);
+    const first = w.cluster ? w.masters()[0] : w.standalone;
+    if (!first) throw new FerryError('CONNECTION_FAILED', `target ${endpointName(o.endpoint)} has no master`);
+    const conn = await w.connection(first);
+    const info = String(await conn.send(['INFO', 'server']));
+    w.version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? '0.0.0';
+    if (!w.cluster && /cluster_enabled:1/.test(String(await conn.send(['INFO', 'cluster'])))) {
+      throw new FerryError(
+        'CONFIG_INVALID',
+        `target ${endpointName(o.endpoint)} is a Redis Cluster node: pass --target-cluster`,
+      );
+    }
+    return w;
+  }
+
+  /** True when the target's version is at least `v` ("5.0.0"). */
+  atLeast(v: string): boolean {
+    const a = this.version.split('.').map(Number);
+    const b = v.split('.').map(Number);
+    for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+    return true;
+  }
+
+  private node(e: Endpoint): Node {
+    const name = endpointName(e);
+    let n = this.nodes.get(name);
+    if (!n) {
+      n = { name, endpoint: e, conn: undefined, connecting: undefined, db: 0 };
+      this.nodes.set(name, n);
+    }
+    return n;
+  }
+
+  /** The master nodes (one for a standalone target). */
+  masters(): Node[] {
+    if (!this.cluster) return this.standalone ? [this.standalone] : [];
+    return [...new Set(this.slots.filter((n): n is Node => n !== undefined))];
+  }
+
+  private async connection(n: Node): Promise<RespConnection> {
+    if (n.conn?.open) return n.conn;
+    if (!n.connecting) {
+      const { endpoint } = n;
+      n.connecting = connect({
+        host: endpoint.host,
+        port: endpoint.port,
+        ...(endpoint.username ? { username: endpoint.username } : {}),
+        ...(endpoint.password !== undefined ? { password: endpoint.password } : {}),
+        ...(endpoint.tls ? { tls: true } : {}),
+        maxInFlight: this.o.maxInFlight ?? 2048,
+        ...(this.o.signal ? { signal: this.o.signal } : {}),
+      })
+        .then((c) => {
+          n.conn = c;
+          n.db = 0;
+          return c;
+        })
+        .finally(() => {
+          n.connecting = undefined;
+        });
+    }
+    return n.connecting;
+  }
+
+  /** Reads the slot map (CLUSTER SLOTS works on 3.0 → 8.x). */
+  refresh(): Promise<void> {
+    if (!this.refreshing) {
+      this.refreshing = this.doRefresh().finally(() => {
+        this.refreshing = undefined;
+      });
+    }
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<void> {
+    const seeds = [this.o.endpoint, ...[...this.nodes.values()].map((n) => n.endpoint)];
+    let lastErr: unknown;
+    for (const seed of seeds) {
+      try {
+        const conn = await this.connection(this.node(seed));
+        const reply = (await conn.send(['CLUSTER', 'SLOTS'])) as RespValue[];
+        const slots: Array<Node | undefined> = new Array<Node | undefined>(SLOTS).fill(undefined);
+        for (const range of reply as RespValue[][]) {
+          const [from, to, master] = range as [number, number, RespValue[]];
+          const host = String(master[0]) || seed.host;
+          const port = Number(master[1]);
+          const n = this.node({ ...this.o.endpoint, host, port });
+          for (let s = from; s <= to; s++) slots[s] = n;
+        }
+        const missing = slots.indexOf(undefined);
+        if (missing >= 0) {
+          throw new FerryError(
+            'TARGET_WRITE_FAILED',
+            `target cluster does not cover every slot (slot ${missing} has no master): fix it with redis-cli --cluster fix`,
+          );
+        }
+        this.slots = slots;
+        return;
+      } catch (err) {
+        lastErr = err;
+        if (err instanceof ReplyError && /cluster support disabled/i.test(err.message)) {
+          throw new FerryError(
+            'CONFIG_INVALID',
+            `target ${endpointName(seed)} is not a cluster node: drop --target-cluster`,
+            { cause: err },
+          );
+        }
+        if (isFerryError(err) && err.code !== 'CONNECTION_FAILED' && err.code !== 'CONNECTION_CLOSED')
+          throw err;
+      }
+    }
+    throw lastErr;
+  }
+
+  private nodeFor(slot: number | undefined): Node {
+    if (!this.cluster) return this.standalone as Node;
+    const n = slot === undefined ? this.masters()[0] : this.slots[slot];
+    if (!n) throw new FerryError('TARGET_WRITE_FAILED', `no target node serves slot ${slot}`);
+    return n;
+  }
+
+  /** Resolves when the node for `slot` has room for more commands. */
+  async writable(slot?: number): Promise<void> {
+    const n = this.nodeFor(slot);
+    const c = await this.connection(n);
+    await c.writable().catch(() => undefined);
+  }
+
+  /**
+   * Sends one command to the node serving `slot` in `db` (a standalone target's SELECTs are added
+   * as needed). Resolves with the reply; rejects with TARGET_WRITE_FAILED naming the command for a
+   * reply that retrying cannot fix.
+   */
+  async send(
+    db: number,
+    slot: number | undefined,
+    argv: readonly Arg[],
+    opts: SendOptions = {},
+  ): Promise<RespValue> {
+    const replies = await this.sendGroup(db, slot, [argv], false, opts);
+    return replies[0] as RespValue;
+  }
+
+  /**
+   * Sends commands back to back on one connection; with `atomic`, wrapped in MULTI/EXEC (the replies
+   * are EXEC's). Every reply is checked: an error reply fails the whole call with that command named.
+   */
+  async sendGroup(
+    db: number,
+    slot: number | undefined,
+    cmds: ReadonlyArray<readonly Arg[]>,
+    atomic: boolean,
+    opts: SendOptions = {},
+    /** The db `cmds` leave a standalone connection in, when they SELECT. Default `db`. */
+    endDb = db,
+  ): Promise<RespValue[]> {
+    const deadline = Date.now() + (this.o.retryForMs ?? 60_000);
+    let asking: Node | undefined;
+    for (let attempt = 0; ; attempt++) {
+      this.o.signal?.throwIfAborted();
+      const n = asking ?? this.nodeFor(slot);
+      try {
+        return await this.sendOnce(n, db, cmds, atomic, asking !== undefined, endDb);
+      } catch (err) {
+        asking = undefined;
+        const redirect = firstRedirect(err);
+        if (redirect) {
+          const target = this.node({ ...this.o.endpoint, host: redirect.host, port: redirect.port });
+          if (redirect.kind === 'ASK') asking = target;
+          else {
+            this.slots[redirect.slot] = target;
+            void this.refresh().catch(() => undefined);
+            this.o.onNotice?.(`slot ${redirect.slot} moved to ${target.name}`);
+          }
+          if (attempt < 16) continue;
+        }
+        const retryable =
+          (err instanceof ReplyError && err.retryable) ||
+          (opts.idempotent &&
+            isFerryError(err) &&
+            (err.code === 'CONNECTION_CLOSED' || err.code === 'CONNECTION_FAILED' || err.code === 'TIMEOUT'));
+        if (retryable && Date.now() < deadline) {
+          if (attempt === 0) this.o.onNotice?.(`retrying after: ${(err as Error).message}`);
+          await sleep(
+            Math.min(RETRY_BASE_MS * 2 ** Math.min(attempt, 5), 1000),
+            undefined,
+            this.o.signal ? { signal: this.o.signal } : {},
+          );
+          if (this.cluster && isFerryError(err)) await this.refresh().catch(() => undefined);
+          continue;
+        }
+        throw wrapError(err, cmds, n.name);
+      }
+    }
+  }
+
+  private async sendOnce(
+    n: Node,
+    db: number,
+    cmds: ReadonlyArray<readonly Arg[]>,
+    atomic: boolean,
+    asking: boolean,
+    endDb: number,
+  ): Promise<RespValue[]> {
+    // no await when the connection is up: callers' commands are queued in the order they call
+    const conn = n.conn?.open ? n.conn : await this.connection(n);
+    const pending: Array<Promise<RespValue>> = [];
+    const push = (argv: readonly Arg[]): void => {
+      const p = conn.send(argv);
+      p.catch(() => undefined);
+      pending.push(p);
+    };
+    if (!this.cluster && n.db !== db) {
+      push(['SELECT', db]);
+      n.db = db;
+    }
+    if (atomic) push(['MULTI']);
+    for (const argv of cmds) {
+      if (asking) push(['ASKING']);
+      push(argv);
+    }
+    if (atomic) push(['EXEC']);
+    if (!this.cluster) n.db = endDb;
+    const settled = await Promise.allSettled(pending);
+    // the first failure, in order; for a transaction the queued commands' own errors come first
+    const replies: RespValue[] = [];
+    for (const s of settled) {
+      if (s.status === 'rejected') {
+        // a lost connection may have cut the SELECT: start over on the next one
+        if (!(s.reason instanceof ReplyError)) n.db = -1;
+        throw s.reason;
+      }
+      replies.push(s.value);
+    }
+    let out = replies;
+    if (!this.cluster && out.length > cmds.length + (atomic ? 2 : 0)) out = out.slice(1); // the SELECT
+    if (atomic) {
+      const exec = out[out.length - 1];
+      if (!Array.isArray(exec))
+        throw new FerryError('TARGET_WRITE_FAILED', `EXEC on ${n.name} was aborted (a WATCH?)`);
+      exec.forEach((r, i) => {
+        if (r instanceof ReplyError) {
+          r.command = describeCommand(cmds[i] as readonly Arg[]);
+          throw r;
+        }
+      });
+      return exec;
+    }
+    if (asking) return out.filter((_, i) => i % 2 === 1);
+    return out;
+  }
+
+  /** Sends to every master (FLUSHALL, FUNCTION LOAD, SCRIPT LOAD…). */
+  async broadcast(db: number, argv: readonly Arg[], opts: SendOptions = {}): Promise<void> {
+    const masters = this.masters();
+    await Promise.all(
+      masters.map((m) => {
+        const slot = this.cluster ? this.slots.indexOf(m) : undefined;
+        return this.send(db, slot, argv, opts);
+      }),
+    );
+  }
+
+  /** One slot each master serves (to address a node through the slot API). */
+  masterSlots(): number[] {
+    if (!this.cluster) return [0];
+    return this.masters().map((m) => this.slots.indexOf(m));
+  }
+
+  /** Waits until every command sent so far has its reply. */
+  async drain(): Promise<void> {
+    await Promise.all(
+      [...this.nodes.values()].map(async (n) => {
+        const c = n.conn;
+        if (c?.open && c.pending > 0) await c.send(['PING']).catch(() => undefined);
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.nodes.values()].map((n) => n.conn?.close().catch(() => undefined)));
+  }
+}
+
+function firstRedirect(err: unknown): RedirectError | undefined {
+  if (err instanceof RedirectError) return err;
+  return undefined;
+}
+
+function wrapError(err: unknown, cmds: ReadonlyArray<readonly Arg[]>, node: string): Error {
+  if (err instanceof ReplyError) {
+    const what = err.command ?? describeCommand(cmds[0] ?? []);
+    return new FerryError('TARGET_WRITE_FAILED', `target ${node} refused ${what}: ${err.message}`, {
+      cause: err,
+      details: { reply: err.message, kind: err.kind, command: what },
+    });
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -1,0 +1,345 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FerryError, isFerryError } from '@ferry/errors';
+import type { CheckpointStore, TaskCheckpoint } from './checkpoint.js';
+import { type Endpoint, endpointName } from './endpoint.js';
+import { type ShardMetrics, TaskEmitter } from './events.js';
+import { KeyMapper } from './keys.js';
+import { RateLimiter } from './limiter.js';
+import { type RateLimit, type ResolvedOptions, resolveOptions, type TaskOptions } from './options.js';
+import type { Logger, PluginContext, PluginRegistry, ShardSpec } from './plugins.js';
+import { FERRY_KEY_PREFIX, ShardRunner } from './shard.js';
+import { assertAllowed, canTransition, type TaskAction, type TaskState } from './state.js';
+import { TargetWriter } from './target/writer.js';
+
+export interface TaskSpec {
+  /** Stable id: checkpoints and the target's checkpoint keys are named after it. Letters, digits, . _ - */
+  id?: string;
+  name?: string;
+  tags?: string[];
+  source: { topology: string; options: unknown };
+  target: { endpoint: Endpoint; cluster?: boolean };
+  options?: TaskOptions;
+}
+
+export interface EngineServices {
+  checkpoints: CheckpointStore;
+  /** Spool files go under `<spoolDir>/<taskId>/<shardId>`. */
+  spoolDir: string;
+  log?: Logger;
+}
+
+/** Errors a new pass can get past (the link or a node dropped, a node was loading). */
+function retryable(err: unknown): boolean {
+  return (
+    isFerryError(err) &&
+    (err.code === 'CONNECTION_CLOSED' ||
+      err.code === 'CONNECTION_FAILED' ||
+      err.code === 'TIMEOUT' ||
+      err.code === 'SOURCE_NOT_READY' ||
+      err.code === 'RESYNC_REQUIRED')
+  );
+}
+
+const silent: Logger = { debug() {}, info() {}, warn() {} };
+
+/** One migration: its state machine, its shards, its events and metrics. */
+export class Task {
+  readonly id: string;
+  readonly events = new TaskEmitter();
+  state: TaskState = 'created';
+  readonly options: ResolvedOptions;
+  private controller = new AbortController();
+  private readonly limiter: RateLimiter;
+  private runners: ShardRunner[] = [];
+  private shards: ShardSpec[] = [];
+  private checkpoint: TaskCheckpoint = {};
+  private writer: TargetWriter | undefined;
+  private pausedGate: { promise: Promise<void>; release: () => void } | undefined;
+  private completing = false;
+  private stopping = false;
+  private running: Promise<void> | undefined;
+  /** The error that failed the task. */
+  error: FerryError | undefined;
+
+  constructor(
+    readonly spec: TaskSpec,
+    private readonly registry: PluginRegistry,
+    private readonly services: EngineServices,
+  ) {
+    this.id = spec.id ?? randomUUID();
+    if (!/^[A-Za-z0-9._-]{1,100}$/.test(this.id))
+      throw new FerryError(
+        'CONFIG_INVALID',
+        `task id ${JSON.stringify(this.id)}: use letters, digits, ".", "_" and "-" (at most 100)`,
+      );
+    this.options = resolveOptions(spec.options);
+    this.limiter = new RateLimiter(this.options.rateLimit);
+    registry.topology(spec.source.topology); // unknown topology: refused now, not at start
+  }
+
+  private setState(to: TaskState, reason?: string): void {
+    const from = this.state;
+    if (from === to) return;
+    if (!canTransition(from, to))
+      throw new FerryError('CONFIG_INVALID', `task ${this.id} cannot go from ${from} to ${to}`);
+    this.state = to;
+    this.events.emit('task:state', { taskId: this.id, from, to, ...(reason ? { reason } : {}) });
+  }
+
+  private context(): PluginContext {
+    return {
+      taskId: this.id,
+      signal: this.controller.signal,
+      log: this.services.log ?? silent,
+      emit: (event, payload) => this.events.emit(event, payload),
+    };
+  }
+
+  /** Metrics of every shard. */
+  metrics(): ShardMetrics[] {
+    return this.runners.map((r) => ({ ...r.metrics, errors: { ...r.metrics.errors } }));
+  }
+
+  /** Largest lag over the shards, in bytes (0: everything the sources sent is applied). */
+  lagBytes(): number {
+    return Math.max(0, ...this.runners.map((r) => r.metrics.lagBytes));
+  }
+
+  /** Changes the rate limit while running. */
+  setRateLimit(limit: RateLimit): void {
+    this.limiter.set(limit);
+  }
+
+  /**
+   * Starts the task and resolves once it ends: succeeded (completed), stopped, or failed (rejects
+   * with the error). Resumes from the stored checkpoint when there is one.
+   */
+  start(): Promise<void> {
+    assertAllowed(this.state, this.state === 'stopped' || this.state === 'failed' ? 'retry' : 'start');
+    this.controller = new AbortController();
+    this.stopping = false;
+    this.completing = false;
+    this.error = undefined;
+    this.running = this.run();
+    return this.running;
+  }
+
+  private async run(): Promise<void> {
+    this.setState('preparing');
+    try {
+      await this.prepare();
+      this.setState(this.runnersAllResumed() ? 'incremental_sync' : 'full_sync');
+      await Promise.all(this.runners.map((r) => this.runShard(r)));
+      if (this.stopping) {
+        this.setState('stopping');
+        this.setState('stopped');
+        return;
+      }
+      this.setState('completing');
+      for (const r of this.runners) await r.cleanupTarget();
+      await this.services.checkpoints.clear(this.id);
+      this.setState('succeeded');
+    } catch (err) {
+      if (this.stopping || (isFerryError(err, 'ABORTED') && this.stopping)) {
+        if (this.state !== 'stopping') this.setState('stopping');
+        this.setState('stopped');
+        return;
+      }
+      const e = isFerryError(err)
+        ? err
+        : new FerryError('TARGET_WRITE_FAILED', String((err as Error)?.message ?? err), { cause: err });
+      this.error = e;
+      this.events.emit('task:error', { taskId: this.id, code: e.code, message: e.message, retrying: false });
+      if (this.state === 'completing') this.state = 'failed';
+      else this.setState('failed', e.message);
+      throw e;
+    } finally {
+      this.controller.abort();
+      await this.writer?.close();
+      this.writer = undefined;
+    }
+  }
+
+  private runnersAllResumed(): boolean {
+    return this.shards.length > 0 && this.shards.every((s) => this.checkpoint[s.id]?.snapshotDone);
+  }
+
+  private async prepare(): Promise<void> {
+    const plugin = this.registry.topology(this.spec.source.topology);
+    const ctx = this.context();
+    const opts = plugin.parseOptions(this.spec.source.options);
+    this.shards = await plugin.discover(opts, ctx);
+    if (this.shards.length === 0)
+      throw new FerryError('CONFIG_INVALID', 'the source topology found no shard to migrate');
+    this.checkpoint = (await this.services.checkpoints.load(this.id)) ?? {};
+    const t = this.spec.target;
+    this.writer = await TargetWriter.open({
+      endpoint: t.endpoint,
+      cluster: Boolean(t.cluster),
+      maxInFlight: this.options.maxInFlight,
+      signal: this.controller.signal,
+      onNotice: (m) => this.services.log?.debug(m),
+    });
+    const mapper = new KeyMapper(
+      this.options.dbMap,
+      this.options.renamePrefix,
+      this.options.filter,
+      Boolean(t.cluster),
+    );
+    if (this.options.conflict === 'fail' && Object.keys(this.checkpoint).length === 0)
+      await this.requireEmptyTarget(mapper);
+    this.runners = this.shards.map((shard) => {
+      const spoolDir = join(this.services.spoolDir, this.id, shard.id.replace(/[^A-Za-z0-9._-]/g, '_'));
+      mkdirSync(spoolDir, { recursive: true });
+      return new ShardRunner({
+        taskId: this.id,
+        shard,
+        writer: this.writer as TargetWriter,
+        mapper,
+        options: this.options,
+        limiter: this.limiter,
+        spoolDir,
+        signal: this.controller.signal,
+        loadCheckpoint: () => this.checkpoint[shard.id],
+        saveCheckpoint: async (c) => {
+          this.checkpoint[shard.id] = c;
+          await this.services.checkpoints.save(this.id, this.checkpoint);
+        },
+        emit: (event, payload) => this.events.emit(event, payload),
+        onStreaming: () => {
+          if (this.state === 'full_sync' && this.runners.every((r) => r.metrics.phase === 'streaming'))
+            this.setState('incremental_sync');
+        },
+        gate: () => this.pausedGate?.promise,
+      });
+    });
+  }
+
+  /** Under the "fail" conflict policy a new task needs an empty target (its mapped dbs, or every node of a cluster). */
+  private async requireEmptyTarget(mapper: KeyMapper): Promise<void> {
+    const w = this.writer as TargetWriter;
+    const dbs = new Set<number>();
+    if (w.cluster) dbs.add(0);
+    else for (let db = 0; db < 16; db++) if (mapper.route(db)) dbs.add(mapper.route(db)?.db as number);
+    for (const slot of w.masterSlots()) {
+      for (const db of dbs) {
+        const n = Number(await w.send(db, w.cluster ? slot : undefined, ['DBSIZE']).catch(() => 0));
+        if (n > 0) {
+          const [, sample] = (await w.send(db, w.cluster ? slot : undefined, ['SCAN', 0, 'COUNT', 10])) as [
+            Buffer,
+            Buffer[],
+          ];
+          const ours = sample.every((k) => k.toString('latin1').startsWith(FERRY_KEY_PREFIX));
+          if (ours && sample.length > 0) continue;
+          throw new FerryError(
+            'TARGET_WRITE_FAILED',
+            `target ${endpointName(this.spec.target.endpoint)} is not empty: db ${db} holds ${n} keys (conflict policy "fail"). Empty it, or choose --conflict replace or --conflict skip`,
+            { details: { db, keys: n } },
+          );
+        }
+      }
+    }
+  }
+
+  private async runShard(r: ShardRunner): Promise<void> {
+    let failures = 0;
+    let everStarted = false;
+    for (;;) {
+      try {
+        await r.run(() => {
+          everStarted = true;
+          failures = 0;
+        });
+        this.events.emit('shard:end', { taskId: this.id, shardId: r.metrics.shardId });
+        return;
+      } catch (err) {
+        if (this.stopping) return;
+        if (this.controller.signal.aborted && !this.stopping) throw err;
+        failures++;
+        const again = everStarted && retryable(err) && failures <= 30;
+        const e = err as Error;
+        this.events.emit('task:error', {
+          taskId: this.id,
+          shardId: r.metrics.shardId,
+          code: isFerryError(err) ? err.code : 'ERROR',
+          message: e.message,
+          retrying: again,
+        });
+        if (!again) {
+          this.events.emit('shard:end', { taskId: this.id, shardId: r.metrics.shardId, error: e.message });
+          // the other shards stop too: a task fails as a whole
+          this.controller.abort(err);
+          throw err;
+        }
+        const delay = Math.min(500 * 2 ** Math.min(failures - 1, 6), 30_000);
+        await sleep(delay, undefined, { signal: this.controller.signal }).catch(() => undefined);
+        if (this.stopping) return;
+      }
+    }
+  }
+
+  private act(action: TaskAction): void {
+    assertAllowed(this.state, action);
+  }
+
+  /** Holds applying (the links keep spooling what the sources send, so nothing is lost). */
+  pause(): void {
+    this.act('pause');
+    let release!: () => void;
+    const promise = new Promise<void>((r) => (release = r));
+    this.pausedGate = { promise, release };
+    this.setState('paused');
+  }
+
+  resume(): void {
+    this.act('resume');
+    const gate = this.pausedGate;
+    this.pausedGate = undefined;
+    this.setState(
+      this.runners.every((r) => r.metrics.phase === 'streaming') ? 'incremental_sync' : 'full_sync',
+    );
+    gate?.release();
+  }
+
+  /** Stops cleanly: the checkpoint stays, `start()` again resumes. */
+  async stop(): Promise<void> {
+    this.act('stop');
+    this.stopping = true;
+    const gate = this.pausedGate;
+    this.pausedGate = undefined;
+    gate?.release();
+    for (const r of this.runners) r.requestStop();
+    // streaming shards stop at their next command with their checkpoint saved; a snapshot is cut
+    const streaming = this.runners.length > 0 && this.runners.every((r) => r.metrics.phase === 'streaming');
+    const cut = setTimeout(
+      () => this.controller.abort(new FerryError('ABORTED', `task ${this.id} stopped`)),
+      streaming ? 10_000 : 0,
+    );
+    await this.running?.catch(() => undefined);
+    clearTimeout(cut);
+  }
+
+  /**
+   * Ends incremental sync once everything the sources sent is applied. Refused while the lag is
+   * above zero unless forced.
+   */
+  async complete(options: { force?: boolean } = {}): Promise<void> {
+    this.act('complete');
+    if (!options.force && this.lagBytes() > 0) {
+      throw new FerryError(
+        'CONFIG_INVALID',
+        `task ${this.id} is ${this.lagBytes()} bytes behind its source: complete once the lag is 0, or force it`,
+      );
+    }
+    this.completing = true;
+    for (const r of this.runners) r.requestComplete();
+    await this.running;
+  }
+
+  get isCompleting(): boolean {
+    return this.completing;
+  }
+}

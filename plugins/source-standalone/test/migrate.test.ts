@@ -1,0 +1,135 @@
+import {
+  compareDeployments,
+  formatDifferences,
+  populate,
+  prefixPerDbMapping,
+  type RedisCluster,
+  type RedisServer,
+  startCluster,
+  startRedis,
+  writeLoad,
+} from '@ferry/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+import { endpointOf, engine, ferryKeys, record, spec, untilSynced } from './helpers.js';
+
+const stops: Array<{ stop(): Promise<void> }> = [];
+afterAll(async () => {
+  await Promise.all(stops.map((s) => s.stop()));
+});
+async function server(o: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
+  const s = await startRedis(o);
+  stops.push(s);
+  return s;
+}
+async function cluster(): Promise<RedisCluster> {
+  const c = await startCluster({ masters: 3 });
+  stops.push(c);
+  return c;
+}
+
+describe('standalone → standalone', () => {
+  it('migrates every type and encoding in three dbs while the source is written to', async () => {
+    const source = await server({ label: 'source' });
+    const target = await server({ label: 'target' });
+    const src = source.client();
+    await populate(src, { dbs: [0, 1, 2], randomKeys: 2000 });
+    const task = engine().createTask(spec(source, endpointOf(target)));
+    const log = record(task);
+    const load = writeLoad(source.client(), { opsPerSec: 2000, durationMs: 4000, dbs: [0, 1, 2] });
+    const running = task.start();
+    const done = await load;
+    expect(done.ops).toBeGreaterThan(4000);
+    await untilSynced(task);
+    await task.complete();
+    await running;
+    expect(task.state).toBe('succeeded');
+    expect(log.starts.map((s) => s.mode)).toEqual(['full']);
+    const diffs = await compareDeployments(source, target, { dbs: [0, 1, 2] });
+    expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
+    expect(await ferryKeys(target)).toEqual([]);
+    src.disconnect();
+  });
+});
+
+describe('standalone → cluster', () => {
+  it('maps three dbs to db 0 with a prefix each, big key included, under write load', async () => {
+    const source = await server({ label: 'source' });
+    const target = await cluster();
+    const src = source.client();
+    await populate(src, {
+      dbs: [0, 1, 2],
+      randomKeys: 1000,
+      bigKeys: { elements: 1_000_000, types: ['hash'] },
+    });
+    const prefix = (db: number): string => `db${db}:`;
+    const task = engine().createTask(
+      spec(
+        source,
+        { host: target.seeds[0]?.host ?? '127.0.0.1', port: target.seeds[0]?.port ?? 0 },
+        {
+          target: { endpoint: { host: '127.0.0.1', port: target.seeds[0]?.port ?? 0 }, cluster: true },
+          options: {
+            dbMap: {
+              0: { db: 0, prefix: prefix(0) },
+              1: { db: 0, prefix: prefix(1) },
+              2: { db: 0, prefix: prefix(2) },
+            },
+          },
+        },
+      ),
+    );
+    const log = record(task);
+    const load = writeLoad(source.client(), { opsPerSec: 1500, durationMs: 5000, dbs: [0, 1, 2] });
+    const running = task.start();
+    await load;
+    await untilSynced(task);
+    await task.complete();
+    await running;
+    expect(task.state).toBe('succeeded');
+    const diffs = await compareDeployments(source, target, {
+      dbs: [0, 1, 2],
+      mapping: prefixPerDbMapping(prefix, [0, 1, 2]),
+    });
+    expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
+    src.disconnect();
+  });
+});
+
+describe('write modes', () => {
+  it('rewrite path forced gives the same result', async () => {
+    const source = await server({ label: 'source' });
+    const target = await server({ label: 'target' });
+    const src = source.client();
+    await populate(src, { dbs: [0, 1], randomKeys: 500, bigKeys: { elements: 20_000 } });
+    const task = engine().createTask(
+      spec(source, endpointOf(target), { options: { writeMode: 'rewrite', bigKeyThreshold: 64 * 1024 } }),
+    );
+    const log = record(task);
+    const load = writeLoad(source.client(), { opsPerSec: 1000, durationMs: 3000, dbs: [0, 1] });
+    const running = task.start();
+    await load;
+    await untilSynced(task);
+    await task.complete();
+    await running;
+    const diffs = await compareDeployments(source, target, { dbs: [0, 1] });
+    expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
+    src.disconnect();
+  });
+
+  it('auto switches to rewriting when the target refuses RESTORE', async () => {
+    const source = await server({ label: 'source' });
+    const target = await server({ label: 'target', config: { 'rename-command': ['RESTORE ""'] } });
+    const src = source.client();
+    await populate(src, { randomKeys: 300 });
+    const task = engine().createTask(spec(source, endpointOf(target)));
+    const log = record(task);
+    const running = task.start();
+    await untilSynced(task);
+    await task.complete();
+    await running;
+    expect(log.warnings.some((w) => /refused RESTORE.*rewrite/.test(w))).toBe(true);
+    const diffs = await compareDeployments(source, target, { dbs: [0] });
+    expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
+    src.disconnect();
+  });
+});
