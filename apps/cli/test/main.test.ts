@@ -51,7 +51,7 @@ describe('ferry', () => {
   });
 
   it('says plainly that a planned command is not built yet', async () => {
-    const r = await ferry('migrate');
+    const r = await ferry('verify');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('not in this build yet');
   });

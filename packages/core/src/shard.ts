@@ -156,6 +156,11 @@ export class ShardRunner {
    */
   async run(onStarted?: () => void): Promise<void> {
     const { ctx } = this;
+    // a new pass starts clean (the task retries a failed one with the same runner)
+    this.failure = undefined;
+    this.advancing = false;
+    this.domainDone.clear();
+    this.metrics.phase = 'connecting';
     const saved = ctx.loadCheckpoint();
     const s = this.source;
     this.info = await connect({
@@ -280,6 +285,9 @@ export class ShardRunner {
     this.metrics.snapshotBytesTotal = start.snapshotBytes;
     await this.estimateKeys();
     await this.clearDomains();
+    // from here on the target holds keys of this task: a later pass must replace them
+    this.applied = start.offset;
+    await this.saveCheckpoint(false);
     // a task writing its snapshot again (a retry, a refused resume) replaces what it wrote before
     const replace = options.conflict === 'replace' || rewriting;
     const abs = writer.atLeast('5.0.0');

@@ -1,0 +1,104 @@
+import {
+  compareDeployments,
+  formatDifferences,
+  populate,
+  type RedisServer,
+  startRedis,
+  waitFor,
+  writeLoad,
+} from '@ferry/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+import { endpointOf, engine, ferryKeys, record, spec, untilSynced } from './helpers.js';
+
+const stops: Array<{ stop(): Promise<void> }> = [];
+afterAll(async () => {
+  await Promise.all(stops.map((s) => s.stop()));
+});
+async function server(o: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
+  const s = await startRedis(o);
+  stops.push(s);
+  return s;
+}
+
+/** Drops Ferry's replication connection on the source, as a network cut or a source-side kill would. */
+async function killReplicaLink(source: RedisServer): Promise<number> {
+  return Number(await source.command('CLIENT', 'KILL', 'TYPE', 'replica'));
+}
+
+/** Lists that the load pushes to: a duplicated replay would make them longer on the target. */
+async function listLengths(s: RedisServer, dbs: number[]): Promise<Record<string, number>> {
+  const c = s.client();
+  const out: Record<string, number> = {};
+  for (const db of dbs) {
+    await c.select(db);
+    for (const k of await c.keys('load:*list*')) out[`${db}:${k}`] = await c.llen(k);
+  }
+  c.disconnect();
+  return out;
+}
+
+describe('faults', () => {
+  it('survives the source connection dropped during the snapshot and during streaming', async () => {
+    // the source takes 100 µs per key to write its (diskless) snapshot: the cut lands inside the transfer
+    const source = await server({
+      label: 'source',
+      config: { 'rdb-key-save-delay': 100, 'repl-diskless-sync': 'yes', 'repl-diskless-sync-delay': 0 },
+    });
+    const target = await server({ label: 'target' });
+    const src = source.client();
+    await populate(src, { dbs: [0, 1], randomKeys: 30_000 });
+    const task = engine().createTask(spec(source, endpointOf(target)));
+    const log = record(task);
+    const load = writeLoad(source.client(), { opsPerSec: 1000, durationMs: 12_000, dbs: [0, 1] });
+    const running = task.start();
+    await waitFor(() => task.metrics()[0]?.phase === 'snapshot' && (task.metrics()[0]?.keys ?? 0) > 5000, {
+      timeoutMs: 30_000,
+    });
+    expect(await killReplicaLink(source)).toBe(1);
+    await source.command('CONFIG', 'SET', 'rdb-key-save-delay', '0');
+    await waitFor(() => task.state === 'incremental_sync', { timeoutMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await killReplicaLink(source)).toBe(1);
+    await load;
+    await untilSynced(task);
+    await task.complete();
+    await running;
+    // full sync, full sync again (cut before the snapshot was loaded), then a partial resync
+    expect(log.starts.map((s) => s.mode)).toEqual(['full', 'full', 'continue']);
+    expect(log.errors.every((e) => e.retrying)).toBe(true);
+    const diffs = await compareDeployments(source, target, { dbs: [0, 1] });
+    expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
+    expect(await listLengths(target, [0, 1])).toEqual(await listLengths(source, [0, 1]));
+    expect(await ferryKeys(target)).toEqual([]);
+    src.disconnect();
+  });
+
+  it('survives the target restarting while streaming, without applying a command twice', async () => {
+    const source = await server({ label: 'source' });
+    const target = await server({ label: 'target', config: { appendonly: 'yes', appendfsync: 'always' } });
+    const src = source.client();
+    await populate(src, { randomKeys: 5000 });
+    const task = engine().createTask(spec(source, endpointOf(target)));
+    const log = record(task);
+    const load = writeLoad(source.client(), {
+      opsPerSec: 2000,
+      durationMs: 8000,
+      mix: { lpush: 5, incr: 5, append: 2, set: 2, rpop: 1 },
+    });
+    const running = task.start();
+    await waitFor(() => task.state === 'incremental_sync', { timeoutMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    await target.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    await target.restart();
+    await load;
+    await untilSynced(task);
+    await task.complete();
+    await running;
+    expect(log.starts.map((s) => s.mode)).toEqual(['full', 'continue']);
+    const diffs = await compareDeployments(source, target, { dbs: [0] });
+    expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
+    expect(await listLengths(target, [0])).toEqual(await listLengths(source, [0]));
+    src.disconnect();
+  });
+});
