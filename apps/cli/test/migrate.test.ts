@@ -1,0 +1,212 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  compareDeployments,
+  formatDifferences,
+  populate,
+  type RedisServer,
+  startRedis,
+  waitFor,
+  writeLoad,
+} from '@ferry/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
+const stops: Array<{ stop(): Promise<void> }> = [];
+const children: ChildProcess[] = [];
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await Promise.all(stops.map((s) => s.stop()));
+});
+async function server(o: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
+  const s = await startRedis(o);
+  stops.push(s);
+  return s;
+}
+function url(s: RedisServer, password = s.password): string {
+  return `redis://${password ? `:${encodeURIComponent(password)}@` : ''}${s.host}:${s.port}`;
+}
+
+/** Runs `ferry migrate …` to its end. */
+function ferry(
+  args: string[],
+  timeoutMs = 120_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, 'migrate', ...args],
+      { timeout: timeoutMs, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Starts `ferry migrate … --json` in the background, collecting its events. */
+function ferryBackground(args: string[]): {
+  child: ChildProcess;
+  events: Array<Record<string, unknown>>;
+  stderr: () => string;
+} {
+  const child = spawn(process.execPath, [bin, 'migrate', '--json', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const events: Array<Record<string, unknown>> = [];
+  let buf = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl = buf.indexOf('\n');
+    while (nl >= 0) {
+      events.push(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
+      buf = buf.slice(nl + 1);
+      nl = buf.indexOf('\n');
+    }
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  return { child, events, stderr: () => err };
+}
+
+async function listLengths(s: RedisServer): Promise<Record<string, number>> {
+  const c = s.client();
+  const out: Record<string, number> = {};
+  for (const k of await c.keys('load:*list*')) out[k] = await c.llen(k);
+  c.disconnect();
+  return out;
+}
+
+describe('ferry migrate', () => {
+  it('--until-synced moves a live server and exits 0 once caught up', async () => {
+    const source = await server({ label: 'source', password: 'sec ret"pw' });
+    const target = await server({ label: 'target' });
+    const src = source.client();
+    await populate(src, { randomKeys: 3000 });
+    // a hostile key name: CR, LF and NUL bytes, in the snapshot and in the stream
+    const hostile = Buffer.from('evil\r\nkey\0with\r\n*3\r\nbytes');
+    await src.set(hostile, 'v1');
+    const load = writeLoad(source.client(), { opsPerSec: 1000, durationMs: 4000 });
+    const state = mkdtempSync(join(tmpdir(), 'ferry-state-'));
+    const run = ferry([
+      '--source',
+      url(source),
+      '--target',
+      url(target),
+      '--until-synced',
+      '--synced-for',
+      '2',
+      '--state-dir',
+      state,
+    ]);
+    await new Promise((r) => setTimeout(r, 1500));
+    await src.rpush(Buffer.concat([hostile, Buffer.from(':list')]), 'a', 'b\r\n', Buffer.from([0]));
+    await load;
+    const r = await run;
+    expect(r.stderr).toContain('done');
+    expect(r.code).toBe(0);
+    const diffs = await compareDeployments(source, target, { dbs: [0] });
+    expect(formatDifferences(diffs)).toBe('');
+    expect((await target.client().getBuffer(hostile))?.toString()).toBe('v1');
+    src.disconnect();
+  });
+
+  it('resumes with +CONTINUE after being killed with SIGKILL while streaming, applying nothing twice', async () => {
+    const source = await server({ label: 'source' });
+    const target = await server({ label: 'target' });
+    const src = source.client();
+    await populate(src, { randomKeys: 2000 });
+    const state = mkdtempSync(join(tmpdir(), 'ferry-state-'));
+    const args = ['--source', url(source), '--target', url(target), '--state-dir', state];
+    const load = writeLoad(source.client(), {
+      opsPerSec: 3000,
+      durationMs: 9000,
+      mix: { lpush: 6, rpop: 2, incr: 4, append: 2, set: 2, hset: 2, multi: 1, rename: 1 },
+    });
+    const first = ferryBackground(args);
+    await waitFor(() => first.events.some((e) => e.event === 'task:state' && e.to === 'incremental_sync'), {
+      timeoutMs: 60_000,
+    });
+    await new Promise((r) => setTimeout(r, 2500));
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+    await new Promise((r) => setTimeout(r, 1000));
+    const second = ferryBackground([...args, '--until-synced', '--synced-for', '2']);
+    await load;
+    const code = await new Promise<number | null>((r) => second.child.once('exit', r));
+    expect(code, second.stderr()).toBe(0);
+    const starts = second.events.filter((e) => e.event === 'shard:start');
+    expect(starts.map((s) => s.mode)).toEqual(['continue']);
+    const diffs = await compareDeployments(source, target, { dbs: [0] });
+    expect(formatDifferences(diffs)).toBe('');
+    expect(await listLengths(target)).toEqual(await listLengths(source));
+    src.disconnect();
+  });
+
+  it('says clearly what is wrong: password, unreachable host, PSYNC disabled, target not empty', async () => {
+    const source = await server({ label: 'source', password: 'right' });
+    const target = await server({ label: 'target' });
+    const state = mkdtempSync(join(tmpdir(), 'ferry-state-'));
+    const common = ['--state-dir', state, '--until-synced'];
+
+    const wrong = await ferry(['--source', url(source, 'wrong'), '--target', url(target), ...common]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(
+      /authentication to 127\.0\.0\.1:\d+ failed: wrong password.*\[AUTH_FAILED\]/,
+    );
+    expect(wrong.stderr).toContain('→ check the password');
+
+    const unreachable = await ferry(['--source', 'redis://127.0.0.1:1', '--target', url(target), ...common]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(
+      /cannot connect to 127\.0\.0\.1:1: connection refused.*\[CONNECTION_FAILED\]/,
+    );
+
+    const locked = await server({ label: 'locked', config: { 'rename-command': ['PSYNC ""', 'SYNC ""'] } });
+    const noSync = await ferry(['--source', url(locked), '--target', url(target), ...common]);
+    expect(noSync.code).toBe(1);
+    expect(noSync.stderr).toMatch(/refuses both PSYNC and SYNC.*\[SYNC_NOT_PERMITTED\]/);
+    expect(noSync.stderr).toContain('→ the source must allow PSYNC/SYNC');
+
+    await target.command('SET', 'already', 'here');
+    const busy = await ferry(['--source', url(source), '--target', url(target), ...common]);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toMatch(/target 127\.0\.0\.1:\d+ is not empty: db 0 holds 1 keys/);
+
+    const bad = await ferry(['--source', url(source), '--target', url(target), '--db-map', '0=x', ...common]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('db map entry "0=x"');
+  });
+
+  it('migrates through SYNC when PSYNC alone is renamed away (no resume possible)', async () => {
+    const source = await server({ label: 'source', config: { 'rename-command': ['PSYNC ""'] } });
+    const target = await server({ label: 'target' });
+    const src = source.client();
+    await populate(src, { randomKeys: 500 });
+    const load = writeLoad(source.client(), { opsPerSec: 500, durationMs: 2000 });
+    const state = mkdtempSync(join(tmpdir(), 'ferry-state-'));
+    const r = await ferry([
+      '--source',
+      url(source),
+      '--target',
+      url(target),
+      '--until-synced',
+      '--synced-for',
+      '2',
+      '--state-dir',
+      state,
+      '--json',
+    ]);
+    await load;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('"mode":"sync"');
+    expect(formatDifferences(await compareDeployments(source, target, { dbs: [0] }))).toBe('');
+    src.disconnect();
+  });
+});
