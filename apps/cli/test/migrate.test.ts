@@ -130,9 +130,10 @@ describe('ferry migrate', () => {
       mix: { lpush: 6, rpop: 2, incr: 4, append: 2, set: 2, hset: 2, multi: 1, rename: 1 },
     });
     const first = ferryBackground(args);
-    await waitFor(() => first.events.some((e) => e.event === 'task:state' && e.to === 'incremental_sync'), {
-      timeoutMs: 60_000,
-    });
+    await waitFor(
+      async () => first.events.some((e) => e.event === 'task:state' && e.to === 'incremental_sync'),
+      { what: 'the migration to get there', timeoutMs: 60_000 },
+    );
     await new Promise((r) => setTimeout(r, 2500));
     first.child.kill('SIGKILL');
     await new Promise((r) => first.child.once('exit', r));

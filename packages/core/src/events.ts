@@ -8,6 +8,8 @@ export interface ShardMetrics {
   snapshotBytes: number;
   snapshotBytesTotal: number | undefined;
   keys: number;
+  /** Time from the snapshot's first key to the last one acknowledged by the target (the write phase). */
+  snapshotWriteMs: number | undefined;
   /** Keys expected (from the source's INFO keyspace at the start). */
   keysTotal: number | undefined;
   skippedKeys: number;

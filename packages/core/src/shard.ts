@@ -34,6 +34,7 @@ export interface ShardContext {
 
 /** Keys Ferry keeps on the target while a task runs (removed when it completes). */
 export const FERRY_KEY_PREFIX = '__ferry:';
+const FERRY_PREFIX_BYTES = Buffer.from(FERRY_KEY_PREFIX);
 
 const STREAM_BATCH = 512;
 const MAX_BATCHES_IN_FLIGHT = 64;
@@ -70,6 +71,7 @@ export class ShardRunner {
   readonly metrics: ShardMetrics;
   private link: ReplicaLink | undefined;
   private info: RespConnection | undefined;
+  private heartbeatConn: RespConnection | undefined;
   private replid = '';
   private applied = 0;
   private restoreAllowed: boolean;
@@ -95,6 +97,7 @@ export class ShardRunner {
       snapshotBytes: 0,
       snapshotBytesTotal: undefined,
       keys: 0,
+      snapshotWriteMs: undefined,
       keysTotal: undefined,
       skippedKeys: 0,
       commands: 0,
@@ -163,15 +166,11 @@ export class ShardRunner {
     this.metrics.phase = 'connecting';
     const saved = ctx.loadCheckpoint();
     const s = this.source;
-    this.info = await connect({
-      host: s.host,
-      port: s.port,
-      ...(s.username ? { username: s.username } : {}),
-      ...(s.password !== undefined ? { password: s.password } : {}),
-      ...(s.tls ? { tls: true } : {}),
-      signal: ctx.signal,
-      connectTimeoutMs: 10_000,
-    });
+    this.info = await this.connectTo(s);
+    if (ctx.options.sourceHeartbeat) {
+      // written on the primary (a replica is read-only); it comes back through the stream
+      this.heartbeatConn = s === ctx.shard.primary ? this.info : await this.connectTo(ctx.shard.primary);
+    }
     const link = new ReplicaLink({
       host: s.host,
       port: s.port,
@@ -228,13 +227,30 @@ export class ShardRunner {
       link.close();
       link.cleanup();
       this.info?.destroy();
+      this.heartbeatConn?.destroy();
     }
   }
 
   /** Refreshes lag and progress, persists the checkpoint, emits the metrics event. */
+  private connectTo(e: Endpoint): Promise<RespConnection> {
+    return connect({
+      host: e.host,
+      port: e.port,
+      ...(e.username ? { username: e.username } : {}),
+      ...(e.password !== undefined ? { password: e.password } : {}),
+      ...(e.tls ? { tls: true } : {}),
+      signal: this.ctx.signal,
+      connectTimeoutMs: 10_000,
+      commandTimeoutMs: 30_000,
+    });
+  }
+
   private async tick(): Promise<void> {
     const m = this.metrics;
     try {
+      if (this.heartbeatConn?.open && m.phase === 'streaming') {
+        await this.heartbeatConn.send(['SET', heartbeatKey(this.ctx.taskId), Date.now(), 'PX', 60_000]);
+      }
       if (this.info?.open) {
         const text = String(await this.info.send(['INFO', 'replication']));
         const off = /master_repl_offset:(\d+)/.exec(text);
@@ -247,13 +263,27 @@ export class ShardRunner {
     m.appliedOffset = this.applied;
     if (m.phase === 'streaming') {
       m.lagBytes = Math.max(0, Math.max(m.sourceOffset, m.receivedOffset) - this.applied);
-      if (!this.ctx.options.sourceHeartbeat) m.lagMs = undefined;
+      if (!this.ctx.options.sourceHeartbeat) m.lagMs = this.estimateLagMs();
       this.ctx.emit('stream:lag', { taskId: this.ctx.taskId, ...m });
       if (Date.now() - this.lastSaved >= CHECKPOINT_EVERY_MS)
         await this.saveCheckpoint(true).catch(() => undefined);
     } else if (m.phase === 'snapshot') {
       this.ctx.emit('rdb:progress', { taskId: this.ctx.taskId, ...m });
     }
+  }
+
+  private rateSamples: Array<{ at: number; applied: number }> = [];
+
+  /** Without a heartbeat: the byte lag over the recent apply rate (0 when caught up). */
+  private estimateLagMs(): number | undefined {
+    const now = Date.now();
+    this.rateSamples.push({ at: now, applied: this.applied });
+    while (this.rateSamples.length > 10) this.rateSamples.shift();
+    if (this.metrics.lagBytes === 0) return 0;
+    const first = this.rateSamples[0];
+    if (!first || now - first.at < 500) return undefined;
+    const rate = (this.applied - first.applied) / ((now - first.at) / 1000);
+    return rate > 0 ? Math.round((this.metrics.lagBytes / rate) * 1000) : undefined;
   }
 
   private async saveCheckpoint(snapshotDone: boolean): Promise<void> {
@@ -310,7 +340,9 @@ export class ShardRunner {
     };
     const maxInflight = options.maxInFlight * Math.max(1, writer.masters().length);
     const now = (): number => Date.now();
+    let firstKeyAt: number | undefined;
     for await (const batch of parser.batches(SNAPSHOT_BATCH)) {
+      firstKeyAt ??= performance.now();
       if (this.failure) throw this.failure;
       signal.throwIfAborted();
       const gate = ctx.gate();
@@ -331,6 +363,13 @@ export class ShardRunner {
         }
         if (e.kind !== 'key') continue;
         const route = mapper.route(e.db);
+        if (
+          e.key.length > FERRY_PREFIX_BYTES.length &&
+          e.key.subarray(0, FERRY_PREFIX_BYTES.length).equals(FERRY_PREFIX_BYTES)
+        ) {
+          this.metrics.skippedKeys++; // Ferry's own keys (a heartbeat) are not migrated
+          continue;
+        }
         if (
           !route ||
           (mapper.filter && !mapper.filter(e.key)) ||
@@ -375,6 +414,7 @@ export class ShardRunner {
     while (inflight > 0) await new Promise<void>((r) => waiters.push(r));
     if (this.failure) throw this.failure;
     this.metrics.snapshotBytes = parser.offset;
+    this.metrics.snapshotWriteMs = firstKeyAt === undefined ? 0 : performance.now() - firstKeyAt;
   }
 
   private async restore(
@@ -648,6 +688,12 @@ export class ShardRunner {
   warn(message: string, key?: Buffer, command?: string): void {
     this.warnOnce(message, key, command);
   }
+  /** @internal the source key the heartbeat is written to */
+  get heartbeatKey(): Buffer {
+    this.heartbeatKeyBuf ??= heartbeatKey(this.ctx.taskId);
+    return this.heartbeatKeyBuf;
+  }
+  private heartbeatKeyBuf: Buffer | undefined;
   /** @internal */
   heartbeat(value: Buffer): void {
     const sent = Number(value.toString());
@@ -808,7 +854,7 @@ class StreamBatch {
     const keys: Buffer[] = [];
     for (const i of positions) {
       const k = argv[i] as Buffer;
-      if (options.sourceHeartbeat && k.equals(heartbeatKey(sh.context.taskId))) {
+      if (options.sourceHeartbeat && k.equals(sh.heartbeatKey)) {
         if (name === 'set' && argv[2]) sh.heartbeat(argv[2]);
         return;
       }

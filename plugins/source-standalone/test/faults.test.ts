@@ -51,12 +51,16 @@ describe('faults', () => {
     const log = record(task);
     const load = writeLoad(source.client(), { opsPerSec: 1000, durationMs: 12_000, dbs: [0, 1] });
     const running = task.start();
-    await waitFor(() => task.metrics()[0]?.phase === 'snapshot' && (task.metrics()[0]?.keys ?? 0) > 5000, {
-      timeoutMs: 30_000,
-    });
+    await waitFor(
+      async () => task.metrics()[0]?.phase === 'snapshot' && (task.metrics()[0]?.keys ?? 0) > 5000,
+      { what: 'the migration to get there', timeoutMs: 30_000 },
+    );
     expect(await killReplicaLink(source)).toBe(1);
     await source.command('CONFIG', 'SET', 'rdb-key-save-delay', '0');
-    await waitFor(() => task.state === 'incremental_sync', { timeoutMs: 60_000 });
+    await waitFor(async () => task.state === 'incremental_sync', {
+      what: 'the migration to get there',
+      timeoutMs: 60_000,
+    });
     await new Promise((r) => setTimeout(r, 1500));
     expect(await killReplicaLink(source)).toBe(1);
     await load;
@@ -86,7 +90,10 @@ describe('faults', () => {
       mix: { lpush: 5, incr: 5, append: 2, set: 2, rpop: 1 },
     });
     const running = task.start();
-    await waitFor(() => task.state === 'incremental_sync', { timeoutMs: 60_000 });
+    await waitFor(async () => task.state === 'incremental_sync', {
+      what: 'the migration to get there',
+      timeoutMs: 60_000,
+    });
     await new Promise((r) => setTimeout(r, 1500));
     await target.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 500));

@@ -1,0 +1,189 @@
+import { isFerryError } from '@ferry/errors';
+import { describe, expect, it } from 'vitest';
+import {
+  assertAllowed,
+  COMMANDS,
+  canTransition,
+  globToRegExp,
+  KeyMapper,
+  keyFilter,
+  keyPositions,
+  keySlot,
+  PluginRegistry,
+  parseDbMap,
+  parseFilter,
+  parseNodeSpec,
+  parseRedisUrl,
+  replaySafe,
+  resolveOptions,
+  type SourceTopologyPlugin,
+  satisfies,
+  slotTag,
+} from '../src/index.js';
+
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+const argv = (...a: string[]): Buffer[] => a.map(b);
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return isFerryError(err) ? err.code : 'OTHER';
+  }
+  return undefined;
+}
+
+describe('endpoints', () => {
+  it('reads host:port[:password], with colons in the password and IPv6 in brackets', () => {
+    expect(parseNodeSpec('10.0.0.1:6379')).toEqual({ host: '10.0.0.1', port: 6379 });
+    expect(parseNodeSpec('h:7000:pa:ss:word')).toEqual({ host: 'h', port: 7000, password: 'pa:ss:word' });
+    expect(parseNodeSpec('[::1]:6380:pw')).toEqual({ host: '::1', port: 6380, password: 'pw' });
+    expect(parseNodeSpec('redis://u:p%40ss@h:1')).toEqual({
+      host: 'h',
+      port: 1,
+      username: 'u',
+      password: 'p@ss',
+    });
+    for (const bad of ['h', 'h:0', 'h:99999', ':6379', 'h:12ab', '[::1:6379'])
+      expect(
+        code(() => parseNodeSpec(bad)),
+        bad,
+      ).toBe('CONFIG_INVALID');
+  });
+
+  it('reads redis:// and rediss:// URLs with password-only and ACL forms', () => {
+    expect(parseRedisUrl('redis://:secret@h:7000/3')).toEqual({
+      endpoint: { host: 'h', port: 7000, password: 'secret' },
+      db: 3,
+    });
+    expect(parseRedisUrl('rediss://h')).toEqual({ endpoint: { host: 'h', port: 6379, tls: true } });
+    expect(code(() => parseRedisUrl('http://h:1'))).toBe('CONFIG_INVALID');
+    expect(code(() => parseRedisUrl('redis://h:1/x'))).toBe('CONFIG_INVALID');
+  });
+});
+
+describe('options', () => {
+  it('parses db maps and refuses bad ones', () => {
+    expect(parseDbMap('0=0,1=0+db1:,*=5')).toEqual({
+      0: { db: 0 },
+      1: { db: 0, prefix: 'db1:' },
+      '*': { db: 5 },
+    });
+    for (const bad of ['0', '0=a', 'x=1', '0=1,0=2'])
+      expect(
+        code(() => parseDbMap(bad)),
+        bad,
+      ).toBe('CONFIG_INVALID');
+  });
+
+  it('validates every option with the offending value named', () => {
+    expect(resolveOptions({}).conflict).toBe('fail');
+    expect(code(() => resolveOptions({ writeMode: 'fast' as never }))).toBe('CONFIG_INVALID');
+    expect(code(() => resolveOptions({ rateLimit: { keysPerSec: -1 } }))).toBe('CONFIG_INVALID');
+    expect(code(() => resolveOptions({ filter: { include: [{ regex: '(' }] } }))).toBe('CONFIG_INVALID');
+  });
+});
+
+describe('keys', () => {
+  it('matches Redis globs on bytes', () => {
+    expect(globToRegExp('user:*').test('user:1')).toBe(true);
+    expect(globToRegExp('h?llo').test('hallo')).toBe(true);
+    expect(globToRegExp('h[^e]llo').test('hello')).toBe(false);
+    expect(globToRegExp('h[a-b]llo').test('hbllo')).toBe(true);
+    expect(globToRegExp('a\\*b').test('a*b')).toBe(true);
+    expect(globToRegExp('a\\*b').test('axb')).toBe(false);
+    expect(globToRegExp('x.y').test('xzy')).toBe(false);
+  });
+
+  it('filters with include and exclude of every kind', () => {
+    const f = keyFilter(
+      parseFilter(['user:*', 'prefix:order:', '!user:tmp:*', '!regex:^order:\\d+:draft$']),
+    ) as (k: Buffer) => boolean;
+    expect(f(b('user:1'))).toBe(true);
+    expect(f(b('user:tmp:1'))).toBe(false);
+    expect(f(b('order:12'))).toBe(true);
+    expect(f(b('order:12:draft'))).toBe(false);
+    expect(f(b('other'))).toBe(false);
+    expect(keyFilter({})).toBeUndefined();
+  });
+
+  it('maps dbs with prefixes and forces db 0 on a cluster', () => {
+    const m = new KeyMapper({ 1: { db: 0, prefix: 'one:' }, '*': { db: 2 } }, 'x:', {}, false);
+    expect(m.route(1)).toEqual({ db: 0, prefix: b('one:x:') });
+    expect(m.route(7)).toEqual({ db: 2, prefix: b('x:') });
+    expect(new KeyMapper({ 0: { db: 0 } }, '', {}, false).route(3)).toBeUndefined();
+    expect(new KeyMapper(undefined, '', {}, true).route(4)).toEqual({ db: 0, prefix: undefined });
+  });
+
+  it('finds a hash tag for every slot', () => {
+    for (const slot of [0, 1, 5000, 16383]) expect(keySlot(b(`x{${slotTag(slot)}}y`))).toBe(slot);
+    expect(keySlot(b('123456789'))).toBe(12739); // CRC16/XMODEM check value 0x31C3
+    expect(keySlot(b('{user1000}.following'))).toBe(keySlot(b('user1000')));
+  });
+});
+
+describe('commands', () => {
+  it('locates keys, movable ones included', () => {
+    const at = (...a: string[]): number[] =>
+      keyPositions(COMMANDS.get(a[0] as string) ?? { first: 0, last: 0, step: 0, safe: false }, argv(...a));
+    expect(at('mset', 'a', '1', 'b', '2')).toEqual([1, 3]);
+    expect(at('del', 'a', 'b', 'c')).toEqual([1, 2, 3]);
+    expect(at('eval', 'return 1', '2', 'k1', 'k2', 'arg')).toEqual([3, 4]);
+    expect(at('zunionstore', 'd', '2', 's1', 's2', 'WEIGHTS', '1', '2')).toEqual([1, 3, 4]);
+    expect(at('sort', 'src', 'BY', 'w_*', 'STORE', 'dst')).toEqual([1, 5]);
+    expect(at('bitop', 'AND', 'dst', 'a', 'b')).toEqual([2, 3, 4]);
+    expect(at('xgroup', 'CREATE', 'stream', 'g', '$')).toEqual([2]);
+    expect(at('flushall')).toEqual([]);
+  });
+
+  it('tells replay-safe commands from the others', () => {
+    const safe = (...a: string[]): boolean => replaySafe(COMMANDS.get(a[0] as string) as never, argv(...a));
+    expect(safe('set', 'k', 'v')).toBe(true);
+    expect(safe('set', 'k', 'v', 'NX')).toBe(false);
+    expect(safe('zadd', 'z', '1', 'm')).toBe(true);
+    expect(safe('zadd', 'z', 'INCR', '1', 'm')).toBe(false);
+    expect(safe('lpush', 'l', 'x')).toBe(false);
+    expect(safe('incr', 'n')).toBe(false);
+    expect(safe('pexpireat', 'k', '1')).toBe(true);
+    expect(safe('expire', 'k', '10')).toBe(false);
+  });
+});
+
+describe('plugins', () => {
+  const topo = (name: string, engine = '^0.1.0'): SourceTopologyPlugin => ({
+    kind: 'source-topology',
+    topology: name,
+    meta: { name: `p-${name}`, version: '1.0.0', engine },
+    parseOptions: (r) => r,
+    discover: async () => [],
+  });
+
+  it('checks semver ranges the way plugins write them', () => {
+    expect(satisfies('0.1.0', '^0.1.0')).toBe(true);
+    expect(satisfies('0.2.0', '^0.1.0')).toBe(false);
+    expect(satisfies('1.4.2', '^1.2.0')).toBe(true);
+    expect(satisfies('2.0.0', '^1.2.0')).toBe(false);
+    expect(satisfies('0.1.5', '~0.1.0')).toBe(true);
+    expect(satisfies('0.1.0', '>=0.1.0 || 2.x')).toBe(true);
+    expect(satisfies('0.1.0', '*')).toBe(true);
+  });
+
+  it('refuses duplicates and engine mismatches with coded errors', () => {
+    const r = new PluginRegistry();
+    r.register(topo('standalone'));
+    expect(code(() => r.register(topo('standalone')))).toBe('CONFIG_INVALID');
+    expect(code(() => r.register(topo('cluster', '^2.0.0')))).toBe('CONFIG_INVALID');
+    expect(code(() => r.topology('codis'))).toBe('CONFIG_INVALID');
+    expect(r.topology('standalone').meta.name).toBe('p-standalone');
+  });
+});
+
+describe('task states', () => {
+  it('allows each action only where it makes sense', () => {
+    expect(code(() => assertAllowed('full_sync', 'complete'))).toBe('CONFIG_INVALID');
+    expect(code(() => assertAllowed('incremental_sync', 'complete'))).toBeUndefined();
+    expect(code(() => assertAllowed('succeeded', 'pause'))).toBe('CONFIG_INVALID');
+    expect(canTransition('incremental_sync', 'paused')).toBe(true);
+    expect(canTransition('succeeded', 'full_sync')).toBe(false);
+  });
+});

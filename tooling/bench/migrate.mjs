@@ -1,0 +1,303 @@
+// pnpm bench migrate: Ferry standalone → standalone on 1 M mixed keys (~170 MB RDB), every figure
+// as a ratio to a reference measured in the same run:
+//   snapshot phase  ÷ native replication (REPLICAOF into an empty server, same source settings)
+//   write phase     ÷ the target's raw ingest of the same RESTORE commands through redis-cli --pipe
+//   incremental     Ferry's sustained apply rate under redis-benchmark (SET/INCR/LPUSH/HSET,
+//                   pipelined) ÷ the rate native replication sustains, with lag p50/p99/max
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  copyFileSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { dumpPayload, rdbFileParser } from '../../packages/rdb/dist/index.js';
+import { encodeCommand } from '../../packages/resp/dist/index.js';
+import { populate, startRedis, waitFor } from '../../packages/testkit/dist/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dir = process.env.FERRY_BENCH_DIR ?? join(tmpdir(), 'ferry-bench');
+mkdirSync(dir, { recursive: true });
+
+// ---------------------------------------------------------------- data set (shared with bench rdb)
+const rdb = join(dir, 'mixed-1m.rdb');
+if (!existsSync(rdb)) {
+  console.error(`generating mixed-1m (once; kept in ${dir})…`);
+  const s = await startRedis({ label: 'bench-gen' });
+  const c = s.client();
+  await populate(c, { catalogue: false, randomKeys: 1_000_000, ttlFraction: 0.2 });
+  await c.save();
+  copyFileSync(s.rdbPath, rdb);
+  await s.stop();
+}
+const mb = (b) => b / (1 << 20);
+console.log(
+  `pnpm bench migrate — 1 M mixed keys, ${mb(statSync(rdb).size).toFixed(0)} MB RDB, standalone → standalone\n`,
+);
+
+/** The source: loads the data set from its RDB; disk-based replication, the same for Ferry and native. */
+async function startSource() {
+  const d = mkdtempSync(join(tmpdir(), 'ferry-bench-src-'));
+  copyFileSync(rdb, join(d, 'dump.rdb'));
+  const s = await startRedis({
+    label: 'bench-source',
+    startTimeoutMs: 120_000,
+    config: {
+      dir: d,
+      'repl-diskless-sync': 'no',
+      'repl-backlog-size': '512mb',
+      'client-output-buffer-limit': 'replica 0 0 0',
+    },
+  });
+  await waitFor(async () => (await s.info('persistence')).loading === '0', {
+    what: 'the migration to get there',
+    timeoutMs: 120_000,
+  });
+  return { server: s, cleanup: () => rmSync(d, { recursive: true, force: true }) };
+}
+
+const info = async (s, section) => s.info(section);
+const keysOf = async (s) => {
+  const ks = await info(s, 'keyspace');
+  return Object.values(ks).reduce((a, v) => a + Number(/keys=(\d+)/.exec(String(v))?.[1] ?? 0), 0);
+};
+
+// ---------------------------------------------------------------- native replication
+async function nativeSnapshot(source) {
+  const replica = await startRedis({ label: 'bench-native' });
+  const t0 = performance.now();
+  await replica.command('REPLICAOF', source.host, String(source.port));
+  await waitFor(
+    async () => {
+      const r = await info(replica, 'replication');
+      const p = await info(replica, 'persistence');
+      return r.master_link_status === 'up' && r.master_sync_in_progress === '0' && p.loading === '0';
+    },
+    { timeoutMs: 300_000, intervalMs: 5 },
+  );
+  return { ms: performance.now() - t0, replica, keys: await keysOf(replica) };
+}
+
+// ---------------------------------------------------------------- raw ingest of RESTORE commands
+async function rawIngest() {
+  const file = join(dir, 'mixed-1m.restore.resp');
+  if (!existsSync(file)) {
+    const out = createWriteStream(file);
+    const parser = rdbFileParser(rdb);
+    const now = Date.now();
+    for await (const batch of parser.batches(1024)) {
+      const chunks = [];
+      for (const e of batch) {
+        if (e.kind !== 'key') continue;
+        const raw = e.captured ?? (await e.raw());
+        if (e.expireAtMs !== undefined && e.expireAtMs <= now) continue;
+        const ttl = e.expireAtMs ?? 0;
+        const args = ['RESTORE', e.key, ttl, dumpPayload(e.rdbType, raw, parser.version)];
+        if (e.expireAtMs !== undefined) args.push('ABSTTL');
+        chunks.push(encodeCommand(args));
+      }
+      if (!out.write(Buffer.concat(chunks))) await new Promise((r) => out.once('drain', r));
+    }
+    await new Promise((r) => out.end(r));
+  }
+  const target = await startRedis({ label: 'bench-raw' });
+  const t0 = performance.now();
+  execFileSync('sh', ['-c', `redis-cli -h ${target.host} -p ${target.port} --pipe < ${file}`], {
+    stdio: 'pipe',
+  });
+  const ms = performance.now() - t0;
+  const keys = await keysOf(target);
+  await target.stop();
+  return { ms, keys };
+}
+
+// ---------------------------------------------------------------- Ferry
+function startFerry(source, target) {
+  const child = spawn(
+    process.execPath,
+    [join(here, 'migrate-child.mjs'), `${source.host}:${source.port}`, `${target.host}:${target.port}`],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  const listeners = new Set();
+  let buf = '';
+  child.stdout.on('data', (d) => {
+    buf += d;
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const ev = JSON.parse(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+      for (const l of listeners) l(ev);
+    }
+  });
+  const next = (name) =>
+    new Promise((resolve, reject) => {
+      const l = (ev) => {
+        if (ev.event === name) {
+          listeners.delete(l);
+          resolve(ev);
+        } else if (ev.event === 'failed') reject(new Error(ev.message));
+      };
+      listeners.add(l);
+    });
+  return { child, next, listeners };
+}
+
+// ---------------------------------------------------------------- incremental phase
+function percentile(sorted, p) {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function incremental(source, nativeReplica, ferry) {
+  // source offset samples (time, offset) and each follower's applied offset over time
+  const srcConn = source.client();
+  const natConn = nativeReplica.client();
+  const srcSamples = [];
+  const natSamples = [];
+  const ferrySamples = [];
+  const onFerry = (ev) => {
+    if (ev.event === 'offset') ferrySamples.push({ t: ev.t, off: ev.applied });
+  };
+  ferry.listeners.add(onFerry);
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const [s, n] = await Promise.all([srcConn.info('replication'), natConn.info('replication')]);
+      const t = Date.now();
+      srcSamples.push({ t, off: Number(/master_repl_offset:(\d+)/.exec(s)?.[1]) });
+      natSamples.push({ t, off: Number(/slave_repl_offset:(\d+)/.exec(n)?.[1]) });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  const startOff = Number(/master_repl_offset:(\d+)/.exec(await srcConn.info('replication'))?.[1]);
+  const t0 = Date.now();
+  // redis-benchmark runs each test for benchSeconds worth of requests at its own top speed
+  const perTest = Number(process.env.FERRY_BENCH_REQUESTS ?? 2_000_000);
+  const bench = execFileSync(
+    'redis-benchmark',
+    [
+      '-h',
+      source.host,
+      '-p',
+      String(source.port),
+      '-t',
+      'set,incr,lpush,hset',
+      '-P',
+      '32',
+      '-c',
+      '4',
+      '-n',
+      String(perTest),
+      '-r',
+      '100000',
+      '-q',
+      '--csv',
+    ],
+    { encoding: 'utf8', timeout: 600_000 },
+  );
+  const loadEnd = Date.now();
+  const endOff = Number(/master_repl_offset:(\d+)/.exec(await srcConn.info('replication'))?.[1]);
+  const requests = perTest * 4;
+  const sourceRate = requests / ((loadEnd - t0) / 1000);
+  // wait for both followers to reach the end offset
+  const caughtUp = async (samples) => {
+    await waitFor(async () => (samples.at(-1)?.off ?? 0) >= endOff, {
+      what: 'the migration to get there',
+      timeoutMs: 600_000,
+      intervalMs: 20,
+    });
+    return samples.find((s) => s.off >= endOff).t;
+  };
+  const [ferryDone, nativeDone] = await Promise.all([caughtUp(ferrySamples), caughtUp(natSamples)]);
+  sampling = false;
+  await sampler;
+  ferry.listeners.delete(onFerry);
+  srcConn.disconnect();
+  natConn.disconnect();
+  // a follower's sustained rate: the commands of the run over the time it took to apply them
+  const rate = (done) => requests / ((Math.max(done, loadEnd) - t0) / 1000);
+  // lag of each follower sample: bytes behind the source at that instant, and ms since the source had that offset
+  const lags = (samples) => {
+    const ms = [];
+    const bytes = [];
+    let j = 0;
+    for (const s of samples) {
+      if (s.t < t0 || s.off >= endOff) continue;
+      while (j + 1 < srcSamples.length && srcSamples[j + 1].t <= s.t) j++;
+      const src = srcSamples[j];
+      bytes.push(Math.max(0, (src?.off ?? 0) - s.off));
+      const had = srcSamples.find((x) => x.off >= s.off);
+      ms.push(had ? Math.max(0, s.t - had.t) : 0);
+    }
+    const sort = (a) => a.sort((x, y) => x - y);
+    return { ms: sort(ms), bytes: sort(bytes) };
+  };
+  return {
+    bench,
+    bytes: endOff - startOff,
+    sourceRate,
+    ferryRate: rate(ferryDone),
+    nativeRate: rate(nativeDone),
+    ferryLag: lags(ferrySamples),
+    nativeLag: lags(natSamples),
+  };
+}
+
+// ---------------------------------------------------------------- run
+const { server: source, cleanup } = await startSource();
+const sourceKeys = await keysOf(source);
+const native = await nativeSnapshot(source);
+const raw = await rawIngest();
+const target = await startRedis({ label: 'bench-target' });
+const ferry = startFerry(source, target);
+const snap = await ferry.next('snapshot-done');
+const ferryKeys = await keysOf(target);
+const inc = await incremental(source, native.replica, ferry);
+ferry.child.stdin.write('complete\n');
+const done = await ferry.next('done');
+
+const ok = (v, target, lower = true) =>
+  `target ${lower ? '≤' : '≥'} ${target}${(lower ? v <= target : v >= target) ? ', met' : ', NOT met'}`;
+const snapRatio = snap.ms / native.ms;
+const writeRatio = snap.writeMs / raw.ms;
+console.log(`source: ${sourceKeys.toLocaleString('en')} keys`);
+console.log(
+  `snapshot phase   native replication ${(native.ms / 1000).toFixed(2)} s (${native.keys.toLocaleString('en')} keys)`,
+);
+console.log(
+  `                 Ferry              ${(snap.ms / 1000).toFixed(2)} s (${ferryKeys.toLocaleString('en')} keys on the target, ${snap.skipped} expired/skipped)  ratio ${snapRatio.toFixed(2)}× (${ok(snapRatio, 1.2)})`,
+);
+console.log(
+  `write phase      redis-cli --pipe   ${(raw.ms / 1000).toFixed(2)} s (${raw.keys.toLocaleString('en')} keys)`,
+);
+console.log(
+  `                 Ferry              ${(snap.writeMs / 1000).toFixed(2)} s  ${Math.round(snap.keys / (snap.writeMs / 1000)).toLocaleString('en')} keys/s  ratio ${writeRatio.toFixed(2)}× (${ok(writeRatio, 1.3)})`,
+);
+const incRatio = inc.ferryRate / inc.nativeRate;
+console.log(
+  `incremental      source wrote ${Math.round(inc.sourceRate).toLocaleString('en')} cmds/s (redis-benchmark -P 32 -c 4, SET/INCR/LPUSH/HSET), ${mb(inc.bytes).toFixed(0)} MB of stream`,
+);
+for (const [name, r, lag] of [
+  ['native', inc.nativeRate, inc.nativeLag],
+  ['Ferry', inc.ferryRate, inc.ferryLag],
+]) {
+  console.log(
+    `                 ${name.padEnd(7)} sustained ${Math.round(r).toLocaleString('en')} cmds/s  lag p50/p99/max ${percentile(lag.ms, 50)}/${percentile(lag.ms, 99)}/${lag.ms.at(-1) ?? 0} ms, ${(percentile(lag.bytes, 50) / 1024).toFixed(0)}/${(percentile(lag.bytes, 99) / 1024).toFixed(0)}/${((lag.bytes.at(-1) ?? 0) / 1024).toFixed(0)} KB`,
+  );
+}
+console.log(
+  `                 ratio ${incRatio.toFixed(2)}× native's rate (target ≥ 0.4×${incRatio >= 0.4 ? ', met' : ', NOT met'}); p99 lag ${percentile(inc.ferryLag.ms, 99)} ms (target < 50 ms${percentile(inc.ferryLag.ms, 99) < 50 ? ', met' : ', NOT met'})`,
+);
+const rss = Math.max(snap.maxRss, done.maxRss);
+console.log(
+  `peak RSS         Ferry ${mb(rss).toFixed(0)} MB (target < 300 MB${rss < 300 << 20 ? ', met' : ', NOT met'})`,
+);
+await Promise.all([source.stop(), native.replica.stop(), target.stop()]);
+cleanup();
