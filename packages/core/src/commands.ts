@@ -212,9 +212,12 @@ export function keyPositions(spec: CommandSpec, argv: Buffer[]): number[] {
 export function replaySafe(spec: CommandSpec, argv: Buffer[]): boolean {
   if (!spec.safe) return false;
   const flags = spec.unsafeIf;
-  if (flags)
-    for (let i = 2; i < argv.length; i++)
-      if (flags.test((argv[i] as Buffer).toString('latin1'))) return false;
+  if (flags) {
+    for (let i = 2; i < argv.length; i++) {
+      const a = argv[i] as Buffer;
+      if (a.length <= 7 && flags.test(a.toString('latin1'))) return false; // flags are short words
+    }
+  }
   return true;
 }
 

@@ -55,6 +55,21 @@ function rdbVersionOf(redisVersion: string): number {
   return 6;
 }
 
+interface BulkItem {
+  route: DbRoute;
+  slot: number | undefined;
+  key: Buffer;
+  e: KeyEntry;
+  raw: Buffer;
+}
+
+interface BulkGroup {
+  db: number;
+  slot: number | undefined;
+  cmds: Arg[][];
+  items: BulkItem[];
+}
+
 interface Pending {
   offset: number;
   /** Source db selected at that offset (a resumed stream does not start with SELECT). */
@@ -326,15 +341,16 @@ export class ShardRunner {
       rawLimit: options.bigKeyThreshold,
       checksumThread: (start.snapshotBytes ?? Number.POSITIVE_INFINITY) > 16 << 20,
     });
+    // commands written and not yet acknowledged, at most maxInflight
     let inflight = 0;
     const waiters: Array<() => void> = [];
-    const track = (p: Promise<unknown>): void => {
-      inflight++;
+    const track = (p: Promise<unknown>, weight = 1): void => {
+      inflight += weight;
       p.then(
         () => undefined,
         (err: unknown) => this.fail(err),
       ).finally(() => {
-        inflight--;
+        inflight -= weight;
         waiters.shift()?.();
       });
     };
@@ -348,6 +364,8 @@ export class ShardRunner {
       const gate = ctx.gate();
       if (gate) await gate;
       this.metrics.snapshotBytes = parser.offset;
+      // RESTOREs of values already in memory go out as one unit per target node and db
+      const bulk = new Map<string, BulkGroup>();
       for (const e of batch) {
         if (e.kind === 'function') {
           if (!writer.atLeast('7.0.0')) {
@@ -402,7 +420,16 @@ export class ShardRunner {
           }
           if (replace) args.push('REPLACE');
           if (e.expireAtMs !== undefined && abs) args.push('ABSTTL');
-          track(this.restore(route, slot, key, args, e, raw));
+          if (e.captured) {
+            const id = writer.cluster ? writer.nodeName(slot) : String(route.db);
+            let g = bulk.get(id);
+            if (!g) {
+              g = { db: route.db, slot, cmds: [], items: [] };
+              bulk.set(id, g);
+            }
+            g.cmds.push(args);
+            g.items.push({ route, slot, key, e, raw });
+          } else track(this.restore(route, slot, key, args, e, raw));
         } else if (e.captured) {
           track(this.rewrite(route, slot, key, e, raw, replace));
         } else {
@@ -410,11 +437,22 @@ export class ShardRunner {
           await this.rewrite(route, slot, key, e, raw, replace).catch((err: unknown) => this.fail(err));
         }
       }
+      for (const g of bulk.values()) track(this.restoreBulk(g), g.cmds.length);
     }
     while (inflight > 0) await new Promise<void>((r) => waiters.push(r));
     if (this.failure) throw this.failure;
     this.metrics.snapshotBytes = parser.offset;
     this.metrics.snapshotWriteMs = firstKeyAt === undefined ? 0 : performance.now() - firstKeyAt;
+  }
+
+  /** One unit of RESTOREs; a key the target did not take is sent again alone, where its error is dealt with. */
+  private async restoreBulk(g: BulkGroup): Promise<void> {
+    const replies = await this.ctx.writer.sendBulk(g.db, g.slot, g.cmds);
+    for (let i = 0; i < replies.length; i++) {
+      if (!(replies[i] instanceof ReplyError)) continue;
+      const it = g.items[i] as BulkItem;
+      await this.restore(it.route, it.slot, it.key, g.cmds[i] as Arg[], it.e, it.raw);
+    }
   }
 
   private async restore(
@@ -607,7 +645,7 @@ export class ShardRunner {
       queue.push({ offset: b.lastOffset, db: this.sourceDb, done });
       void this.advance(queue);
     };
-    const it = link.commands(ctx.signal)[Symbol.asyncIterator]();
+    const it = link.commandBatches(ctx.signal)[Symbol.asyncIterator]();
     try {
       for (;;) {
         if (this.failure) throw this.failure;
@@ -624,13 +662,20 @@ export class ShardRunner {
           continue;
         }
         if (next.done) break;
-        const cmd = next.value;
-        this.metrics.commands++;
-        batch.add(cmd);
-        if (batch.size >= STREAM_BATCH) flush();
-        else if (!timer) timer = setTimeout(flush, 2);
+        // what the spool held at this read: applied as it comes, in units of STREAM_BATCH commands
+        for (const cmd of next.value) {
+          batch.add(cmd);
+          if (batch.size >= STREAM_BATCH) {
+            flush();
+            while (queue.length >= MAX_BATCHES_IN_FLIGHT) await queue[0]?.done;
+          }
+        }
+        this.metrics.commands += next.value.length;
+        flush();
+        // a source transaction cut by the read is sent once its EXEC arrives
+        if (batch.inTransaction && !timer) timer = setTimeout(flush, 2);
         while (queue.length >= MAX_BATCHES_IN_FLIGHT) await queue[0]?.done;
-        if (ctx.limiter.active) await ctx.limiter.take(1, 0, ctx.signal);
+        if (ctx.limiter.active) await ctx.limiter.take(next.value.length, 0, ctx.signal);
       }
       flush();
       await Promise.all(queue.map((p) => p.done));
@@ -837,6 +882,18 @@ class StreamBatch {
     const route = mapper.route(srcDb);
     if (!route) return;
     const spec = COMMANDS.get(name);
+    // the common case: keys unchanged, one target node; the command goes as it came
+    if (
+      spec &&
+      spec.first !== 0 &&
+      !writer.cluster &&
+      !route.prefix &&
+      !mapper.filter &&
+      !options.sourceHeartbeat
+    ) {
+      this.push(route.db, undefined, argv, replaySafe(spec, argv), offset);
+      return;
+    }
     if (!spec) {
       if (!writer.cluster && !mapper.renames && !mapper.filter) {
         this.push(route.db, undefined, argv, false, offset);

@@ -503,10 +503,11 @@ export class ReplicaLink {
   }
 
   /**
-   * The command stream, each command with the source offset just past it. Segments are removed as
-   * they are read. Ends with the link's error when the connection fails.
+   * The command stream in batches (whatever the spool holds at each read, up to 1 MB), each command
+   * with the source offset just past it. Segments are removed as they are read. Ends with the link's
+   * error when the connection fails.
    */
-  async *commands(signal?: AbortSignal): AsyncGenerator<StreamCommand> {
+  async *commandBatches(signal?: AbortSignal): AsyncGenerator<StreamCommand[]> {
     const decoder = new RespDecoder();
     let index = 0;
     while (!signal?.aborted) {
@@ -516,16 +517,24 @@ export class ReplicaLink {
       }
       const seg = this.segments[index] as { file: SpoolFile; start: number };
       const base = this.streamBase;
-      const out: StreamCommand[] = [];
+      let out: StreamCommand[] = [];
       for await (const chunk of seg.file.read(1 << 20, signal)) {
         decoder.feed(chunk, (value, end) => {
           if (Array.isArray(value)) out.push({ argv: value as Buffer[], offset: base + end });
         });
-        for (const c of out.splice(0)) yield c;
+        if (out.length > 0) {
+          yield out;
+          out = [];
+        }
       }
       seg.file.remove();
       index++;
     }
+  }
+
+  /** The command stream one command at a time (see commandBatches). */
+  async *commands(signal?: AbortSignal): AsyncGenerator<StreamCommand> {
+    for await (const batch of this.commandBatches(signal)) yield* batch;
   }
 
   /** Closes the link (spool files stay until read; call `cleanup()` to remove them). */

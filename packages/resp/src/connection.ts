@@ -34,8 +34,14 @@ export interface SendOptions {
 }
 
 interface Pending {
+  /** The command, or the first of a batch (for messages). */
   argv: readonly Arg[];
-  resolve: (value: RespValue) => void;
+  /** A batch: commands sent together, answered with every reply (errors in place) at once. */
+  batch?: ReadonlyArray<readonly Arg[]>;
+  replies?: Array<RespValue | ReplyError>;
+  /** Commands in this entry. */
+  count: number;
+  resolve: (value: RespValue | Array<RespValue | ReplyError>) => void;
   reject: (err: Error) => void;
   /** Aborted after being written: its reply is read and dropped. */
   discarded: boolean;
@@ -58,8 +64,11 @@ function describe(argv: readonly Arg[]): string {
  */
 export class RespConnection {
   private readonly decoder = new RespDecoder();
-  private readonly queue: Pending[] = [];
-  private readonly inflight: Pending[] = [];
+  private readonly queue = new Deque<Pending>();
+  private readonly inflight = new Deque<Pending>();
+  /** Commands (not entries) queued and in flight. */
+  private queuedCount = 0;
+  private inflightCount = 0;
   private readonly capacityWaiters: Array<() => void> = [];
   private readonly idleWaiters: Array<() => void> = [];
   private closedError: Error | undefined;
@@ -166,7 +175,7 @@ export class RespConnection {
 
   /** Commands queued or in flight. */
   get pending(): number {
-    return this.queue.length + this.inflight.length;
+    return this.queuedCount + this.inflightCount;
   }
 
   /** True until the connection fails or is closed. */
@@ -191,13 +200,38 @@ export class RespConnection {
       return Promise.reject(new FerryError('ABORTED', `${describe(argv)} aborted before it was sent`));
     }
     return new Promise<RespValue>((resolve, reject) => {
-      const p: Pending = { argv, resolve, reject, discarded: false };
+      const p: Pending = { argv, count: 1, resolve: resolve as Pending['resolve'], reject, discarded: false };
       if (options.signal) {
         p.signal = options.signal;
         p.onAbort = () => this.abortOne(p);
         options.signal.addEventListener('abort', p.onAbort, { once: true });
       }
       this.queue.push(p);
+      this.queuedCount++;
+      this.pump();
+    });
+  }
+
+  /**
+   * Sends commands back to back as one unit (one write, one promise): resolves with every reply in
+   * order, an error reply as its `ReplyError` in place; rejects only when the connection fails. The
+   * fast path for bulk writes.
+   */
+  sendBatch(commands: ReadonlyArray<readonly Arg[]>): Promise<Array<RespValue | ReplyError>> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    if (commands.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      const p: Pending = {
+        argv: commands[0] as readonly Arg[],
+        batch: commands,
+        replies: [],
+        count: commands.length,
+        resolve: resolve as Pending['resolve'],
+        reject,
+        discarded: false,
+      };
+      this.queue.push(p);
+      this.queuedCount += p.count;
       this.pump();
     });
   }
@@ -215,10 +249,9 @@ export class RespConnection {
   }
 
   private abortOne(p: Pending): void {
-    const q = this.queue.indexOf(p);
     const err = new FerryError('ABORTED', `${describe(p.argv)} aborted`);
-    if (q >= 0) {
-      this.queue.splice(q, 1);
+    if (this.queue.remove(p)) {
+      this.queuedCount -= p.count;
       p.reject(err);
       this.releaseCapacity();
     } else if (!p.discarded) {
@@ -227,18 +260,32 @@ export class RespConnection {
     }
   }
 
+  /** Moves queued commands onto the wire, many per socket write. */
   private pump(): void {
-    while (
-      !this.needDrain &&
-      this.inflight.length < this.maxInFlight &&
-      this.queue.length > 0 &&
-      !this.closedError
-    ) {
+    if (this.needDrain || this.closedError) return;
+    const out: Buffer[] = [];
+    let bytes = 0;
+    while (this.queue.length > 0 && (this.inflightCount < this.maxInFlight || this.inflightCount === 0)) {
       const p = this.queue.shift() as Pending;
-      if (this.inflight.length === 0) this.lastReplyAt = Date.now();
+      this.queuedCount -= p.count;
+      if (this.inflightCount === 0) this.lastReplyAt = Date.now();
       this.inflight.push(p);
-      if (!this.socket.write(encodeCommand(p.argv))) this.needDrain = true;
+      this.inflightCount += p.count;
+      if (p.batch) for (const c of p.batch) out.push(encodeCommand(c));
+      else out.push(encodeCommand(p.argv));
+      bytes += (out[out.length - 1] as Buffer).length;
+      if (bytes >= 256 << 10) {
+        const ok = this.socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
+        out.length = 0;
+        bytes = 0;
+        if (!ok) {
+          this.needDrain = true;
+          return;
+        }
+      }
     }
+    if (out.length > 0 && !this.socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out)))
+      this.needDrain = true;
   }
 
   private releaseCapacity(): void {
@@ -254,13 +301,23 @@ export class RespConnection {
           this.options.onPush?.(value);
           return;
         }
-        const p = this.inflight.shift();
+        const p = this.inflight.peek();
         if (!p)
           throw new FerryError(
             'PROTOCOL_ERROR',
             `unexpected reply from ${this.name} with no command waiting`,
           );
+        this.inflightCount--;
         this.lastReplyAt = Date.now();
+        if (p.replies) {
+          if (value instanceof ReplyError) value.command = describe(p.batch?.[p.replies.length] ?? p.argv);
+          p.replies.push(value);
+          if (p.replies.length < p.count) return;
+          this.inflight.shift();
+          if (!p.discarded) p.resolve(p.replies);
+          return;
+        }
+        this.inflight.shift();
         if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
         if (!p.discarded) {
           if (value instanceof ReplyError) {
@@ -288,12 +345,12 @@ export class RespConnection {
     this.closedError = err;
     if (this.timer) clearInterval(this.timer);
     this.socket.destroy();
-    for (const p of [...this.inflight, ...this.queue]) {
+    for (const p of [...this.inflight.drain(), ...this.queue.drain()]) {
       if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
       if (!p.discarded) p.reject(err);
     }
-    this.inflight.length = 0;
-    this.queue.length = 0;
+    this.inflightCount = 0;
+    this.queuedCount = 0;
     for (const w of this.capacityWaiters.splice(0)) w();
     for (const w of this.idleWaiters.splice(0)) w();
     this.resolveClosed(err);
@@ -370,4 +427,49 @@ function authError(where: string, err: ReplyError, username: string | undefined)
 /** Opens a connection (see RespConnection.connect). */
 export function connect(options: ConnectOptions): Promise<RespConnection> {
   return RespConnection.connect(options);
+}
+
+/** A FIFO queue with O(1) shift (arrays shift in O(n) once they grow). */
+class Deque<T> {
+  private items: Array<T | undefined> = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  /** Removes one item wherever it is; false when absent. */
+  remove(item: T): boolean {
+    const at = this.items.indexOf(item, this.head);
+    if (at < 0) return false;
+    this.items.splice(at, 1);
+    return true;
+  }
+
+  /** Every item, emptying the queue. */
+  drain(): T[] {
+    const out = this.items.slice(this.head) as T[];
+    this.items = [];
+    this.head = 0;
+    return out;
+  }
 }

@@ -271,6 +271,28 @@ export class TargetWriter {
     }
   }
 
+  /** The commands as they go on the wire (SELECT, MULTI/EXEC, ASKING added) and where the caller's replies are. */
+  private frame(
+    n: Node,
+    db: number,
+    cmds: ReadonlyArray<readonly Arg[]>,
+    atomic: boolean,
+    asking: boolean,
+    endDb: number,
+  ): { wire: Array<readonly Arg[]>; first: number } {
+    const wire: Array<readonly Arg[]> = [];
+    if (!this.cluster && n.db !== db) wire.push(['SELECT', db]);
+    if (atomic) wire.push(['MULTI']);
+    const first = wire.length;
+    for (const argv of cmds) {
+      if (asking) wire.push(['ASKING']);
+      wire.push(argv);
+    }
+    if (atomic) wire.push(['EXEC']);
+    if (!this.cluster) n.db = endDb;
+    return { wire, first };
+  }
+
   private async sendOnce(
     n: Node,
     db: number,
@@ -281,38 +303,18 @@ export class TargetWriter {
   ): Promise<RespValue[]> {
     // no await when the connection is up: callers' commands are queued in the order they call
     const conn = n.conn?.open ? n.conn : await this.connection(n);
-    const pending: Array<Promise<RespValue>> = [];
-    const push = (argv: readonly Arg[]): void => {
-      const p = conn.send(argv);
-      p.catch(() => undefined);
-      pending.push(p);
-    };
-    if (!this.cluster && n.db !== db) {
-      push(['SELECT', db]);
-      n.db = db;
+    const { wire, first } = this.frame(n, db, cmds, atomic, asking, endDb);
+    let replies: Array<RespValue | ReplyError>;
+    try {
+      replies = await conn.sendBatch(wire);
+    } catch (err) {
+      n.db = -1; // a lost connection may have cut the SELECT: select again on the next one
+      throw err;
     }
-    if (atomic) push(['MULTI']);
-    for (const argv of cmds) {
-      if (asking) push(['ASKING']);
-      push(argv);
-    }
-    if (atomic) push(['EXEC']);
-    if (!this.cluster) n.db = endDb;
-    const settled = await Promise.allSettled(pending);
     // the first failure, in order; for a transaction the queued commands' own errors come first
-    const replies: RespValue[] = [];
-    for (const s of settled) {
-      if (s.status === 'rejected') {
-        // a lost connection may have cut the SELECT: start over on the next one
-        if (!(s.reason instanceof ReplyError)) n.db = -1;
-        throw s.reason;
-      }
-      replies.push(s.value);
-    }
-    let out = replies;
-    if (!this.cluster && out.length > cmds.length + (atomic ? 2 : 0)) out = out.slice(1); // the SELECT
+    for (const r of replies) if (r instanceof ReplyError) throw r;
     if (atomic) {
-      const exec = out[out.length - 1];
+      const exec = replies[replies.length - 1];
       if (!Array.isArray(exec))
         throw new FerryError('TARGET_WRITE_FAILED', `EXEC on ${n.name} was aborted (a WATCH?)`);
       exec.forEach((r, i) => {
@@ -323,8 +325,53 @@ export class TargetWriter {
       });
       return exec;
     }
-    if (asking) return out.filter((_, i) => i % 2 === 1);
-    return out;
+    const out = replies.slice(first) as RespValue[];
+    return asking ? out.filter((_, i) => i % 2 === 1) : out;
+  }
+
+  /**
+   * Bulk path: sends `cmds` to one node as one unit and returns every reply, an error reply as its
+   * ReplyError in place, for the caller to deal with key by key (MOVED, BUSYKEY…). A lost connection
+   * is retried (the commands must be idempotent) until `retryForMs`.
+   */
+  async sendBulk(
+    db: number,
+    slot: number | undefined,
+    cmds: ReadonlyArray<readonly Arg[]>,
+  ): Promise<Array<RespValue | ReplyError>> {
+    const deadline = Date.now() + (this.o.retryForMs ?? 60_000);
+    for (let attempt = 0; ; attempt++) {
+      this.o.signal?.throwIfAborted();
+      const n = this.nodeFor(slot);
+      try {
+        const conn = n.conn?.open ? n.conn : await this.connection(n);
+        const { wire, first } = this.frame(n, db, cmds, false, false, db);
+        const replies = await conn.sendBatch(wire).catch((err: unknown) => {
+          n.db = -1;
+          throw err;
+        });
+        for (let i = 0; i < first; i++) if (replies[i] instanceof ReplyError) throw replies[i];
+        return first ? replies.slice(first) : replies;
+      } catch (err) {
+        const retry =
+          (err instanceof ReplyError && err.retryable) ||
+          (isFerryError(err) &&
+            (err.code === 'CONNECTION_CLOSED' || err.code === 'CONNECTION_FAILED' || err.code === 'TIMEOUT'));
+        if (!retry || Date.now() >= deadline) throw wrapError(err, cmds, n.name);
+        if (attempt === 0) this.o.onNotice?.(`retrying after: ${(err as Error).message}`);
+        await sleep(
+          Math.min(RETRY_BASE_MS * 2 ** Math.min(attempt, 5), 1000),
+          undefined,
+          this.o.signal ? { signal: this.o.signal } : {},
+        );
+        if (this.cluster) await this.refresh().catch(() => undefined);
+      }
+    }
+  }
+
+  /** The node serving `slot`, by name (to group commands per node). */
+  nodeName(slot: number | undefined): string {
+    return this.nodeFor(slot).name;
   }
 
   /** Sends to every master (FLUSHALL, FUNCTION LOAD, SCRIPT LOAD…). */
