@@ -1,7 +1,7 @@
 import { FerryError, isFerryError } from '@ferry/errors';
 import { dumpPayload, type KeyEntry, RdbParser } from '@ferry/rdb';
 import { ReplicaLink, type StreamCommand, type SyncStart } from '@ferry/replication';
-import { type Arg, connect, ReplyError, type RespConnection } from '@ferry/resp';
+import { type Arg, connect, ReplyError, type RespConnection, type WireCommand } from '@ferry/resp';
 import type { ShardCheckpoint } from './checkpoint.js';
 import { COMMANDS, commandName, keyPositions, replaySafe } from './commands.js';
 import { type Endpoint, endpointName } from './endpoint.js';
@@ -769,7 +769,7 @@ interface Group {
   db: number;
   endDb: number;
   slot: number | undefined;
-  cmds: Arg[][];
+  cmds: WireCommand[];
   unsafe: boolean;
   lastOffset: number;
 }
@@ -853,7 +853,7 @@ class StreamBatch {
     return g;
   }
 
-  private push(db: number, slot: number | undefined, argv: Arg[], safe: boolean, offset: number): void {
+  private push(db: number, slot: number | undefined, argv: WireCommand, safe: boolean, offset: number): void {
     const { writer } = this.shard.context;
     const domain = writer.cluster ? (slot ?? 0) : 0;
     if (this.shard.alreadyApplied(domain, offset)) return;
@@ -891,7 +891,7 @@ class StreamBatch {
       !mapper.filter &&
       !options.sourceHeartbeat
     ) {
-      this.push(route.db, undefined, argv, replaySafe(spec, argv), offset);
+      this.push(route.db, undefined, cmd.raw ?? argv, replaySafe(spec, argv), offset);
       return;
     }
     if (!spec) {

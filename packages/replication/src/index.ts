@@ -5,4 +5,5 @@ export {
   type StreamCommand,
   type SyncStart,
 } from './link.js';
+export { CommandScanner, type CommandSink } from './scanner.js';
 export { SpoolFile, spoolDiskUsage } from './spool.js';

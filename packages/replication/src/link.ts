@@ -1,14 +1,8 @@
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { FerryError } from '@ferry/errors';
-import {
-  type ConnectOptions,
-  connect,
-  encodeCommand,
-  ReplyError,
-  RespDecoder,
-  type RespValue,
-} from '@ferry/resp';
+import { type ConnectOptions, connect, encodeCommand, ReplyError } from '@ferry/resp';
+import { CommandScanner } from './scanner.js';
 import { prepareSpoolDir, SpoolFile, spoolDiskUsage } from './spool.js';
 
 /** Where a replica link is, named after what is happening (RedisShake's kHandShake… in our words). */
@@ -58,6 +52,8 @@ export interface StreamCommand {
   argv: Buffer[];
   /** Source replication offset just past this command. */
   offset: number;
+  /** The command's bytes as the source sent them, when they lie in one read (to forward without re-encoding). */
+  raw?: Buffer;
 }
 
 const NL = 0x0a;
@@ -80,7 +76,7 @@ export class ReplicaLink {
   private receivedOffset = 0;
   private streamBytes = 0;
   private streamBase = 0;
-  private readonly decoder = new RespDecoder();
+  private readonly scanner = new CommandScanner(false);
   private timers: NodeJS.Timeout[] = [];
   private lastData = Date.now();
   private failure: Error | undefined;
@@ -457,17 +453,16 @@ export class ReplicaLink {
     this.streamBytes += chunk.length;
     seg.file.append(chunk);
     try {
-      this.decoder.feed(chunk, (value, end) => {
-        const offset = this.streamBase + end;
+      this.scanner.feed(chunk, (_argv, _raw, _start, end, getAck) => {
         // Redis acks GETACK with its offset before the GETACK itself (reploff moves after the command)
-        if (isGetAck(value)) this.sendAck(this.receivedOffset);
-        this.receivedOffset = offset;
+        if (getAck) this.sendAck(this.receivedOffset);
+        this.receivedOffset = this.streamBase + end;
       });
     } catch (err) {
       this.fail(err as Error);
       return;
     }
-    if (seg.file.bytes >= this.segmentBytes && this.decoder.idle) this.newSegment();
+    if (seg.file.bytes >= this.segmentBytes && this.scanner.pending === 0) this.newSegment();
   }
 
   private sendAck(offset = this.receivedOffset): void {
@@ -508,7 +503,7 @@ export class ReplicaLink {
    * error when the connection fails.
    */
   async *commandBatches(signal?: AbortSignal): AsyncGenerator<StreamCommand[]> {
-    const decoder = new RespDecoder();
+    const scanner = new CommandScanner(true);
     let index = 0;
     while (!signal?.aborted) {
       while (index >= this.segments.length) {
@@ -519,8 +514,8 @@ export class ReplicaLink {
       const base = this.streamBase;
       let out: StreamCommand[] = [];
       for await (const chunk of seg.file.read(1 << 20, signal)) {
-        decoder.feed(chunk, (value, end) => {
-          if (Array.isArray(value)) out.push({ argv: value as Buffer[], offset: base + end });
+        scanner.feed(chunk, (argv, raw, _start, end) => {
+          out.push({ argv: argv as Buffer[], raw: raw as Buffer, offset: base + end });
         });
         if (out.length > 0) {
           yield out;
@@ -547,15 +542,4 @@ export class ReplicaLink {
     this.snapshotFile?.remove();
     for (const s of this.segments) s.file.remove();
   }
-}
-
-function isGetAck(value: RespValue): boolean {
-  if (!Array.isArray(value) || value.length < 2) return false;
-  const [a, b] = value;
-  return (
-    Buffer.isBuffer(a) &&
-    Buffer.isBuffer(b) &&
-    a.toString('latin1').toUpperCase() === 'REPLCONF' &&
-    b.toString('latin1').toUpperCase() === 'GETACK'
-  );
 }

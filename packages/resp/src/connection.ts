@@ -1,7 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { type ConnectionOptions as TlsOptions, connect as tlsConnect } from 'node:tls';
 import { FerryError } from '@ferry/errors';
-import { RespDecoder } from './decoder.js';
+import { decodeAll, RespDecoder } from './decoder.js';
 import { encodeCommand } from './encoder.js';
 import { ReplyError } from './errors.js';
 import { type Arg, RespPush, type RespValue } from './types.js';
@@ -35,9 +35,9 @@ export interface SendOptions {
 
 interface Pending {
   /** The command, or the first of a batch (for messages). */
-  argv: readonly Arg[];
+  argv: WireCommand;
   /** A batch: commands sent together, answered with every reply (errors in place) at once. */
-  batch?: ReadonlyArray<readonly Arg[]>;
+  batch?: ReadonlyArray<WireCommand>;
   replies?: Array<RespValue | ReplyError>;
   /** Commands in this entry. */
   count: number;
@@ -49,7 +49,18 @@ interface Pending {
   onAbort?: () => void;
 }
 
-function describe(argv: readonly Arg[]): string {
+/** A command to send: its arguments, or its RESP encoding as it came (a replication stream's bytes). */
+export type WireCommand = readonly Arg[] | Buffer;
+
+function describe(command: WireCommand): string {
+  let argv: readonly Arg[];
+  if (Buffer.isBuffer(command)) {
+    try {
+      argv = (decodeAll(command)[0] as Buffer[] | undefined) ?? [];
+    } catch {
+      argv = ['(unreadable command)'];
+    }
+  } else argv = command;
   const [name, first] = argv;
   const text = (a: Arg | undefined): string =>
     a === undefined ? '' : Buffer.isBuffer(a) ? a.toString('latin1') : String(a);
@@ -217,12 +228,12 @@ export class RespConnection {
    * order, an error reply as its `ReplyError` in place; rejects only when the connection fails. The
    * fast path for bulk writes.
    */
-  sendBatch(commands: ReadonlyArray<readonly Arg[]>): Promise<Array<RespValue | ReplyError>> {
+  sendBatch(commands: ReadonlyArray<WireCommand>): Promise<Array<RespValue | ReplyError>> {
     if (this.closedError) return Promise.reject(this.closedError);
     if (commands.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       const p: Pending = {
-        argv: commands[0] as readonly Arg[],
+        argv: commands[0] as WireCommand,
         batch: commands,
         replies: [],
         count: commands.length,
@@ -271,8 +282,8 @@ export class RespConnection {
       if (this.inflightCount === 0) this.lastReplyAt = Date.now();
       this.inflight.push(p);
       this.inflightCount += p.count;
-      if (p.batch) for (const c of p.batch) out.push(encodeCommand(c));
-      else out.push(encodeCommand(p.argv));
+      if (p.batch) for (const c of p.batch) out.push(Buffer.isBuffer(c) ? c : encodeCommand(c));
+      else out.push(Buffer.isBuffer(p.argv) ? p.argv : encodeCommand(p.argv));
       bytes += (out[out.length - 1] as Buffer).length;
       if (bytes >= 256 << 10) {
         const ok = this.socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));

@@ -3,10 +3,12 @@ import { FerryError, isFerryError } from '@ferry/errors';
 import {
   type Arg,
   connect,
+  decodeAll,
   RedirectError,
   ReplyError,
   type RespConnection,
   type RespValue,
+  type WireCommand,
 } from '@ferry/resp';
 import { type Endpoint, endpointName } from '../endpoint.js';
 import { SLOTS } from '../slot.js';
@@ -40,7 +42,13 @@ interface Node {
 const RETRY_BASE_MS = 50;
 
 /** Joins "cmd key" for messages, keys shown readably. */
-export function describeCommand(argv: readonly Arg[]): string {
+export function describeCommand(command: WireCommand): string {
+  let argv: readonly Arg[];
+  try {
+    argv = Buffer.isBuffer(command) ? ((decodeAll(command)[0] as Buffer[] | undefined) ?? []) : command;
+  } catch {
+    argv = ['(unreadable command)'];
+  }
   const show = (a: Arg | undefined): string => {
     if (a === undefined) return '';
     const s = Buffer.isBuffer(a) ? a.toString('latin1') : String(a);
@@ -225,7 +233,7 @@ export class TargetWriter {
   async sendGroup(
     db: number,
     slot: number | undefined,
-    cmds: ReadonlyArray<readonly Arg[]>,
+    cmds: ReadonlyArray<WireCommand>,
     atomic: boolean,
     opts: SendOptions = {},
     /** The db `cmds` leave a standalone connection in, when they SELECT. Default `db`. */
@@ -275,12 +283,12 @@ export class TargetWriter {
   private frame(
     n: Node,
     db: number,
-    cmds: ReadonlyArray<readonly Arg[]>,
+    cmds: ReadonlyArray<WireCommand>,
     atomic: boolean,
     asking: boolean,
     endDb: number,
-  ): { wire: Array<readonly Arg[]>; first: number } {
-    const wire: Array<readonly Arg[]> = [];
+  ): { wire: WireCommand[]; first: number } {
+    const wire: WireCommand[] = [];
     if (!this.cluster && n.db !== db) wire.push(['SELECT', db]);
     if (atomic) wire.push(['MULTI']);
     const first = wire.length;
@@ -296,7 +304,7 @@ export class TargetWriter {
   private async sendOnce(
     n: Node,
     db: number,
-    cmds: ReadonlyArray<readonly Arg[]>,
+    cmds: ReadonlyArray<WireCommand>,
     atomic: boolean,
     asking: boolean,
     endDb: number,
@@ -319,7 +327,7 @@ export class TargetWriter {
         throw new FerryError('TARGET_WRITE_FAILED', `EXEC on ${n.name} was aborted (a WATCH?)`);
       exec.forEach((r, i) => {
         if (r instanceof ReplyError) {
-          r.command = describeCommand(cmds[i] as readonly Arg[]);
+          r.command = describeCommand(cmds[i] as WireCommand);
           throw r;
         }
       });
@@ -337,7 +345,7 @@ export class TargetWriter {
   async sendBulk(
     db: number,
     slot: number | undefined,
-    cmds: ReadonlyArray<readonly Arg[]>,
+    cmds: ReadonlyArray<WireCommand>,
   ): Promise<Array<RespValue | ReplyError>> {
     const deadline = Date.now() + (this.o.retryForMs ?? 60_000);
     for (let attempt = 0; ; attempt++) {
@@ -411,7 +419,7 @@ function firstRedirect(err: unknown): RedirectError | undefined {
   return undefined;
 }
 
-function wrapError(err: unknown, cmds: ReadonlyArray<readonly Arg[]>, node: string): Error {
+function wrapError(err: unknown, cmds: ReadonlyArray<WireCommand>, node: string): Error {
   if (err instanceof ReplyError) {
     const what = err.command ?? describeCommand(cmds[0] ?? []);
     return new FerryError('TARGET_WRITE_FAILED', `target ${node} refused ${what}: ${err.message}`, {
