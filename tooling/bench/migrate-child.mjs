@@ -32,6 +32,7 @@ task.events.on('task:state', ({ to }) => {
       keys: m.keys,
       skipped: m.skippedKeys,
       writeMs: m.snapshotWriteMs,
+      cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
       maxRss: process.resourceUsage().maxRSS * 1024,
     });
     const timer = setInterval(() => {

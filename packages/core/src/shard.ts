@@ -10,6 +10,7 @@ import { type DbRoute, type KeyMapper, mapKey } from './keys.js';
 import type { RateLimiter } from './limiter.js';
 import type { ResolvedOptions } from './options.js';
 import type { ShardSpec } from './plugins.js';
+import { encodeRestore } from './restore.js';
 import { Rewriter } from './rewrite.js';
 import { keySlot, slotTag } from './slot.js';
 import { describeCommand, type TargetWriter } from './target/writer.js';
@@ -55,7 +56,23 @@ function rdbVersionOf(redisVersion: string): number {
   return 6;
 }
 
+interface RestoreSpec {
+  ttl: number;
+  rdbVersion: number;
+  replace: boolean;
+  absttl: boolean;
+}
+
+/** RESTORE as arguments (the path for single keys, retries and error messages). */
+function restoreArgs(key: Buffer, rdbType: number, raw: Buffer, r: RestoreSpec): Arg[] {
+  const args: Arg[] = ['RESTORE', key, r.ttl, dumpPayload(rdbType, raw, r.rdbVersion)];
+  if (r.replace) args.push('REPLACE');
+  if (r.absttl) args.push('ABSTTL');
+  return args;
+}
+
 interface BulkItem {
+  ttl: number;
   route: DbRoute;
   slot: number | undefined;
   key: Buffer;
@@ -66,8 +83,12 @@ interface BulkItem {
 interface BulkGroup {
   db: number;
   slot: number | undefined;
-  cmds: Arg[][];
+  cmds: WireCommand[];
   items: BulkItem[];
+  rdbVersion: number;
+  replace: boolean;
+  /** The target takes ABSTTL (used for the keys with an expiry). */
+  absttl: boolean;
 }
 
 interface Pending {
@@ -412,24 +433,29 @@ export class ShardRunner {
           (options.writeMode === 'restore' ||
             (this.restoreAllowed && (parser.version <= targetRdb || e.type === 'module')));
         if (useRestore) {
-          const args: Arg[] = ['RESTORE', key, 0, dumpPayload(e.rdbType, raw, parser.version)];
-          if (e.expireAtMs !== undefined) {
-            if (abs) {
-              args[2] = e.expireAtMs;
-            } else args[2] = Math.max(1, e.expireAtMs - now());
-          }
-          if (replace) args.push('REPLACE');
-          if (e.expireAtMs !== undefined && abs) args.push('ABSTTL');
+          const absttl = e.expireAtMs !== undefined && abs;
+          const ttl = e.expireAtMs === undefined ? 0 : abs ? e.expireAtMs : Math.max(1, e.expireAtMs - now());
           if (e.captured) {
             const id = writer.cluster ? writer.nodeName(slot) : String(route.db);
             let g = bulk.get(id);
             if (!g) {
-              g = { db: route.db, slot, cmds: [], items: [] };
+              g = {
+                db: route.db,
+                slot,
+                cmds: [],
+                items: [],
+                rdbVersion: parser.version,
+                replace,
+                absttl: abs,
+              };
               bulk.set(id, g);
             }
-            g.cmds.push(args);
-            g.items.push({ route, slot, key, e, raw });
-          } else track(this.restore(route, slot, key, args, e, raw));
+            g.cmds.push(encodeRestore(key, ttl, e.rdbType, raw, parser.version, replace, absttl));
+            g.items.push({ route, slot, key, e, raw, ttl });
+          } else {
+            const r = { ttl, rdbVersion: parser.version, replace, absttl };
+            track(this.restore(route, slot, key, restoreArgs(key, e.rdbType, raw, r), e, raw));
+          }
         } else if (e.captured) {
           track(this.rewrite(route, slot, key, e, raw, replace));
         } else {
@@ -451,7 +477,19 @@ export class ShardRunner {
     for (let i = 0; i < replies.length; i++) {
       if (!(replies[i] instanceof ReplyError)) continue;
       const it = g.items[i] as BulkItem;
-      await this.restore(it.route, it.slot, it.key, g.cmds[i] as Arg[], it.e, it.raw);
+      await this.restore(
+        it.route,
+        it.slot,
+        it.key,
+        restoreArgs(it.key, it.e.rdbType, it.raw, {
+          ttl: it.ttl,
+          rdbVersion: g.rdbVersion,
+          replace: g.replace,
+          absttl: g.absttl && it.e.expireAtMs !== undefined,
+        }),
+        it.e,
+        it.raw,
+      );
     }
   }
 

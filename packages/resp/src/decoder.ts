@@ -196,8 +196,13 @@ export class RespDecoder {
       const body = start + 1;
       this.pos = eol + 2;
       switch (type) {
-        case 0x2b: // '+' simple string
-          this.emit(buf.toString('utf8', body, eol), sink);
+        case 0x2b: // '+' simple string; "OK" (most replies to writes) without decoding
+          this.emit(
+            eol - body === 2 && buf[body] === 0x4f && buf[body + 1] === 0x4b
+              ? 'OK'
+              : buf.toString('utf8', body, eol),
+            sink,
+          );
           break;
         case 0x2d: // '-' error
           this.emit(replyError(buf.toString('utf8', body, eol)), sink);
