@@ -155,7 +155,7 @@ export function resolveOptions(o: TaskOptions = {}): ResolvedOptions {
     writeMode: oneOf(o.writeMode, ['auto', 'restore', 'rewrite'] as const, 'writeMode', 'auto'),
     conflict: oneOf(o.conflict, ['fail', 'replace', 'skip'] as const, 'conflict', 'fail'),
     bigKeyThreshold: count(o.bigKeyThreshold, 'bigKeyThreshold', 16 << 20, 1024),
-    maxInFlight: count(o.maxInFlight, 'maxInFlight', 8192, 1),
+    maxInFlight: count(o.maxInFlight, 'maxInFlight', 2048, 1),
     sourceHeartbeat: o.sourceHeartbeat ?? false,
   };
 }
