@@ -101,7 +101,7 @@ describe('ferry migrate', () => {
       url(target),
       '--until-synced',
       '--synced-for',
-      '2',
+      '6',
       '--state-dir',
       state,
     ]);
@@ -138,7 +138,7 @@ describe('ferry migrate', () => {
     first.child.kill('SIGKILL');
     await new Promise((r) => first.child.once('exit', r));
     await new Promise((r) => setTimeout(r, 1000));
-    const second = ferryBackground([...args, '--until-synced', '--synced-for', '2']);
+    const second = ferryBackground([...args, '--until-synced', '--synced-for', '7']);
     await load;
     const code = await new Promise<number | null>((r) => second.child.once('exit', r));
     expect(code, second.stderr()).toBe(0);
@@ -199,7 +199,7 @@ describe('ferry migrate', () => {
       url(target),
       '--until-synced',
       '--synced-for',
-      '2',
+      '4',
       '--state-dir',
       state,
       '--json',

@@ -271,9 +271,13 @@ export async function migrateCommand(
       io.err(`ferry: warning: ${(payload as { message: string }).message}\n`);
     else if (event === 'shard:start') {
       const p = payload as { shardId: string; mode: string; offset: number; replid?: string };
-      io.err(
-        `ferry: ${p.shardId}: ${p.mode === 'continue' ? `resumed at offset ${p.offset} (+CONTINUE)` : `full sync (${p.mode})`}\n`,
-      );
+      const how =
+        p.mode === 'continue'
+          ? `resumed at offset ${p.offset} (+CONTINUE)`
+          : p.mode === 'sync'
+            ? 'full sync through SYNC (an old server, or PSYNC disabled: a restart cannot resume)'
+            : 'full sync: snapshot, then the live stream';
+      io.err(`ferry: ${p.shardId}: ${how}\n`);
     } else if (event === 'task:error') {
       const p = payload as { message: string; retrying: boolean };
       if (p.retrying) io.err(`ferry: ${p.message}; retrying from the checkpoint\n`);
