@@ -27,8 +27,8 @@ export class RateLimiter {
       this.last = now;
       this.keys = keysPerSec ? Math.min(keysPerSec, this.keys + dt * keysPerSec) : 0;
       this.bytes = bytesPerSec ? Math.min(bytesPerSec, this.bytes + dt * bytesPerSec) : 0;
-      const needKeys = keysPerSec ? keys - this.keys : 0;
-      // a value bigger than a second's allowance passes once the bucket is full
+      // more than a second's allowance at once passes once the bucket is full (then owes the rest)
+      const needKeys = keysPerSec ? Math.min(keys, keysPerSec) - this.keys : 0;
       const needBytes = bytesPerSec ? Math.min(bytes, bytesPerSec) - this.bytes : 0;
       if (needKeys <= 0 && needBytes <= 0) {
         if (keysPerSec) this.keys -= keys;

@@ -31,7 +31,7 @@ export interface RateLimit {
 export interface TaskOptions {
   dbMap?: DbMap;
   filter?: KeyFilterSpec;
-  /** Added in front of every key on the target (after the db map's own prefix). */
+  /** Added in front of every key on the target: `<db map prefix><renamePrefix><key>`. */
   renamePrefix?: string;
   rateLimit?: RateLimit;
   writeMode?: WriteMode;

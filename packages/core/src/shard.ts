@@ -700,6 +700,12 @@ export class ShardRunner {
           continue;
         }
         if (next.done) break;
+        const paused = ctx.gate(); // paused while this read was pending: hold it until resumed
+        if (paused) {
+          flush();
+          await paused;
+        }
+        if (this.stopRequested) break;
         // what the spool held at this read: applied as it comes, in units of STREAM_BATCH commands
         for (const cmd of next.value) {
           batch.add(cmd);
@@ -917,6 +923,11 @@ class StreamBatch {
       return;
     }
     const srcDb = sh.sourceDb;
+    // the heartbeat Ferry writes on the source comes back here, whatever the db map says
+    if (options.sourceHeartbeat && name === 'set' && argv[1]?.equals(sh.heartbeatKey)) {
+      if (argv[2]) sh.heartbeat(argv[2]);
+      return;
+    }
     const route = mapper.route(srcDb);
     if (!route) return;
     const spec = COMMANDS.get(name);
