@@ -66,10 +66,11 @@ export class CommandScanner {
       p++;
       let n = 0;
       let c = 0;
-      while (p < len && (c = buf[p] as number) !== CR) {
+      for (; p < len; p++) {
+        c = buf[p] as number;
+        if (c === CR) break;
         if (c < 48 || c > 57) this.fail(`bad array length byte ${c}`, this.offset + (p - start));
         n = n * 10 + (c - 48);
-        p++;
       }
       if (p + 1 >= len) {
         p = start; // incomplete header
@@ -87,10 +88,11 @@ export class CommandScanner {
           this.fail(`expected a bulk string ("$"), found byte ${buf[p]}`, this.offset + (p - start));
         p++;
         let l = 0;
-        while (p < len && (c = buf[p] as number) !== CR) {
+        for (; p < len; p++) {
+          c = buf[p] as number;
+          if (c === CR) break;
           if (c < 48 || c > 57) this.fail(`bad bulk length byte ${c}`, this.offset + (p - start));
           l = l * 10 + (c - 48);
-          p++;
         }
         if (p + 1 >= len || p + 2 + l + 2 > len) {
           if (p + 1 < len) this.need = p + 2 + l + 2 - start;
