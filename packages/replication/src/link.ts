@@ -352,18 +352,21 @@ export class ReplicaLink {
         }
         return;
       }
-      const data = tail.length ? Buffer.concat([tail, chunk]) : chunk;
-      const at = data.indexOf(eofMark);
-      if (at >= 0) {
-        if (at > 0) file.append(data.subarray(0, at));
+      // Diskless: the source sends nothing after the end mark until we ACK (replication.c puts a
+      // diskless replica online only on its first REPLCONF ACK), so the mark is always the last 40
+      // bytes received. Only those are compared and held back: no search through, and no copy of,
+      // the payload.
+      let data = chunk;
+      if (chunk.length >= EOF_MARK_LEN) {
+        if (tail.length > 0) file.append(tail);
+      } else if (tail.length > 0) data = Buffer.concat([tail, chunk]);
+      if (data.length >= EOF_MARK_LEN && eofMark.equals(data.subarray(data.length - EOF_MARK_LEN))) {
+        if (data.length > EOF_MARK_LEN) file.append(data.subarray(0, data.length - EOF_MARK_LEN));
         file.finish();
         this.beginStreaming();
-        const after = data.subarray(at + EOF_MARK_LEN);
-        if (after.length > 0) this.onStream(after);
         return;
       }
-      // keep the last 39 bytes back: the mark may straddle this chunk and the next
-      const keep = Math.min(EOF_MARK_LEN - 1, data.length);
+      const keep = Math.min(EOF_MARK_LEN, data.length);
       if (data.length > keep) file.append(data.subarray(0, data.length - keep));
       tail = Buffer.from(data.subarray(data.length - keep));
     };
