@@ -10,7 +10,7 @@ import {
   type TaskEvents,
   type TaskSpec,
 } from '@ferry/core';
-import type { RedisServer } from '@ferry/testkit';
+import { type RedisServer, type WriteLoadOptions, type WriteLoadResult, writeLoad } from '@ferry/testkit';
 import { sourceStandalone } from '../src/index.js';
 
 export function endpointOf(s: RedisServer): Endpoint {
@@ -86,4 +86,33 @@ export async function ferryKeys(target: RedisServer): Promise<string[]> {
   }
   c.disconnect();
   return out;
+}
+
+/**
+ * Runs `writeLoad` on the source from before the task starts until `afterMs` after the task has
+ * reached incremental sync, so the load covers the whole snapshot phase and beyond. Resolves with
+ * the load's result and whether it was still writing when the snapshot ended (it must be).
+ */
+export function loadAcrossSnapshot(
+  client: Parameters<typeof writeLoad>[0],
+  task: Task,
+  options: Omit<WriteLoadOptions, 'durationMs' | 'signal'>,
+  afterMs = 1500,
+): { done: Promise<WriteLoadResult & { spannedSnapshot: boolean }> } {
+  const stop = new AbortController();
+  let spannedSnapshot = false;
+  let loading = true;
+  const off = task.events.on('task:state', (s) => {
+    if (s.to === 'incremental_sync' && !stop.signal.aborted) {
+      spannedSnapshot = loading;
+      setTimeout(() => stop.abort(), afterMs);
+    }
+    if (s.to === 'failed' || s.to === 'stopped') stop.abort();
+  });
+  const done = writeLoad(client, { ...options, durationMs: 180_000, signal: stop.signal }).then((r) => {
+    loading = false;
+    off();
+    return { ...r, spannedSnapshot };
+  });
+  return { done };
 }

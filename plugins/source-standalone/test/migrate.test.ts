@@ -7,10 +7,9 @@ import {
   type RedisServer,
   startCluster,
   startRedis,
-  writeLoad,
 } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { endpointOf, engine, ferryKeys, record, spec, untilSynced } from './helpers.js';
+import { endpointOf, engine, ferryKeys, loadAcrossSnapshot, record, spec, untilSynced } from './helpers.js';
 
 const stops: Array<{ stop(): Promise<void> }> = [];
 afterAll(async () => {
@@ -32,13 +31,19 @@ describe('standalone → standalone', () => {
     const source = await server({ label: 'source' });
     const target = await server({ label: 'target' });
     const src = source.client();
-    await populate(src, { dbs: [0, 1, 2], randomKeys: 2000 });
+    await populate(src, {
+      dbs: [0, 1, 2],
+      randomKeys: 2000,
+      bigKeys: { elements: 1_000_000, types: ['list'] },
+    });
     const task = engine().createTask(spec(source, endpointOf(target)));
     const log = record(task);
-    const load = writeLoad(source.client(), { opsPerSec: 2000, durationMs: 4000, dbs: [0, 1, 2] });
+    const load = loadAcrossSnapshot(source.client(), task, { opsPerSec: 2000, dbs: [0, 1, 2] });
     const running = task.start();
-    const done = await load;
-    expect(done.ops).toBeGreaterThan(4000);
+    const done = await load.done;
+    expect(done.spannedSnapshot).toBe(true);
+    expect(done.ops).toBeGreaterThan(2000);
+    expect(done.errors).toBe(0);
     await untilSynced(task);
     await task.complete();
     await running;
@@ -79,9 +84,9 @@ describe('standalone → cluster', () => {
       ),
     );
     const log = record(task);
-    const load = writeLoad(source.client(), { opsPerSec: 1500, durationMs: 5000, dbs: [0, 1, 2] });
+    const load = loadAcrossSnapshot(source.client(), task, { opsPerSec: 1500, dbs: [0, 1, 2] });
     const running = task.start();
-    await load;
+    expect((await load.done).spannedSnapshot).toBe(true);
     await untilSynced(task);
     await task.complete();
     await running;
@@ -105,9 +110,9 @@ describe('write modes', () => {
       spec(source, endpointOf(target), { options: { writeMode: 'rewrite', bigKeyThreshold: 64 * 1024 } }),
     );
     const log = record(task);
-    const load = writeLoad(source.client(), { opsPerSec: 1000, durationMs: 3000, dbs: [0, 1] });
+    const load = loadAcrossSnapshot(source.client(), task, { opsPerSec: 1000, dbs: [0, 1] });
     const running = task.start();
-    await load;
+    expect((await load.done).spannedSnapshot).toBe(true);
     await untilSynced(task);
     await task.complete();
     await running;
