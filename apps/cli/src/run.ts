@@ -1,3 +1,4 @@
+import { checkCommand } from './commands/check.js';
 import { migrateCommand } from './commands/migrate.js';
 import { rdbCommand } from './commands/rdb.js';
 import { COMMANDS } from './commands.js';
@@ -43,6 +44,7 @@ export async function main(argv: string[], io: Io, version: string): Promise<num
   }
   if (command.name === 'rdb') return rdbCommand(argv.slice(1), io);
   if (command.name === 'migrate') return migrateCommand(argv.slice(1), io);
+  if (command.name === 'check') return checkCommand(argv.slice(1), io);
   io.err(`ferry: "${command.name}" is not in this build yet (${command.summary}).\n`);
   return 2;
 }

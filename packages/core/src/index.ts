@@ -1,4 +1,6 @@
 export * from './checkpoint.js';
+export * from './checks/Probe.js';
+export * from './checks/runChecks.js';
 export * from './commands.js';
 export * from './endpoint.js';
 export * from './engine.js';
@@ -12,3 +14,4 @@ export * from './slot.js';
 export * from './state.js';
 export { describeCommand, type TargetOptions, TargetWriter } from './target/writer.js';
 export { type EngineServices, Task, type TaskSpec } from './task.js';
+export * from './versions.js';

@@ -1,4 +1,5 @@
 import { FerryError } from '@ferry/errors';
+import type { CheckInput } from './checks/runChecks.js';
 import type { Endpoint } from './endpoint.js';
 import type { TaskEvents } from './events.js';
 
@@ -47,19 +48,17 @@ export interface SourceTopologyPlugin<O = unknown> {
   watch?(opts: O, ctx: PluginContext): AsyncIterable<TopologyChange>;
 }
 
-export interface CheckInput {
-  shards: ShardSpec[];
-  target: Endpoint;
-  targetCluster: boolean;
-  options: Record<string, unknown>;
-}
+export type CheckStatus = 'pass' | 'warn' | 'fail';
 
 export interface CheckResult {
   checkId: string;
-  status: 'pass' | 'warn' | 'fail';
+  status: CheckStatus;
+  /** What the check saw, in one sentence that names the node or db concerned. */
   message: string;
+  /** What the user should do about it. */
   advice?: string;
   shardId?: string;
+  /** The figures it saw (sizes, counts, settings). */
   details?: Record<string, unknown>;
 }
 
@@ -69,6 +68,7 @@ export interface CheckPlugin {
   meta: PluginMeta;
   id: string;
   title: string;
+  /** Runs when a precheck runs, concurrently with the other checks; reads only. */
   run(input: CheckInput, ctx: PluginContext): Promise<CheckResult[]>;
 }
 

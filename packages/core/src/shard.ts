@@ -14,6 +14,7 @@ import { encodeRestore } from './restore.js';
 import { Rewriter } from './rewrite.js';
 import { keySlot, slotTag } from './slot.js';
 import { describeCommand, type TargetWriter } from './target/writer.js';
+import { rdbVersionOf } from './versions.js';
 
 export interface ShardContext {
   taskId: string;
@@ -42,19 +43,6 @@ const MAX_BATCHES_IN_FLIGHT = 64;
 const SNAPSHOT_BATCH = 512;
 const CHECKPOINT_EVERY_MS = 1000;
 const METRICS_EVERY_MS = 1000;
-
-/** RDB version each Redis release writes (what RESTORE accepts up to). */
-function rdbVersionOf(redisVersion: string): number {
-  const [maj = 0, min = 0] = redisVersion.split('.').map(Number);
-  const v = maj * 100 + min;
-  if (v >= 704) return 12;
-  if (v >= 702) return 11;
-  if (v >= 700) return 10;
-  if (v >= 500) return 9;
-  if (v >= 400) return 8;
-  if (v >= 302) return 7;
-  return 6;
-}
 
 interface RestoreSpec {
   ttl: number;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError, isFerryError } from '@ferry/errors';
 import type { CheckpointStore, TaskCheckpoint } from './checkpoint.js';
+import { type CheckReport, type RunChecksOptions, runChecks } from './checks/runChecks.js';
 import { type Endpoint, endpointName } from './endpoint.js';
 import { type ShardMetrics, TaskEmitter } from './events.js';
 import { KeyMapper } from './keys.js';
@@ -63,6 +64,8 @@ export class Task {
   private running: Promise<void> | undefined;
   /** The error that failed the task. */
   error: FerryError | undefined;
+  /** The last precheck's report. */
+  checkReport: CheckReport | undefined;
 
   constructor(
     readonly spec: TaskSpec,
@@ -161,6 +164,68 @@ export class Task {
       await this.writer?.close();
       this.writer = undefined;
     }
+  }
+
+  /**
+   * Runs every registered check against the task's source and target (reads only) and moves the
+   * task to check_passed (no fail; warnings are for the user to acknowledge) or check_failed.
+   * A source that cannot be discovered (unreachable, wrong password, bad node list) is itself a
+   * failed check, so the report always says what is wrong.
+   */
+  async check(options: RunChecksOptions = {}): Promise<CheckReport> {
+    this.act('check');
+    this.controller = new AbortController();
+    this.setState('checking');
+    const started = Date.now();
+    const ctx = this.context();
+    let report: CheckReport | undefined;
+    try {
+      const plugin = this.registry.topology(this.spec.source.topology);
+      let shards: ShardSpec[];
+      try {
+        shards = await plugin.discover(plugin.parseOptions(this.spec.source.options), ctx);
+      } catch (err) {
+        const e = err as Error;
+        shards = [];
+        report = {
+          status: 'fail',
+          results: [
+            {
+              checkId: 'connectivity',
+              status: 'fail',
+              message: `the source could not be discovered: ${e.message}`,
+              advice: 'fix the source nodes (address, password, roles) and run the precheck again',
+              details: { code: isFerryError(err) ? err.code : 'ERROR' },
+            },
+          ],
+          checks: [],
+          startedAt: new Date(started).toISOString(),
+          durationMs: Date.now() - started,
+        };
+      }
+      report ??= await runChecks(
+        this.registry.checks(),
+        {
+          taskId: this.id,
+          sourceTopology: this.spec.source.topology,
+          shards,
+          target: this.spec.target.endpoint,
+          targetCluster: Boolean(this.spec.target.cluster),
+          options: this.options,
+          spoolDir: join(this.services.spoolDir, this.id),
+        },
+        ctx,
+        options,
+      );
+    } catch (err) {
+      this.setState('check_failed', (err as Error).message);
+      throw err;
+    } finally {
+      this.controller.abort();
+    }
+    this.checkReport = report;
+    this.setState(report.status === 'fail' ? 'check_failed' : 'check_passed');
+    return report;
   }
 
   private runnersAllResumed(): boolean {

@@ -1,25 +1,17 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   createEngine,
   type Endpoint,
   endpointName,
   FileCheckpointStore,
-  parseDbMap,
-  parseFilter,
-  parseNodeSpec,
-  parseRedisUrl,
   type ShardMetrics,
   type Task,
-  type TaskOptions,
   type TaskSpec,
 } from '@ferry/core';
-import { FerryError, isFerryError } from '@ferry/errors';
 import { sourceStandalone } from '@ferry/source-standalone';
-import { parse as parseYaml } from 'yaml';
 import type { Io } from '../io.js';
+import { buildTaskSpec, number, reportError, TASK_ARGS, TASK_ARGS_USAGE } from '../task-args.js';
 
 export const MIGRATE_USAGE = `Usage: ferry migrate --source URL --target URL [options]
 
@@ -27,91 +19,10 @@ Moves a live Redis to another server or to a Redis Cluster: the snapshot, then e
 meanwhile, until you stop it (Ctrl-C keeps the checkpoint: run the same command again to resume)
 or, with --until-synced, until the target has caught up.
 
-  --source URL            redis://[user:password@]host:port (rediss:// for TLS)
-  --source-node SPEC      host:port[:password], repeatable: the source and/or replicas of it
-                          (Ferry reads from an in-sync replica when one is given)
-  --target URL            redis://[user:password@]host:port
-  --target-cluster        the target is a Redis Cluster (the URL is any node of it)
-  --config FILE           YAML with source, target and options (flags override it)
-  --until-synced          complete and exit 0 once the lag has been 0 for --synced-for seconds
+${TASK_ARGS_USAGE}  --until-synced          complete and exit 0 once the lag has been 0 for --synced-for seconds
   --synced-for SECONDS    default 3
-  --filter PATTERN        keys to migrate: glob (user:*), prefix:P, regex:R; !PATTERN excludes (repeatable)
-  --db-map MAP            SRC=DST[+PREFIX],… e.g. 0=0,1=0+db1:  (* = every other db)
-  --rename-prefix P       add P in front of every key on the target
-  --write-mode MODE       auto (default) | restore | rewrite
-  --conflict POLICY       fail (default: the target must be empty) | replace | skip
-  --big-key-threshold N   values bigger than N bytes are written in chunks (default 16 MB)
-  --rate-keys N           at most N keys (or commands) per second
-  --rate-bytes N          at most N bytes per second
-  --heartbeat             write __ferry:heartbeat:<task> on the source every second to measure lag in ms
-  --task-id ID            name of the checkpoint (default: derived from source and target)
-  --state-dir DIR         checkpoints and spool files (default .ferry)
   --json                  one JSON event per line instead of the progress display
 `;
-
-interface FileConfig {
-  source?: { url?: string; nodes?: string[] };
-  target?: { url?: string; cluster?: boolean };
-  taskId?: string;
-  options?: TaskOptions;
-}
-
-function loadConfig(path: string): FileConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new FerryError('CONFIG_INVALID', `cannot read config ${path}: ${(err as Error).message}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = parseYaml(text);
-  } catch (err) {
-    throw new FerryError('CONFIG_INVALID', `config ${path} is not valid YAML: ${(err as Error).message}`);
-  }
-  if (parsed === null || parsed === undefined) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed))
-    throw new FerryError(
-      'CONFIG_INVALID',
-      `config ${path} must be a mapping with source, target and options`,
-    );
-  return parsed as FileConfig;
-}
-
-function number(value: string | undefined, what: string): number | undefined {
-  if (value === undefined) return undefined;
-  const units: Record<string, number> = { '': 1, k: 1e3, kb: 1024, m: 1e6, mb: 1 << 20, g: 1e9, gb: 1 << 30 };
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim());
-  const unit = m ? units[(m[2] ?? '').toLowerCase()] : undefined;
-  if (!m || unit === undefined)
-    throw new FerryError(
-      'CONFIG_INVALID',
-      `${what}: "${value}" is not a number (units: k, m, g, kb, mb, gb)`,
-    );
-  return Number(m[1]) * unit;
-}
-
-/** What to do about an error, in one line. */
-function hint(err: FerryError): string | undefined {
-  switch (err.code) {
-    case 'AUTH_FAILED':
-      return 'check the password: redis://:PASSWORD@host:port, redis://USER:PASSWORD@host:port, or --source-node host:port:PASSWORD';
-    case 'CONNECTION_FAILED':
-    case 'TIMEOUT':
-      return 'check the host and port, and that this machine can reach them (firewall, bind, protected-mode)';
-    case 'SYNC_NOT_PERMITTED':
-      return 'the source must allow PSYNC/SYNC for this user (ACL +psync +sync +replconf; not renamed or disabled); managed services often block it: use a replica you control';
-    case 'SOURCE_NOT_READY':
-      return 'the source is loading or its own replication is down: retry in a moment';
-    case 'RDB_CORRUPT':
-    case 'RDB_UNSUPPORTED':
-      return 'the source sent a snapshot Ferry cannot read: report it with the Redis version';
-    case 'TARGET_WRITE_FAILED':
-      return /DUMP payload|Bad data format/.test(err.message) ? 'use --write-mode rewrite' : undefined;
-    default:
-      return undefined;
-  }
-}
 
 function fmtBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -162,25 +73,9 @@ export async function migrateCommand(
       args: argv,
       allowPositionals: false,
       options: {
-        source: { type: 'string' },
-        'source-node': { type: 'string', multiple: true },
-        target: { type: 'string' },
-        'target-cluster': { type: 'boolean' },
-        config: { type: 'string' },
+        ...TASK_ARGS,
         'until-synced': { type: 'boolean' },
         'synced-for': { type: 'string' },
-        filter: { type: 'string', multiple: true },
-        'db-map': { type: 'string' },
-        'rename-prefix': { type: 'string' },
-        'write-mode': { type: 'string' },
-        conflict: { type: 'string' },
-        'big-key-threshold': { type: 'string' },
-        'rate-keys': { type: 'string' },
-        'rate-bytes': { type: 'string' },
-        heartbeat: { type: 'boolean' },
-        'task-id': { type: 'string' },
-        'state-dir': { type: 'string' },
-        json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -196,59 +91,7 @@ export async function migrateCommand(
   let stateDir: string;
   let spec: TaskSpec;
   try {
-    const file = typeof values.config === 'string' ? loadConfig(values.config) : {};
-    const sourceUrl = (values.source as string | undefined) ?? file.source?.url;
-    const nodes: Endpoint[] = [];
-    if (sourceUrl) {
-      const { endpoint, db } = parseRedisUrl(sourceUrl, '--source');
-      if (db)
-        throw new FerryError(
-          'CONFIG_INVALID',
-          '--source: a db in the URL is not used (all dbs are migrated); use --db-map to choose',
-        );
-      nodes.push(endpoint);
-    }
-    for (const n of (values['source-node'] as string[] | undefined) ?? file.source?.nodes ?? [])
-      nodes.push(parseNodeSpec(n, '--source-node'));
-    if (nodes.length === 0)
-      throw new FerryError(
-        'CONFIG_INVALID',
-        'give the source: --source redis://host:port or --source-node host:port[:password]',
-      );
-    const targetUrl = (values.target as string | undefined) ?? file.target?.url;
-    if (!targetUrl) throw new FerryError('CONFIG_INVALID', 'give the target: --target redis://host:port');
-    const target = parseRedisUrl(targetUrl, '--target').endpoint;
-    const cluster = Boolean(values['target-cluster'] ?? file.target?.cluster);
-    const options: TaskOptions = { ...(file.options ?? {}) };
-    if (values.filter) options.filter = parseFilter(values.filter as string[]);
-    if (values['db-map']) options.dbMap = parseDbMap(values['db-map'] as string);
-    if (values['rename-prefix'] !== undefined) options.renamePrefix = values['rename-prefix'] as string;
-    if (values['write-mode']) options.writeMode = values['write-mode'] as TaskOptions['writeMode'];
-    if (values.conflict) options.conflict = values.conflict as TaskOptions['conflict'];
-    const big = number(values['big-key-threshold'] as string | undefined, '--big-key-threshold');
-    if (big !== undefined) options.bigKeyThreshold = big;
-    const keys = number(values['rate-keys'] as string | undefined, '--rate-keys');
-    const bytes = number(values['rate-bytes'] as string | undefined, '--rate-bytes');
-    if (keys !== undefined || bytes !== undefined)
-      options.rateLimit = {
-        ...(keys !== undefined ? { keysPerSec: keys } : {}),
-        ...(bytes !== undefined ? { bytesPerSec: bytes } : {}),
-      };
-    if (values.heartbeat) options.sourceHeartbeat = true;
-    const taskId =
-      (values['task-id'] as string | undefined) ??
-      file.taskId ??
-      `m-${createHash('sha1')
-        .update(`${nodes.map(endpointName).join(',')}>${endpointName(target)}${cluster ? ':cluster' : ''}`)
-        .digest('hex')
-        .slice(0, 12)}`;
-    stateDir = resolve((values['state-dir'] as string | undefined) ?? '.ferry');
-    spec = {
-      id: taskId,
-      source: { topology: 'standalone', options: { nodes } },
-      target: { endpoint: target, cluster },
-      options,
-    };
+    ({ spec, stateDir } = buildTaskSpec(values));
     const engine = createEngine({
       plugins: [sourceStandalone()],
       checkpoints: new FileCheckpointStore((id) => join(stateDir, `${id}.checkpoint.json`)),
@@ -355,14 +198,4 @@ export async function migrateCommand(
     signals.off('SIGINT', onSignal);
     signals.off('SIGTERM', onSignal);
   }
-}
-
-function reportError(err: unknown, io: Io): number {
-  if (isFerryError(err)) {
-    const h = hint(err);
-    io.err(`ferry: ${err.message} [${err.code}]\n${h ? `  → ${h}\n` : ''}`);
-    return err.code === 'CONFIG_INVALID' ? 2 : 1;
-  }
-  io.err(`ferry: ${(err as Error)?.stack ?? String(err)}\n`);
-  return 1;
 }

@@ -12,6 +12,7 @@ import {
 } from '@ferry/resp';
 import { type Endpoint, endpointName } from '../endpoint.js';
 import { SLOTS } from '../slot.js';
+import { compareVersions } from '../versions.js';
 
 export interface TargetOptions {
   endpoint: Endpoint;
@@ -100,10 +101,7 @@ export class TargetWriter {
 
   /** True when the target's version is at least `v` ("5.0.0"). */
   atLeast(v: string): boolean {
-    const a = this.version.split('.').map(Number);
-    const b = v.split('.').map(Number);
-    for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
-    return true;
+    return compareVersions(this.version, v) >= 0;
   }
 
   private node(e: Endpoint): Node {

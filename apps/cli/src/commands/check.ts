@@ -1,0 +1,94 @@
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { builtinChecks } from '@ferry/checks-builtin';
+import { type CheckReport, createEngine, type Endpoint, endpointName } from '@ferry/core';
+import { sourceStandalone } from '@ferry/source-standalone';
+import type { Io } from '../io.js';
+import { buildTaskSpec, reportError, TASK_ARGS, TASK_ARGS_USAGE } from '../task-args.js';
+
+export const CHECK_USAGE = `Usage: ferry check --source URL --target URL [options]
+
+Prechecks a migration without moving any data: connectivity, replication permission, versions,
+target emptiness, memory, databases, eviction policy, buffers, cluster coverage, modules,
+big keys and spool disk. Checks only read; none writes to either side or makes the source fork.
+Exit code: 0 all pass, 1 warnings (read them before you start), 2 a failure (the migration
+would not work as given).
+
+${TASK_ARGS_USAGE}  --json                  the report as JSON (the default when stdout is not a terminal)
+`;
+
+const EXIT = { pass: 0, warn: 1, fail: 2 } as const;
+
+/** The report as a table: status, check, what it saw, and what to do. */
+export function formatReport(report: CheckReport, title: string, width = 100): string {
+  const idWidth = Math.max(...report.results.map((r) => r.checkId.length), 5);
+  const wrap = (text: string, indent: number): string => {
+    const room = Math.max(40, width - indent);
+    const lines: string[] = [];
+    let line = '';
+    for (const word of text.split(' ')) {
+      if (line && line.length + 1 + word.length > room) {
+        lines.push(line);
+        line = word;
+      } else line = line ? `${line} ${word}` : word;
+    }
+    if (line) lines.push(line);
+    return lines.join(`\n${' '.repeat(indent)}`);
+  };
+  const indent = 2 + 4 + 2 + idWidth + 2;
+  const rows = report.results.map((r) => {
+    const head = `  ${r.status.toUpperCase().padEnd(4)}  ${r.checkId.padEnd(idWidth)}  ${wrap(r.message, indent)}`;
+    return r.advice && r.status !== 'pass'
+      ? `${head}\n${' '.repeat(indent)}→ ${wrap(r.advice, indent + 2)}`
+      : head;
+  });
+  const fails = report.results.filter((r) => r.status === 'fail').length;
+  const warns = report.results.filter((r) => r.status === 'warn').length;
+  const verdict =
+    report.status === 'fail'
+      ? `FAIL: ${fails} failure(s), ${warns} warning(s). The migration would not work as given: fix the failures.`
+      : report.status === 'warn'
+        ? `WARN: ${warns} warning(s). The migration can run; read the warnings and acknowledge them before you start.`
+        : 'PASS: everything checked is ready for the migration.';
+  return `${title} (${(report.durationMs / 1000).toFixed(1)} s)\n\n${rows.join('\n')}\n\n${verdict}\n`;
+}
+
+export async function checkCommand(
+  argv: string[],
+  io: Io,
+  stdoutIsTty = Boolean(process.stdout.isTTY),
+): Promise<number> {
+  let values: Record<string, string | boolean | string[] | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: { ...TASK_ARGS, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (err) {
+    io.err(`ferry check: ${(err as Error).message}\n\n${CHECK_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    io.out(CHECK_USAGE);
+    return 0;
+  }
+  try {
+    const { spec, stateDir } = buildTaskSpec(values);
+    const engine = createEngine({
+      plugins: [sourceStandalone(), ...builtinChecks()],
+      spoolDir: join(stateDir, 'spool'),
+    });
+    const task = engine.createTask(spec);
+    const report = await task.check();
+    if (values.json || !stdoutIsTty) io.out(`${JSON.stringify(report, null, 2)}\n`);
+    else {
+      const src = (spec.source.options as { nodes: Endpoint[] }).nodes.map(endpointName).join(', ');
+      const title = `ferry check: ${src} → ${endpointName(spec.target.endpoint)}${spec.target.cluster ? ' (cluster)' : ''}`;
+      io.out(formatReport(report, title, process.stdout.columns ?? 100));
+    }
+    return EXIT[report.status];
+  } catch (err) {
+    return reportError(err, io);
+  }
+}

@@ -1,0 +1,104 @@
+import {
+  type CheckInput,
+  type CheckPlugin,
+  type CheckResult,
+  type CheckStatus,
+  type Endpoint,
+  endpointName,
+  type PluginContext,
+  unreachableReason,
+} from '@ferry/core';
+
+export const META = { name: '@ferry/checks-builtin', version: '0.1.0', engine: '^0.1.0' } as const;
+
+/** Builds a check plugin from its id, title and body; results get the check's id. */
+export function defineCheck(
+  id: string,
+  title: string,
+  run: (input: CheckInput, ctx: PluginContext) => Promise<Array<Omit<CheckResult, 'checkId'>>>,
+): CheckPlugin {
+  return {
+    kind: 'check',
+    meta: { ...META },
+    id,
+    title,
+    async run(input, ctx) {
+      return (await run(input, ctx)).map((r) => ({ checkId: id, ...r }));
+    },
+  };
+}
+
+export type Result = Omit<CheckResult, 'checkId'>;
+
+export function result(
+  status: CheckStatus,
+  message: string,
+  extra: { advice?: string; shardId?: string; details?: Record<string, unknown> } = {},
+): Result {
+  return { status, message, ...extra };
+}
+
+/**
+ * Runs `fn` for each node; a node that cannot be reached or refuses a command becomes a warn that
+ * says what could not be verified there (connectivity reports the cause as a fail).
+ */
+export async function eachNode<T extends { node: Endpoint }>(
+  items: T[],
+  what: string,
+  fn: (item: T) => Promise<Result[]>,
+): Promise<Result[]> {
+  const out = await Promise.all(
+    items.map(async (item) => {
+      try {
+        return await fn(item);
+      } catch (err) {
+        return [
+          result('warn', `could not verify ${what} on ${endpointName(item.node)}: ${unreachableReason(err)}`),
+        ];
+      }
+    }),
+  );
+  return out.flat();
+}
+
+/** Bytes in a human unit. */
+export function fmtBytes(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/** A Redis memory figure ("256mb", "1gb", "1048576") in bytes; undefined when unreadable. */
+export function parseMemory(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+)\s*(b|k|kb|m|mb|g|gb)?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const mult: Record<string, number> = {
+    b: 1,
+    k: 1000,
+    kb: 1024,
+    m: 1e6,
+    mb: 1 << 20,
+    g: 1e9,
+    gb: 1 << 30,
+  };
+  return Number(m[1]) * (mult[(m[2] ?? 'b').toLowerCase()] ?? 1);
+}
+
+/** Source dbs holding keys, from INFO keyspace (`db3:keys=10,expires=0,…`). */
+export function keyspaceDbs(info: Record<string, string>): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const [field, value] of Object.entries(info)) {
+    const db = /^db(\d+)$/.exec(field);
+    const keys = /keys=(\d+)/.exec(value);
+    if (db && keys && Number(keys[1]) > 0) out.set(Number(db[1]), Number(keys[1]));
+  }
+  return out;
+}

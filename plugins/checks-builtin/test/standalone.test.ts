@@ -1,0 +1,343 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { populate, type RedisServer, startRedis, startReplica } from '@ferry/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+import { endpointOf, of, precheck, show, statusOf } from './helpers.js';
+
+const stops: Array<{ stop(): Promise<void> }> = [];
+afterAll(async () => {
+  await Promise.all(stops.map((s) => s.stop()));
+});
+async function server(o: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
+  const s = await startRedis(o);
+  stops.push(s);
+  return s;
+}
+
+const ALL = [
+  'connectivity',
+  'sync-permission',
+  'source-health',
+  'version',
+  'target-empty',
+  'target-memory',
+  'databases',
+  'eviction-policy',
+  'replication-buffers',
+  'cluster-coverage',
+  'cluster-compat',
+  'modules-functions',
+  'big-keys',
+  'spool-disk',
+];
+
+/** Counters that move on any write or fork: a precheck must leave them as they were. */
+async function untouched(s: RedisServer): Promise<Record<string, string | undefined>> {
+  const persistence = await s.info('persistence');
+  const stats = await s.info('stats');
+  return {
+    dirty: persistence.rdb_changes_since_last_save,
+    forks: stats.total_forks,
+    bgsave: persistence.rdb_last_bgsave_time_sec,
+  };
+}
+
+describe('prechecks on standalone servers', () => {
+  it('passes every check on a ready pair, and writes nothing, forks nothing', async () => {
+    const source = await server({ label: 'source', password: 'p w"d' });
+    const target = await server({ label: 'target' });
+    await populate(source.client(), { dbs: [0, 1], randomKeys: 500 });
+    const before = [await untouched(source), await untouched(target)];
+    const report = await precheck({ source: [endpointOf(source)], target: endpointOf(target) });
+    expect(report.status, show(report)).toBe('pass');
+    expect(report.checks.map((c) => c.id)).toEqual(ALL);
+    expect(report.checks.every((c) => c.status === 'pass')).toBe(true);
+    expect([await untouched(source), await untouched(target)]).toEqual(before);
+  });
+
+  it('fails connectivity with the cause: wrong password, no password, unreachable target', async () => {
+    const source = await server({ label: 'source', password: 'right' });
+    const target = await server({ label: 'target', password: 'tpw' });
+
+    const wrong = await precheck({
+      source: [{ ...endpointOf(source), password: 'wrong' }],
+      target: endpointOf(target),
+    });
+    expect(wrong.status).toBe('fail');
+    expect(of(wrong, 'connectivity')[0]?.message).toMatch(
+      /authentication to 127\.0\.0\.1:\d+ failed: wrong password/,
+    );
+
+    const noPassword = await precheck({
+      source: [endpointOf(source)],
+      target: { host: target.host, port: target.port },
+    });
+    const t = of(noPassword, 'connectivity').find((r) => r.message.startsWith('target'));
+    expect(t?.status).toBe('fail');
+    expect(t?.message).toMatch(/requires a password/);
+    expect(t?.details?.cause).toBe('NOAUTH');
+
+    const unreachable = await precheck({
+      source: [endpointOf(source)],
+      target: { host: '127.0.0.1', port: 1 },
+    });
+    const u = of(unreachable, 'connectivity').find((r) => r.message.startsWith('target'));
+    expect(u?.status).toBe('fail');
+    expect(u?.message).toMatch(/connection refused/);
+    // what needed the target could not be verified: a warn saying so, never a pass
+    expect(statusOf(unreachable, 'target-empty')).toBe('warn');
+    expect(of(unreachable, 'target-empty')[0]?.message).toMatch(/could not/);
+  });
+
+  it('fails sync-permission for an ACL user without PSYNC and SYNC, and for both commands disabled', async () => {
+    const acl = await server({
+      label: 'acl',
+      aclUsers: [{ name: 'mover', password: 'pw', rules: '~* &* +@all -psync -sync' }],
+    });
+    const target = await server({ label: 'target' });
+    const a = await precheck({
+      source: [{ host: acl.host, port: acl.port, username: 'mover', password: 'pw' }],
+      target: endpointOf(target),
+    });
+    expect(statusOf(a, 'sync-permission'), show(a)).toBe('fail');
+    expect(of(a, 'sync-permission')[0]?.message).toMatch(/ACL user "mover" may not replicate/);
+    expect(of(a, 'sync-permission')[0]?.advice).toContain('ACL SETUSER mover +psync +sync +replconf');
+
+    const locked = await server({ label: 'locked', config: { 'rename-command': ['PSYNC ""', 'SYNC ""'] } });
+    const l = await precheck({ source: [endpointOf(locked)], target: endpointOf(target) });
+    expect(statusOf(l, 'sync-permission')).toBe('fail');
+    expect(of(l, 'sync-permission')[0]?.message).toMatch(/PSYNC and SYNC renamed or disabled/);
+
+    // PSYNC alone renamed: Ferry still migrates through SYNC, but cannot resume: a warning
+    const half = await server({ label: 'half', config: { 'rename-command': ['PSYNC ""'] } });
+    const h = await precheck({ source: [endpointOf(half)], target: endpointOf(target) });
+    expect(statusOf(h, 'sync-permission')).toBe('warn');
+    expect(of(h, 'sync-permission')[0]?.message).toMatch(/falls back to SYNC/);
+  });
+
+  it('reports a target with keys: fail under "fail", warn under "replace"', async () => {
+    const source = await server({ label: 'source' });
+    const target = await server({ label: 'target' });
+    await source.command('SET', 'a', '1');
+    const t = target.client();
+    await t.set('k1', 'v');
+    await t.set('k2', 'v');
+    const failing = await precheck({ source: [endpointOf(source)], target: endpointOf(target) });
+    expect(statusOf(failing, 'target-empty')).toBe('fail');
+    expect(of(failing, 'target-empty')[0]?.message).toContain('db 0: 2 keys');
+    const replacing = await precheck({
+      source: [endpointOf(source)],
+      target: endpointOf(target),
+      options: { conflict: 'replace' },
+    });
+    expect(statusOf(replacing, 'target-empty')).toBe('warn');
+    // keys in a db the migration does not write to are not in the way
+    await t.flushdb();
+    await t.select(5);
+    await t.set('elsewhere', 'v');
+    const other = await precheck({ source: [endpointOf(source)], target: endpointOf(target) });
+    expect(statusOf(other, 'target-empty')).toBe('pass');
+    t.disconnect();
+  });
+
+  it('fails a target too small for the data, and warns on an evicting target', async () => {
+    const source = await server({ label: 'source' });
+    await populate(source.client(), { catalogue: false, randomKeys: 30_000 });
+    const small = await server({
+      label: 'small',
+      config: { maxmemory: '4mb', 'maxmemory-policy': 'allkeys-lru' },
+    });
+    const r = await precheck({ source: [endpointOf(source)], target: endpointOf(small) });
+    expect(statusOf(r, 'target-memory'), show(r)).toBe('fail');
+    expect(of(r, 'target-memory')[0]?.message).toMatch(/does not fit/);
+    expect(statusOf(r, 'eviction-policy')).toBe('warn');
+    expect(of(r, 'eviction-policy')[0]?.message).toContain('allkeys-lru');
+    // just enough, but without headroom
+    const used = Number((await source.info('memory')).used_memory);
+    const tight = await server({
+      label: 'tight',
+      config: { maxmemory: Math.round(used * 1.25 + (2 << 20)) },
+    });
+    const w = await precheck({ source: [endpointOf(source)], target: endpointOf(tight) });
+    expect(statusOf(w, 'target-memory'), show(w)).toBe('warn');
+  });
+
+  it('warns on a small replica output buffer, and on a backlog too small for the write rate', async () => {
+    const source = await server({
+      label: 'source',
+      config: { 'client-output-buffer-limit': 'replica 1mb 512kb 10', 'repl-backlog-size': '16kb' },
+    });
+    const target = await server({ label: 'target' });
+    await source.command('SET', 'x', '1');
+    // writes during the check: its rate estimate must see them
+    const c = source.client();
+    let writing = true;
+    const load = (async () => {
+      while (writing) {
+        await Promise.all(Array.from({ length: 50 }, (_, i) => c.set(`w${i}`, 'x'.repeat(200))));
+        await sleep(5);
+      }
+    })();
+    const r = await precheck({ source: [endpointOf(source)], target: endpointOf(target) });
+    writing = false;
+    await load;
+    const found = of(r, 'replication-buffers');
+    expect(
+      found.some((x) => x.status === 'warn' && /client-output-buffer-limit replica 1\.0 MB/.test(x.message)),
+      show(r),
+    ).toBe(true);
+    expect(found.find((x) => /client-output-buffer-limit/.test(x.message))?.advice).toMatch(
+      /CONFIG SET client-output-buffer-limit "replica \d+ \d+ 60"/,
+    );
+    expect(
+      found.some((x) => x.status === 'warn' && /repl-backlog-size 16 KB holds 0\.\d s/.test(x.message)),
+      show(r),
+    ).toBe(true);
+    expect(Number(found[0]?.details?.writeBytesPerSec)).toBeGreaterThan(0);
+  });
+
+  it('warns on big keys and on function libraries, naming them', async () => {
+    const source = await server({ label: 'source' });
+    const target = await server({ label: 'target' });
+    await populate(source.client(), {
+      catalogue: false,
+      randomKeys: 2000,
+      bigKeys: { elements: 100_000, types: ['hash'] },
+    });
+    await source.command(
+      'FUNCTION',
+      'LOAD',
+      "#!lua name=ferrylib\nredis.register_function('ferry_hello', function() return 'hi' end)",
+    );
+    const r = await precheck({
+      source: [endpointOf(source)],
+      target: endpointOf(target),
+      options: { bigKeyThreshold: 1 << 20 },
+    });
+    expect(statusOf(r, 'big-keys'), show(r)).toBe('warn');
+    expect(of(r, 'big-keys')[0]?.message).toMatch(
+      /1 big key\(s\) in all \d+ keys: "big:hash" \(db 0, hash, 100000 elements/,
+    );
+    expect(statusOf(r, 'modules-functions')).toBe('warn');
+    expect(of(r, 'modules-functions')[0]?.message).toContain('ferrylib');
+  });
+
+  it('checks source health: loading fails, a fork in progress warns, a primary with a replica warns', async () => {
+    const target = await server({ label: 'target' });
+    const primary = await server({ label: 'primary' });
+    await populate(primary.client(), { catalogue: false, randomKeys: 3000 });
+    const replica = await startReplica(primary, { label: 'replica' });
+    stops.push(replica);
+    const viaPrimary = await precheck({ source: [endpointOf(primary)], target: endpointOf(target) });
+    expect(statusOf(viaPrimary, 'source-health'), show(viaPrimary)).toBe('warn');
+    expect(of(viaPrimary, 'source-health')[0]?.message).toMatch(
+      new RegExp(`1 replica\\(s\\) \\(127\\.0\\.0\\.1:${replica.port}\\)`),
+    );
+    // given the replica too, Ferry reads from it: nothing to warn about
+    const viaReplica = await precheck({
+      source: [endpointOf(primary), endpointOf(replica)],
+      target: endpointOf(target),
+    });
+    expect(statusOf(viaReplica, 'source-health'), show(viaReplica)).toBe('pass');
+
+    // mid-fork: a BGSAVE slowed down to 1 ms per key
+    await primary.command('CONFIG', 'SET', 'rdb-key-save-delay', '1000');
+    await primary.command('BGSAVE');
+    const forking = await precheck({ source: [endpointOf(primary)], target: endpointOf(target) });
+    await primary.command('CONFIG', 'SET', 'rdb-key-save-delay', '0');
+    expect(
+      of(forking, 'source-health').some(
+        (r) => r.status === 'warn' && /middle of a fork \(BGSAVE\)/.test(r.message),
+      ),
+      show(forking),
+    ).toBe(true);
+
+    // INFO is answered between chunks of the load: every KB here, not every 2 MB as by default
+    const loading = await server({
+      label: 'loading',
+      config: { 'key-load-delay': 200, 'loading-process-events-interval-bytes': 1024 },
+    });
+    const seed = loading.client();
+    await populate(seed, { catalogue: false, randomKeys: 20_000 });
+    await seed.save();
+    seed.disconnect();
+    await loading.kill();
+    const restart = loading.restart().catch(() => undefined);
+    let report: Awaited<ReturnType<typeof precheck>> | undefined;
+    for (let i = 0; i < 100; i++) {
+      await sleep(50);
+      const info = await execFileSafe(['-p', String(loading.port), 'INFO', 'persistence']);
+      if (/loading:1/.test(info)) {
+        report = await precheck({ source: [endpointOf(loading)], target: endpointOf(target) });
+        break;
+      }
+    }
+    await loading.command('CONFIG', 'SET', 'key-load-delay', '0').catch(() => undefined);
+    await restart;
+    expect(report, 'the server was never seen loading').toBeDefined();
+    if (report) {
+      expect(statusOf(report, 'source-health'), show(report)).toBe('fail');
+      expect(of(report, 'source-health')[0]?.message).toMatch(/is loading its dataset/);
+    }
+  });
+
+  it('fails when the spool disk has less room than the snapshot, warns under twice', async () => {
+    const source = await server({ label: 'source' });
+    const target = await server({ label: 'target' });
+    await populate(source.client(), { catalogue: false, randomKeys: 20_000 });
+    const dataset = Number((await source.info('memory')).used_memory_dataset);
+    // a real small filesystem: a tmpfs mounted for the test (needs root, as CI is)
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-spool-fs-'));
+    const mount = (size: number): boolean => {
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const umount = (): void => {
+      execFileSync('umount', [dir], { stdio: 'pipe' });
+    };
+    if (!mount(Math.floor(dataset / 2))) {
+      console.warn(
+        'spool-disk: cannot mount a tmpfs here (not root?): the fail and warn cases are not exercised',
+      );
+      return;
+    }
+    try {
+      mkdirSync(join(dir, 'spool'));
+      const r = await precheck({
+        source: [endpointOf(source)],
+        target: endpointOf(target),
+        spoolDir: join(dir, 'spool'),
+      });
+      expect(statusOf(r, 'spool-disk'), show(r)).toBe('fail');
+      expect(of(r, 'spool-disk')[0]?.message).toMatch(/not enough/);
+    } finally {
+      umount();
+    }
+    mount(Math.floor(dataset * 1.5));
+    try {
+      const r = await precheck({
+        source: [endpointOf(source)],
+        target: endpointOf(target),
+        spoolDir: join(dir, 'spool-not-yet'),
+      });
+      expect(statusOf(r, 'spool-disk'), show(r)).toBe('warn');
+    } finally {
+      umount();
+    }
+  });
+});
+
+function execFileSafe(args: string[]): string {
+  try {
+    return execFileSync('redis-cli', args, { stdio: 'pipe' }).toString();
+  } catch {
+    return '';
+  }
+}
