@@ -26,7 +26,7 @@ export interface CheckRun {
   options?: TaskOptions;
   /** Other plugins (a source topology, third-party checks); the built-in checks are always there. */
   plugins?: FerryPlugin[];
-  topology?: { name: string; options: unknown };
+  topology?: { topology: string; options: unknown };
   spoolDir?: string;
   checks?: CheckPlugin[];
 }
