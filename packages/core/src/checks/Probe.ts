@@ -28,6 +28,7 @@ export class Probe {
   private readonly conns = new Map<string, Promise<RespConnection>>();
   private readonly cache = new Map<string, Promise<unknown>>();
   private readonly sent = new Map<string, number>();
+  private readonly readonly = new WeakMap<RespConnection, Promise<void>>();
 
   constructor(
     /** Aborted when the run is stopped: checks that wait pass it on. */
@@ -61,7 +62,12 @@ export class Probe {
   }
 
   /** Sends one read command; server errors reject as ReplyError. */
-  async command(e: Endpoint, args: Array<string | number | Buffer>, db = 0): Promise<RespValue> {
+  async command(
+    e: Endpoint,
+    args: Array<string | number | Buffer>,
+    db = 0,
+    retried = false,
+  ): Promise<RespValue> {
     const conn = await this.connection(e, db);
     // the RESP size of the command, so a check can tell the node's traffic from the checks' own
     let bytes = 3 + String(args.length).length;
@@ -70,7 +76,22 @@ export class Probe {
       bytes += 5 + String(n).length + n;
     }
     this.sent.set(endpointName(e), (this.sent.get(endpointName(e)) ?? 0) + bytes);
-    return conn.send(args);
+    try {
+      return await conn.send(args);
+    } catch (err) {
+      // a cluster replica redirects key reads until the connection says READONLY: say it once
+      // (commands already in flight wait for it too), then ask again
+      if (err instanceof ReplyError && err.kind === 'MOVED' && !retried) {
+        let ready = this.readonly.get(conn);
+        if (!ready) {
+          ready = conn.send(['READONLY']).then(() => undefined);
+          this.readonly.set(conn, ready);
+        }
+        await ready;
+        return this.command(e, args, db, true);
+      }
+      throw err;
+    }
   }
 
   private cached<T>(key: string, make: () => Promise<T>): Promise<T> {
