@@ -67,6 +67,7 @@ describe('ferry check', () => {
     };
     const code = await checkCommand(['--source', url(source), '--target', url(target)], io, true);
     expect(code).toBe(1);
+    const out = chunks.join('');
     expect(out).toMatch(/^ferry check: 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+ \(\d+\.\d s\)/);
     expect(out).toMatch(
       / {2}WARN {2}eviction-policy {6}target 127\.0\.0\.1:\d+ has maxmemory-policy volatile-lru/,
