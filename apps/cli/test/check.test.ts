@@ -59,10 +59,14 @@ describe('ferry check', () => {
   it('prints a table with advice on a terminal', async () => {
     const source = await server({ label: 'source' });
     const target = await server({ label: 'target', config: { 'maxmemory-policy': 'volatile-lru' } });
-    let out = '';
+    const chunks: string[] = [];
     const io = {
-      out: (t: string) => void (out += t),
-      err: (t: string) => void (out += t),
+      out: (t: string) => {
+        chunks.push(t);
+      },
+      err: (t: string) => {
+        chunks.push(t);
+      },
       write: async () => {},
     };
     const code = await checkCommand(['--source', url(source), '--target', url(target)], io, true);
