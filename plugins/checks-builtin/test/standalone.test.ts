@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { populate, type RedisServer, startRedis, startReplica } from '@ferry/testkit';
+import { populate, type RedisServer, startRedis, startReplica, waitFor } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { endpointOf, of, precheck, show, statusOf } from './helpers.js';
 
@@ -15,6 +16,61 @@ async function server(o: Parameters<typeof startRedis>[0] = {}): Promise<RedisSe
   const s = await startRedis(o);
   stops.push(s);
   return s;
+}
+
+/**
+ * A TCP hop that holds every chunk for `delayMs` each way: a slow network in front of a real
+ * server (loopback itself cannot be slowed without slowing every other test).
+ */
+async function slowProxy(to: RedisServer, delayMs: number): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = tcpConnect(to.port, to.host);
+    sockets.add(client).add(upstream);
+    const pipe = (from: Socket, into: Socket): void => {
+      from.on('data', (d) => setTimeout(() => into.writable && into.write(d), delayMs));
+      from.on('close', () => into.destroy());
+      from.on('error', () => into.destroy());
+    };
+    pipe(client, upstream);
+    pipe(upstream, client);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+/** Mounts a tmpfs of `size` bytes on a new folder (needs root, as CI is); undefined where it cannot. */
+function smallDisk(
+  size: number,
+): { dir: string; remount(size: number): boolean; unmount(): void } | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-small-fs-'));
+  const mount = (bytes: number): boolean => {
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir], { stdio: 'pipe' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const unmount = (): void => {
+    execFileSync('umount', [dir], { stdio: 'pipe' });
+  };
+  if (!mount(size)) return undefined;
+  return {
+    dir,
+    unmount,
+    remount: (bytes) => {
+      unmount();
+      return mount(bytes);
+    },
+  };
 }
 
 const ALL = [
@@ -289,48 +345,93 @@ describe('prechecks on standalone servers', () => {
     const target = await server({ label: 'target' });
     await populate(source.client(), { catalogue: false, randomKeys: 20_000 });
     const dataset = Number((await source.info('memory')).used_memory_dataset);
-    // a real small filesystem: a tmpfs mounted for the test (needs root, as CI is)
-    const dir = mkdtempSync(join(tmpdir(), 'ferry-spool-fs-'));
-    const mount = (size: number): boolean => {
-      try {
-        execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    const umount = (): void => {
-      execFileSync('umount', [dir], { stdio: 'pipe' });
-    };
-    if (!mount(Math.floor(dataset / 2))) {
+    // a real small filesystem: a tmpfs mounted for the test
+    const disk = smallDisk(Math.floor(dataset / 2));
+    if (!disk) {
       console.warn(
         'spool-disk: cannot mount a tmpfs here (not root?): the fail and warn cases are not exercised',
       );
       return;
     }
     try {
-      mkdirSync(join(dir, 'spool'));
+      mkdirSync(join(disk.dir, 'spool'));
       const r = await precheck({
         source: [endpointOf(source)],
         target: endpointOf(target),
-        spoolDir: join(dir, 'spool'),
+        spoolDir: join(disk.dir, 'spool'),
       });
       expect(statusOf(r, 'spool-disk'), show(r)).toBe('fail');
       expect(of(r, 'spool-disk')[0]?.message).toMatch(/not enough/);
+      expect(disk.remount(Math.floor(dataset * 1.5))).toBe(true);
+      const w = await precheck({
+        source: [endpointOf(source)],
+        target: endpointOf(target),
+        spoolDir: join(disk.dir, 'spool-not-yet'),
+      });
+      expect(statusOf(w, 'spool-disk'), show(w)).toBe('warn');
     } finally {
-      umount();
+      disk.unmount();
     }
-    mount(Math.floor(dataset * 1.5));
+  });
+
+  it('fails a source whose last BGSAVE failed (its disk was full)', async () => {
+    const target = await server({ label: 'target' });
+    const disk = smallDisk(256 * 1024);
+    if (!disk) {
+      console.warn(
+        'source-health: cannot mount a tmpfs here (not root?): the failed-BGSAVE case is not exercised',
+      );
+      return;
+    }
+    // the source keeps its RDB on a 256 KB filesystem: a BGSAVE of a few MB fails with ENOSPC
+    const source = await startRedis({ label: 'source', config: { dir: disk.dir } });
+    try {
+      await populate(source.client(), { catalogue: false, randomKeys: 20_000 });
+      await source.command('BGSAVE');
+      await waitFor(async () => (await source.info('persistence')).rdb_bgsave_in_progress === '0', {
+        what: 'the BGSAVE to end',
+      });
+      expect((await source.info('persistence')).rdb_last_bgsave_status).toBe('err');
+      const r = await precheck({ source: [endpointOf(source)], target: endpointOf(target) });
+      expect(statusOf(r, 'source-health'), show(r)).toBe('fail');
+      expect(of(r, 'source-health')[0]?.message).toMatch(/last BGSAVE failed/);
+    } finally {
+      await source.stop();
+      disk.unmount();
+    }
+  });
+
+  it('warns when a node answers slowly (a 15 ms hop each way)', async () => {
+    const source = await server({ label: 'source' });
+    const target = await server({ label: 'target' });
+    const proxy = await slowProxy(target, 15);
     try {
       const r = await precheck({
         source: [endpointOf(source)],
-        target: endpointOf(target),
-        spoolDir: join(dir, 'spool-not-yet'),
+        target: { host: '127.0.0.1', port: proxy.port },
       });
-      expect(statusOf(r, 'spool-disk'), show(r)).toBe('warn');
+      const t = of(r, 'connectivity').find((x) => x.message.startsWith('target'));
+      expect(t?.status, show(r)).toBe('warn');
+      expect(t?.message).toMatch(/answers in \d+(\.\d+)? ms \(more than 20 ms\)/);
+      expect(Number(t?.details?.rttMs)).toBeGreaterThan(20);
     } finally {
-      umount();
+      proxy.close();
     }
+  });
+
+  it('fails when the standalone target has fewer databases than the migration needs', async () => {
+    const source = await server({ label: 'source' });
+    const target = await server({ label: 'target', config: { databases: 2 } });
+    await populate(source.client(), { catalogue: false, dbs: [0, 3], randomKeys: 50 });
+    const r = await precheck({ source: [endpointOf(source)], target: endpointOf(target) });
+    expect(statusOf(r, 'databases'), show(r)).toBe('fail');
+    expect(of(r, 'databases')[0]?.message).toBe('the target has 2 databases but source db(s) 3→3 need more');
+    const mapped = await precheck({
+      source: [endpointOf(source)],
+      target: endpointOf(target),
+      options: { dbMap: { 0: { db: 0 }, 3: { db: 1 } } },
+    });
+    expect(statusOf(mapped, 'databases'), show(mapped)).toBe('pass');
   });
 });
 

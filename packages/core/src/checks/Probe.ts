@@ -62,12 +62,7 @@ export class Probe {
   }
 
   /** Sends one read command; server errors reject as ReplyError. */
-  async command(
-    e: Endpoint,
-    args: Array<string | number | Buffer>,
-    db = 0,
-    retried = false,
-  ): Promise<RespValue> {
+  async command(e: Endpoint, args: Array<string | number | Buffer>, db = 0): Promise<RespValue> {
     const conn = await this.connection(e, db);
     // the RESP size of the command, so a check can tell the node's traffic from the checks' own
     let bytes = 3 + String(args.length).length;
@@ -81,14 +76,14 @@ export class Probe {
     } catch (err) {
       // a cluster replica redirects key reads until the connection says READONLY: say it once
       // (commands already in flight wait for it too), then ask again
-      if (err instanceof ReplyError && err.kind === 'MOVED' && !retried) {
+      if (err instanceof ReplyError && err.kind === 'MOVED') {
         let ready = this.readonly.get(conn);
         if (!ready) {
           ready = conn.send(['READONLY']).then(() => undefined);
           this.readonly.set(conn, ready);
         }
         await ready;
-        return this.command(e, args, db, true);
+        return conn.send(args);
       }
       throw err;
     }

@@ -1,4 +1,4 @@
-import { type CheckInput, endpointName, sourceNodes, targetNodes } from '@ferry/core';
+import { type CheckInput, type Endpoint, endpointName, sourceNodes, targetNodes } from '@ferry/core';
 import { isFerryError } from '@ferry/errors';
 import { ReplyError } from '@ferry/resp';
 import { defineCheck, type Result, result } from '../util.js';
@@ -21,7 +21,7 @@ function cause(err: unknown): string {
 
 async function probeNode(
   input: CheckInput,
-  node: Parameters<CheckInput['probe']['connection']>[0],
+  node: Endpoint,
   label: string,
   shardId?: string,
 ): Promise<Result> {
