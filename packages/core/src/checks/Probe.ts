@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { connect, ReplyError, type RespConnection, type RespValue } from '@ferry/resp';
 import { type Endpoint, endpointName } from '../endpoint.js';
 
@@ -34,7 +35,10 @@ export class Probe {
     /** Aborted when the run is stopped: checks that wait pass it on. */
     readonly signal: AbortSignal,
     private readonly timeoutMs = 5000,
-  ) {}
+  ) {
+    // every connection of the run listens to the signal: dozens on a big cluster
+    setMaxListeners(10_000, signal);
+  }
 
   /**
    * The shared connection to `e` (AUTH done, `db` selected); rejects with CONNECTION_FAILED,
