@@ -19,37 +19,45 @@ function digitCount(n: number): number {
   return n < 10 ? 1 : String(n).length;
 }
 
-/**
- * `RESTORE key ttl payload [REPLACE] [ABSTTL]` encoded as RESP in one allocation, the DUMP payload
- * (type byte, value, RDB version, CRC64) built in place: the snapshot's hot path, where building the
- * payload and then the command would copy every value twice more.
- */
-export function encodeRestore(
-  key: Buffer,
-  ttl: number,
-  rdbType: number,
-  value: Buffer,
-  rdbVersion: number,
-  replace: boolean,
-  absttl: boolean,
-): Buffer {
-  const ttlDigits = digitCount(ttl);
-  const payload = 1 + value.length + 10;
-  const argc = 4 + (replace ? 1 : 0) + (absttl ? 1 : 0);
-  const size =
+/** One `RESTORE key ttl payload [REPLACE] [ABSTTL]`: what it carries. */
+export interface RestoreItem {
+  key: Buffer;
+  ttl: number;
+  rdbType: number;
+  /** The serialized value as the RDB holds it (without type byte, version and CRC). */
+  value: Buffer;
+  replace: boolean;
+  absttl: boolean;
+}
+
+/** The RESP size of a RESTORE of `it`. */
+export function restoreSize(it: RestoreItem): number {
+  const ttlDigits = digitCount(it.ttl);
+  const payload = 1 + it.value.length + 10;
+  return (
     4 + // *N\r\n (N < 10)
     RESTORE.length +
-    (3 + digitCount(key.length) + key.length + 2) +
+    (3 + digitCount(it.key.length) + it.key.length + 2) +
     (3 + digitCount(ttlDigits) + ttlDigits + 2) +
     (3 + digitCount(payload) + payload + 2) +
-    (replace ? REPLACE.length : 0) +
-    (absttl ? ABSTTL.length : 0);
-  const out = Buffer.allocUnsafe(size);
-  out[0] = 42; // *
-  out[1] = 48 + argc;
-  out[2] = 13;
-  out[3] = 10;
-  let o = 4 + RESTORE.copy(out, 4);
+    (it.replace ? REPLACE.length : 0) +
+    (it.absttl ? ABSTTL.length : 0)
+  );
+}
+
+/**
+ * Writes a RESTORE of `it` as RESP at `o` in `out` (sized with restoreSize), the DUMP payload (type
+ * byte, value, RDB version, CRC64) built in place; returns the offset after it.
+ */
+export function writeRestore(out: Buffer, o: number, it: RestoreItem, rdbVersion: number): number {
+  const { key, ttl, value } = it;
+  const ttlDigits = digitCount(ttl);
+  const payload = 1 + value.length + 10;
+  out[o++] = 42; // *
+  out[o++] = 48 + 4 + (it.replace ? 1 : 0) + (it.absttl ? 1 : 0);
+  out[o++] = 13;
+  out[o++] = 10;
+  o += RESTORE.copy(out, o);
   const bulk = (len: number): void => {
     out[o++] = 36; // $
     o = digits(out, o, len);
@@ -66,7 +74,7 @@ export function encodeRestore(
   out[o++] = 10;
   bulk(payload);
   const start = o;
-  out[o++] = rdbType;
+  out[o++] = it.rdbType;
   o += value.copy(out, o);
   out[o++] = rdbVersion & 0xff;
   out[o++] = rdbVersion >>> 8;
@@ -76,7 +84,33 @@ export function encodeRestore(
   o += 8;
   out[o++] = 13;
   out[o++] = 10;
-  if (replace) o += REPLACE.copy(out, o);
-  if (absttl) o += ABSTTL.copy(out, o);
+  if (it.replace) o += REPLACE.copy(out, o);
+  if (it.absttl) o += ABSTTL.copy(out, o);
+  return o;
+}
+
+/**
+ * Many RESTOREs encoded back to back in one allocation: the snapshot's hot path, where a buffer per
+ * command (and joining them for the socket) would copy every value twice more.
+ */
+export function encodeRestores(items: readonly RestoreItem[], rdbVersion: number): Buffer {
+  let size = 0;
+  for (const it of items) size += restoreSize(it);
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (const it of items) o = writeRestore(out, o, it, rdbVersion);
   return out;
+}
+
+/** One RESTORE encoded alone. */
+export function encodeRestore(
+  key: Buffer,
+  ttl: number,
+  rdbType: number,
+  value: Buffer,
+  rdbVersion: number,
+  replace: boolean,
+  absttl: boolean,
+): Buffer {
+  return encodeRestores([{ key, ttl, rdbType, value, replace, absttl }], rdbVersion);
 }

@@ -10,7 +10,7 @@ import { type DbRoute, type KeyMapper, mapKey } from './keys.js';
 import type { RateLimiter } from './limiter.js';
 import type { ResolvedOptions } from './options.js';
 import type { ShardSpec } from './plugins.js';
-import { encodeRestore } from './restore.js';
+import { encodeRestores, type RestoreItem } from './restore.js';
 import { Rewriter } from './rewrite.js';
 import { keySlot, slotTag } from './slot.js';
 import { describeCommand, type TargetWriter } from './target/writer.js';
@@ -59,19 +59,15 @@ function restoreArgs(key: Buffer, rdbType: number, raw: Buffer, r: RestoreSpec):
   return args;
 }
 
-interface BulkItem {
-  ttl: number;
+interface BulkItem extends RestoreItem {
   route: DbRoute;
   slot: number | undefined;
-  key: Buffer;
   e: KeyEntry;
-  raw: Buffer;
 }
 
 interface BulkGroup {
   db: number;
   slot: number | undefined;
-  cmds: WireCommand[];
   items: BulkItem[];
   rdbVersion: number;
   replace: boolean;
@@ -430,7 +426,6 @@ export class ShardRunner {
               g = {
                 db: route.db,
                 slot,
-                cmds: [],
                 items: [],
                 rdbVersion: parser.version,
                 replace,
@@ -438,8 +433,7 @@ export class ShardRunner {
               };
               bulk.set(id, g);
             }
-            g.cmds.push(encodeRestore(key, ttl, e.rdbType, raw, parser.version, replace, absttl));
-            g.items.push({ route, slot, key, e, raw, ttl });
+            g.items.push({ route, slot, key, e, value: raw, ttl, rdbType: e.rdbType, replace, absttl });
           } else {
             const r = { ttl, rdbVersion: parser.version, replace, absttl };
             track(this.restore(route, slot, key, restoreArgs(key, e.rdbType, raw, r), e, raw));
@@ -451,7 +445,7 @@ export class ShardRunner {
           await this.rewrite(route, slot, key, e, raw, replace).catch((err: unknown) => this.fail(err));
         }
       }
-      for (const g of bulk.values()) track(this.restoreBulk(g), g.cmds.length);
+      for (const g of bulk.values()) track(this.restoreBulk(g), g.items.length);
     }
     while (inflight > 0) await new Promise<void>((r) => waiters.push(r));
     if (this.failure) throw this.failure;
@@ -461,7 +455,8 @@ export class ShardRunner {
 
   /** One unit of RESTOREs; a key the target did not take is sent again alone, where its error is dealt with. */
   private async restoreBulk(g: BulkGroup): Promise<void> {
-    const replies = await this.ctx.writer.sendBulk(g.db, g.slot, g.cmds);
+    const unit = encodeRestores(g.items, g.rdbVersion);
+    const replies = await this.ctx.writer.sendBulk(g.db, g.slot, [unit], g.items.length);
     for (let i = 0; i < replies.length; i++) {
       if (!(replies[i] instanceof ReplyError)) continue;
       const it = g.items[i] as BulkItem;
@@ -469,14 +464,14 @@ export class ShardRunner {
         it.route,
         it.slot,
         it.key,
-        restoreArgs(it.key, it.e.rdbType, it.raw, {
+        restoreArgs(it.key, it.rdbType, it.value, {
           ttl: it.ttl,
           rdbVersion: g.rdbVersion,
-          replace: g.replace,
-          absttl: g.absttl && it.e.expireAtMs !== undefined,
+          replace: it.replace,
+          absttl: it.absttl,
         }),
         it.e,
-        it.raw,
+        it.value,
       );
     }
   }

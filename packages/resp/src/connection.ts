@@ -228,7 +228,11 @@ export class RespConnection {
    * order, an error reply as its `ReplyError` in place; rejects only when the connection fails. The
    * fast path for bulk writes.
    */
-  sendBatch(commands: ReadonlyArray<WireCommand>): Promise<Array<RespValue | ReplyError>> {
+  sendBatch(
+    commands: ReadonlyArray<WireCommand>,
+    /** Commands in all: more than `commands.length` when an entry is a Buffer of several encoded back to back. */
+    count = commands.length,
+  ): Promise<Array<RespValue | ReplyError>> {
     if (this.closedError) return Promise.reject(this.closedError);
     if (commands.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
@@ -236,7 +240,7 @@ export class RespConnection {
         argv: commands[0] as WireCommand,
         batch: commands,
         replies: [],
-        count: commands.length,
+        count,
         resolve: resolve as Pending['resolve'],
         reject,
         discarded: false,
@@ -282,21 +286,38 @@ export class RespConnection {
       if (this.inflightCount === 0) this.lastReplyAt = Date.now();
       this.inflight.push(p);
       this.inflightCount += p.count;
-      if (p.batch) for (const c of p.batch) out.push(Buffer.isBuffer(c) ? c : encodeCommand(c));
-      else out.push(Buffer.isBuffer(p.argv) ? p.argv : encodeCommand(p.argv));
-      bytes += (out[out.length - 1] as Buffer).length;
+      if (p.batch)
+        for (const c of p.batch) bytes = this.stage(out, bytes, Buffer.isBuffer(c) ? c : encodeCommand(c));
+      else bytes = this.stage(out, bytes, Buffer.isBuffer(p.argv) ? p.argv : encodeCommand(p.argv));
       if (bytes >= 256 << 10) {
-        const ok = this.socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
-        out.length = 0;
         bytes = 0;
-        if (!ok) {
-          this.needDrain = true;
-          return;
-        }
+        if (!this.flush(out)) this.needDrain = true;
       }
+      if (this.needDrain) break;
     }
-    if (out.length > 0 && !this.socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out)))
-      this.needDrain = true;
+    if (out.length > 0 && !this.flush(out)) this.needDrain = true;
+  }
+
+  /**
+   * Adds one encoded command to what the next socket write sends; a big buffer (a unit of many
+   * commands) is written as it is, after what was staged before it, instead of being copied into a
+   * joined one. Returns the bytes staged.
+   */
+  private stage(out: Buffer[], bytes: number, buf: Buffer): number {
+    if (buf.length >= 64 << 10) {
+      if (out.length > 0 && !this.flush(out)) this.needDrain = true;
+      if (!this.socket.write(buf)) this.needDrain = true;
+      return 0;
+    }
+    out.push(buf);
+    return bytes + buf.length;
+  }
+
+  /** Writes the staged buffers as one; false when the socket asks to wait for 'drain'. */
+  private flush(out: Buffer[]): boolean {
+    const ok = this.socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
+    out.length = 0;
+    return ok;
   }
 
   private releaseCapacity(): void {
@@ -321,7 +342,11 @@ export class RespConnection {
         this.inflightCount--;
         this.lastReplyAt = Date.now();
         if (p.replies) {
-          if (value instanceof ReplyError) value.command = describe(p.batch?.[p.replies.length] ?? p.argv);
+          if (value instanceof ReplyError)
+            value.command =
+              p.batch && p.batch.length === p.count
+                ? describe(p.batch[p.replies.length] ?? p.argv)
+                : `command ${p.replies.length + 1} of a unit of ${p.count}`; // packed: not decoded again
           p.replies.push(value);
           if (p.replies.length < p.count) return;
           this.inflight.shift();

@@ -43,7 +43,7 @@ describe('task lifecycle', () => {
     await writeLoad(source.client(), { opsPerSec: 2000, durationMs: 1500 });
     await new Promise((r) => setTimeout(r, 500));
     // paused: nothing applied, everything spooled
-    expect(task.metrics()[0]?.commands).toBe(pausedAt);
+    expect(task.metrics()[0]?.commands, JSON.stringify(states)).toBe(pausedAt);
     task.resume();
     await untilSynced(task);
 
@@ -55,8 +55,13 @@ describe('task lifecycle', () => {
     await untilSynced(task);
     await task.complete();
     await running;
-    expect(log.starts.map((s) => s.mode)).toEqual(['full', 'continue']);
-    expect(states).toEqual([
+    // what happened, for a failure message (this test failed once under load, not reproduced since)
+    const story = JSON.stringify({ states, starts: log.starts, errors: log.errors, warnings: log.warnings });
+    expect(
+      log.starts.map((s) => s.mode),
+      story,
+    ).toEqual(['full', 'continue']);
+    expect(states, story).toEqual([
       'preparing',
       'full_sync',
       'incremental_sync',

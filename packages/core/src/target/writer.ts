@@ -344,6 +344,8 @@ export class TargetWriter {
     db: number,
     slot: number | undefined,
     cmds: ReadonlyArray<WireCommand>,
+    /** Commands in `cmds` when an entry is a Buffer holding several encoded back to back. */
+    count = cmds.length,
   ): Promise<Array<RespValue | ReplyError>> {
     const deadline = Date.now() + (this.o.retryForMs ?? 60_000);
     for (let attempt = 0; ; attempt++) {
@@ -352,7 +354,7 @@ export class TargetWriter {
       try {
         const conn = n.conn?.open ? n.conn : await this.connection(n);
         const { wire, first } = this.frame(n, db, cmds, false, false, db);
-        const replies = await conn.sendBatch(wire).catch((err: unknown) => {
+        const replies = await conn.sendBatch(wire, first + count).catch((err: unknown) => {
           n.db = -1;
           throw err;
         });
