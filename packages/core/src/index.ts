@@ -5,6 +5,7 @@ export * from './commands.js';
 export * from './endpoint.js';
 export * from './engine.js';
 export * from './events.js';
+export * from './format.js';
 export * from './keys.js';
 export * from './limiter.js';
 export * from './options.js';

@@ -61,20 +61,6 @@ export async function eachNode<T extends { node: Endpoint }>(
   return out.flat();
 }
 
-/** Bytes in a human unit. */
-export function fmtBytes(n: number): string {
-  if (!Number.isFinite(n)) return String(n);
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
-
 /** A Redis memory figure ("256mb", "1gb", "1048576") in bytes; undefined when unreadable. */
 export function parseMemory(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;

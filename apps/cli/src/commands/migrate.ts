@@ -5,6 +5,7 @@ import {
   type Endpoint,
   endpointName,
   FileCheckpointStore,
+  formatBytes as fmtBytes,
   type ShardMetrics,
   type Task,
   type TaskSpec,
@@ -23,18 +24,6 @@ ${TASK_ARGS_USAGE}  --until-synced          complete and exit 0 once the lag has
   --synced-for SECONDS    default 3
   --json                  one JSON event per line instead of the progress display
 `;
-
-function fmtBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
 
 function fmtCount(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;

@@ -1,6 +1,13 @@
-import { type CheckInput, compareVersions, type Endpoint, endpointName, readNode } from '@ferry/core';
+import {
+  type CheckInput,
+  compareVersions,
+  type Endpoint,
+  endpointName,
+  formatBytes,
+  readNode,
+} from '@ferry/core';
 import type { RespValue } from '@ferry/resp';
-import { defineCheck, eachNode, fmtBytes, keyspaceDbs, type Result, result } from '../util.js';
+import { defineCheck, eachNode, keyspaceDbs, type Result, result } from '../util.js';
 
 export interface BigKeysOptions {
   /** A key with more elements than this is big. Default 1 000 000. */
@@ -121,7 +128,7 @@ export function checkBigKeys(options: BigKeysOptions = {}) {
           .slice(0, 5)
           .map(
             (b) =>
-              `${JSON.stringify(b.key.length > 60 ? `${b.key.slice(0, 60)}…` : b.key)} (db ${b.db}, ${b.type}, ${b.elements} elements${b.bytes !== undefined ? `, ${fmtBytes(b.bytes)}` : ''})`,
+              `${JSON.stringify(b.key.length > 60 ? `${b.key.slice(0, 60)}…` : b.key)} (db ${b.db}, ${b.type}, ${b.elements} elements${b.bytes !== undefined ? `, ${formatBytes(b.bytes)}` : ''})`,
           )
           .join(', ');
         return [

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { endpointName, readNode } from '@ferry/core';
-import { defineCheck, eachNode, fmtBytes, parseMemory, type Result, result } from '../util.js';
+import { endpointName, formatBytes, readNode } from '@ferry/core';
+import { defineCheck, eachNode, parseMemory, type Result, result } from '../util.js';
 
 /** Snapshot transfer speed assumed for the estimate (bytes/s): a conservative local network. */
 const TRANSFER_BPS = 100 * (1 << 20);
@@ -78,7 +78,7 @@ export function checkReplicationBuffers() {
           out.push(
             result(
               'warn',
-              `${name}: could not read client-output-buffer-limit (${'refused' in cobl ? cobl.refused : 'unreadable'}); at ${fmtBytes(rate)}/s of writes the snapshot needs about ${fmtBytes(need)} of replica buffer`,
+              `${name}: could not read client-output-buffer-limit (${'refused' in cobl ? cobl.refused : 'unreadable'}); at ${formatBytes(rate)}/s of writes the snapshot needs about ${formatBytes(need)} of replica buffer`,
               {
                 ...s,
                 details,
@@ -92,7 +92,7 @@ export function checkReplicationBuffers() {
             out.push(
               result(
                 'warn',
-                `${name}: client-output-buffer-limit replica ${fmtBytes(limit.hard)} ${fmtBytes(limit.soft)} ${limit.seconds}s is small: writing ${fmtBytes(rate)}/s for the ~${Math.round(seconds)} s the snapshot takes needs about ${fmtBytes(need)}, or the source drops Ferry and the sync starts over`,
+                `${name}: client-output-buffer-limit replica ${formatBytes(limit.hard)} ${formatBytes(limit.soft)} ${limit.seconds}s is small: writing ${formatBytes(rate)}/s for the ~${Math.round(seconds)} s the snapshot takes needs about ${formatBytes(need)}, or the source drops Ferry and the sync starts over`,
                 {
                   ...s,
                   advice: `CONFIG SET client-output-buffer-limit "replica ${need} ${need} 60" on ${endpointName(node)}${shard.primary !== node ? ` and ${endpointName(shard.primary)}` : ''}`,
@@ -113,7 +113,7 @@ export function checkReplicationBuffers() {
           out.push(
             result(
               'warn',
-              `${name}: could not read repl-backlog-size; a resume after a cut needs ${fmtBytes(backlogNeed)}`,
+              `${name}: could not read repl-backlog-size; a resume after a cut needs ${formatBytes(backlogNeed)}`,
               s,
             ),
           );
@@ -121,7 +121,7 @@ export function checkReplicationBuffers() {
           out.push(
             result(
               'warn',
-              `${name}: repl-backlog-size ${fmtBytes(backlog)} holds ${(backlog / Math.max(1, rate)).toFixed(1)} s of writes at ${fmtBytes(rate)}/s: a link cut longer than that forces a new full sync`,
+              `${name}: repl-backlog-size ${formatBytes(backlog)} holds ${(backlog / Math.max(1, rate)).toFixed(1)} s of writes at ${formatBytes(rate)}/s: a link cut longer than that forces a new full sync`,
               {
                 ...s,
                 advice: `CONFIG SET repl-backlog-size ${backlogNeed} on ${endpointName(node)} (${BACKLOG_SECONDS} s of writes)`,
@@ -131,7 +131,7 @@ export function checkReplicationBuffers() {
           );
         if (out.length === 0)
           out.push(
-            result('pass', `${name}: replica buffer and backlog fit ${fmtBytes(rate)}/s of writes`, {
+            result('pass', `${name}: replica buffer and backlog fit ${formatBytes(rate)}/s of writes`, {
               ...s,
               details,
             }),

@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { readNode } from '@ferry/core';
-import { defineCheck, fmtBytes, result } from '../util.js';
+import { formatBytes, readNode } from '@ferry/core';
+import { defineCheck, result } from '../util.js';
 
 /** The folder that exists nearest to `path` (the spool folder itself may not exist yet). */
 async function free(path: string): Promise<{ at: string; bytes: number }> {
@@ -33,11 +33,11 @@ export function checkSpoolDisk() {
       freeBytes: disk.bytes,
       snapshotEstimate: estimate,
     };
-    const what = `${fmtBytes(disk.bytes)} free at ${disk.at} for snapshots estimated at ${fmtBytes(estimate)} (the sources' dataset memory)`;
+    const what = `${formatBytes(disk.bytes)} free at ${disk.at} for snapshots estimated at ${formatBytes(estimate)} (the sources' dataset memory)`;
     if (disk.bytes < estimate)
       return [
         result('fail', `${what}: not enough`, {
-          advice: `free space, or spool elsewhere (--state-dir on a disk with at least ${fmtBytes(estimate * 2)})`,
+          advice: `free space, or spool elsewhere (--state-dir on a disk with at least ${formatBytes(estimate * 2)})`,
           details,
         }),
       ];
@@ -47,7 +47,7 @@ export function checkSpoolDisk() {
           'warn',
           `${what}: less than twice the estimate, and the stream is spooled too while the snapshot loads`,
           {
-            advice: `spool on a disk with at least ${fmtBytes(estimate * 2)} free`,
+            advice: `spool on a disk with at least ${formatBytes(estimate * 2)} free`,
             details,
           },
         ),

@@ -1,5 +1,5 @@
-import { endpointName, readNode, targetNodes } from '@ferry/core';
-import { defineCheck, fmtBytes, result } from '../util.js';
+import { endpointName, formatBytes, readNode, targetNodes } from '@ferry/core';
+import { defineCheck, result } from '../util.js';
 
 /** The target has room for the source's data: maxmemory (summed over masters) against used_memory. */
 export function checkTargetMemory() {
@@ -42,7 +42,7 @@ export function checkTargetMemory() {
       targetUsedMemory: targetUsed,
       unlimitedNodes: unlimited,
     };
-    const what = `the source uses ${fmtBytes(used)}`;
+    const what = `the source uses ${formatBytes(used)}`;
     if (unlimited > 0 && !hostKnown)
       return [
         result(
@@ -58,12 +58,12 @@ export function checkTargetMemory() {
     const room = max + host - targetUsed;
     const limitText =
       unlimited > 0
-        ? `${fmtBytes(room)} free (no maxmemory on ${unlimited} node(s): host memory counted)`
-        : `${fmtBytes(room)} free under maxmemory ${fmtBytes(max)}`;
+        ? `${formatBytes(room)} free (no maxmemory on ${unlimited} node(s): host memory counted)`
+        : `${formatBytes(room)} free under maxmemory ${formatBytes(max)}`;
     if (room < used)
       return [
         result('fail', `${what}; the target has ${limitText}: the data does not fit`, {
-          advice: `raise the target's maxmemory above ${fmtBytes(Math.ceil(used * 1.5))} (CONFIG SET maxmemory …), or add masters`,
+          advice: `raise the target's maxmemory above ${formatBytes(Math.ceil(used * 1.5))} (CONFIG SET maxmemory …), or add masters`,
           details,
         }),
       ];
@@ -73,7 +73,7 @@ export function checkTargetMemory() {
           'warn',
           `${what}; the target has ${limitText}: less than 1.5× the data, little headroom for fragmentation and growth during the migration`,
           {
-            advice: `give the target at least ${fmtBytes(Math.ceil(used * 1.5))}`,
+            advice: `give the target at least ${formatBytes(Math.ceil(used * 1.5))}`,
             details,
           },
         ),
