@@ -2,20 +2,14 @@ import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CheckReport } from '@ferry/core';
-import { type RedisServer, startRedis } from '@ferry/testkit';
+import { type RedisServer, serverScope } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkCommand } from '../src/commands/check.js';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
-const stops: Array<{ stop(): Promise<void> }> = [];
-afterAll(async () => {
-  await Promise.all(stops.map((s) => s.stop()));
-});
-async function server(o: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
-  const s = await startRedis(o);
-  stops.push(s);
-  return s;
-}
+const servers = serverScope();
+afterAll(() => servers.stop());
+const server = servers.redis;
 const url = (s: RedisServer): string => `redis://${s.host}:${s.port}`;
 
 function ferryCheck(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -8,24 +8,20 @@ import {
   formatDifferences,
   populate,
   type RedisServer,
-  startRedis,
+  serverScope,
   waitFor,
   writeLoad,
 } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
-const stops: Array<{ stop(): Promise<void> }> = [];
+const servers = serverScope();
 const children: ChildProcess[] = [];
 afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');
-  await Promise.all(stops.map((s) => s.stop()));
+  await servers.stop();
 });
-async function server(o: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
-  const s = await startRedis(o);
-  stops.push(s);
-  return s;
-}
+const server = servers.redis;
 function url(s: RedisServer, password = s.password): string {
   return `redis://${password ? `:${encodeURIComponent(password)}@` : ''}${s.host}:${s.port}`;
 }

@@ -8,27 +8,23 @@ import {
   formatDifferences,
   populate,
   type RedisServer,
-  startRedis,
+  serverScope,
   waitFor,
   writeLoad,
 } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ReplicaLink, type StreamCommand } from '../src/index.js';
 
-const stops: Array<{ stop(): Promise<void> }> = [];
+const servers = serverScope();
 const links: ReplicaLink[] = [];
 afterAll(async () => {
   for (const l of links) {
     l.close();
     l.cleanup();
   }
-  await Promise.all(stops.map((s) => s.stop()));
+  await servers.stop();
 });
-async function server(options: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
-  const s = await startRedis(options);
-  stops.push(s);
-  return s;
-}
+const server = servers.redis;
 function link(
   source: RedisServer,
   extra: Partial<ConstructorParameters<typeof ReplicaLink>[0]> = {},

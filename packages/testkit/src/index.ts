@@ -9,6 +9,7 @@ export * from './errors.js';
 export { allocatePort, releasePort } from './ports.js';
 export type { ManagedProcess } from './processes.js';
 export { isProcessAlive, killAllSync, livePids, reapOrphans, spawnManaged } from './processes.js';
+export * from './scope.js';
 export * from './servers/cluster.js';
 export * from './servers/postgres.js';
 export * from './servers/redis.js';

@@ -1,22 +1,12 @@
 import type { Endpoint, ShardSpec, SourceTopologyPlugin } from '@ferry/core';
-import { populate, type RedisCluster, type RedisServer, startCluster, startRedis } from '@ferry/testkit';
+import { populate, type RedisCluster, type RedisServer, serverScope } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { endpointOf, of, precheck, show, statusOf } from './helpers.js';
 
-const stops: Array<{ stop(): Promise<void> }> = [];
-afterAll(async () => {
-  await Promise.all(stops.map((s) => s.stop()));
-});
-async function server(o: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
-  const s = await startRedis(o);
-  stops.push(s);
-  return s;
-}
-async function cluster(o: Parameters<typeof startCluster>[0] = {}): Promise<RedisCluster> {
-  const c = await startCluster(o);
-  stops.push(c);
-  return c;
-}
+const servers = serverScope();
+afterAll(() => servers.stop());
+const server = servers.redis;
+const cluster = servers.cluster;
 
 /**
  * A cluster source as a test-local topology plugin: one shard per master with its replicas, read

@@ -1,18 +1,12 @@
 import type { CheckPlugin } from '@ferry/core';
-import { type RedisServer, startRedis } from '@ferry/testkit';
+import { serverScope } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { builtinChecks, judgeVersions, replicaLimit } from '../src/index.js';
 import { endpointOf, of, precheck, show, statusOf } from './helpers.js';
 
-const stops: Array<{ stop(): Promise<void> }> = [];
-afterAll(async () => {
-  await Promise.all(stops.map((s) => s.stop()));
-});
-async function server(o: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
-  const s = await startRedis(o);
-  stops.push(s);
-  return s;
-}
+const servers = serverScope();
+afterAll(() => servers.stop());
+const server = servers.redis;
 
 describe('the check runner', () => {
   it('runs a third-party check written as a plain object beside the built-in ones', async () => {

@@ -4,19 +4,13 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { populate, type RedisServer, startRedis, startReplica, waitFor } from '@ferry/testkit';
+import { populate, type RedisServer, serverScope, startRedis, startReplica, waitFor } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { endpointOf, of, precheck, show, statusOf } from './helpers.js';
 
-const stops: Array<{ stop(): Promise<void> }> = [];
-afterAll(async () => {
-  await Promise.all(stops.map((s) => s.stop()));
-});
-async function server(o: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
-  const s = await startRedis(o);
-  stops.push(s);
-  return s;
-}
+const servers = serverScope();
+afterAll(() => servers.stop());
+const server = servers.redis;
 
 /**
  * A TCP hop that holds every chunk for `delayMs` each way: a slow network in front of a real
@@ -286,7 +280,7 @@ describe('prechecks on standalone servers', () => {
     const primary = await server({ label: 'primary' });
     await populate(primary.client(), { catalogue: false, randomKeys: 3000 });
     const replica = await startReplica(primary, { label: 'replica' });
-    stops.push(replica);
+    servers.adopt(replica);
     const viaPrimary = await precheck({ source: [endpointOf(primary)], target: endpointOf(target) });
     expect(statusOf(viaPrimary, 'source-health'), show(viaPrimary)).toBe('warn');
     expect(of(viaPrimary, 'source-health')[0]?.message).toMatch(

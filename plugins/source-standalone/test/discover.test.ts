@@ -1,18 +1,12 @@
 import { isFerryError } from '@ferry/errors';
-import { type RedisServer, startRedis, startReplica } from '@ferry/testkit';
+import { type RedisServer, serverScope, startReplica } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sourceStandalone } from '../src/index.js';
 import { endpointOf, engine, spec, untilSynced } from './helpers.js';
 
-const stops: Array<{ stop(): Promise<void> }> = [];
-afterAll(async () => {
-  await Promise.all(stops.map((s) => s.stop()));
-});
-async function server(o: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
-  const s = await startRedis(o);
-  stops.push(s);
-  return s;
-}
+const servers = serverScope();
+afterAll(() => servers.stop());
+const server = servers.redis;
 const ctx = {
   taskId: 't',
   signal: new AbortController().signal,
@@ -24,7 +18,7 @@ describe('source-standalone', () => {
   it('finds the primary behind a replica and reads from the replica', async () => {
     const primary = await server({ label: 'primary', password: 'pw' });
     const replica = await startReplica(primary, { label: 'replica' });
-    stops.push(replica);
+    servers.adopt(replica);
     const plugin = sourceStandalone();
     const shards = await plugin.discover(
       plugin.parseOptions({ nodes: [`${replica.host}:${replica.port}:pw`] }),

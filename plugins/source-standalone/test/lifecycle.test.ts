@@ -3,23 +3,16 @@ import {
   compareDeployments,
   formatDifferences,
   populate,
-  type RedisServer,
-  startRedis,
+  serverScope,
   waitFor,
   writeLoad,
 } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { endpointOf, engine, ferryKeys, record, spec, untilSynced } from './helpers.js';
 
-const stops: Array<{ stop(): Promise<void> }> = [];
-afterAll(async () => {
-  await Promise.all(stops.map((s) => s.stop()));
-});
-async function server(o: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
-  const s = await startRedis(o);
-  stops.push(s);
-  return s;
-}
+const servers = serverScope();
+afterAll(() => servers.stop());
+const server = servers.redis;
 const wait = (what: string, probe: () => boolean, timeoutMs = 60_000): Promise<boolean> =>
   waitFor(async () => probe(), { what, timeoutMs });
 

@@ -4,27 +4,15 @@ import {
   populate,
   prefixPerDbMapping,
   type RedisCluster,
-  type RedisServer,
-  startCluster,
-  startRedis,
+  serverScope,
 } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { endpointOf, engine, ferryKeys, loadAcrossSnapshot, record, spec, untilSynced } from './helpers.js';
 
-const stops: Array<{ stop(): Promise<void> }> = [];
-afterAll(async () => {
-  await Promise.all(stops.map((s) => s.stop()));
-});
-async function server(o: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
-  const s = await startRedis(o);
-  stops.push(s);
-  return s;
-}
-async function cluster(): Promise<RedisCluster> {
-  const c = await startCluster({ masters: 3 });
-  stops.push(c);
-  return c;
-}
+const servers = serverScope();
+afterAll(() => servers.stop());
+const server = servers.redis;
+const cluster = (): Promise<RedisCluster> => servers.cluster({ masters: 3 });
 
 describe('standalone → standalone', () => {
   it('migrates every type and encoding in three dbs while the source is written to', async () => {
