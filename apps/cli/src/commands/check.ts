@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { builtinChecks } from '@ferry/checks-builtin';
 import { type CheckReport, createEngine, type Endpoint, endpointName } from '@ferry/core';
 import { sourceStandalone } from '@ferry/source-standalone';
+import { parseCommandArgs } from '../args.js';
 import type { Io } from '../io.js';
 import { buildTaskSpec, reportError, TASK_ARGS, TASK_ARGS_USAGE } from '../task-args.js';
 
@@ -58,21 +58,9 @@ export async function checkCommand(
   io: Io,
   stdoutIsTty = Boolean(process.stdout.isTTY),
 ): Promise<number> {
-  let values: Record<string, string | boolean | string[] | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: { ...TASK_ARGS, help: { type: 'boolean', short: 'h' } },
-    }));
-  } catch (err) {
-    io.err(`ferry check: ${(err as Error).message}\n\n${CHECK_USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.out(CHECK_USAGE);
-    return 0;
-  }
+  const args = parseCommandArgs('check', argv, TASK_ARGS, CHECK_USAGE, io);
+  if ('exit' in args) return args.exit;
+  const { values } = args;
   try {
     const { spec, stateDir } = buildTaskSpec(values);
     const engine = createEngine({

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   createEngine,
   type Endpoint,
@@ -11,6 +10,7 @@ import {
   type TaskSpec,
 } from '@ferry/core';
 import { sourceStandalone } from '@ferry/source-standalone';
+import { parseCommandArgs } from '../args.js';
 import type { Io } from '../io.js';
 import { buildTaskSpec, number, reportError, TASK_ARGS, TASK_ARGS_USAGE } from '../task-args.js';
 
@@ -56,26 +56,15 @@ export async function migrateCommand(
   io: Io,
   signals: NodeJS.EventEmitter = process,
 ): Promise<number> {
-  let values: Record<string, string | boolean | string[] | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        ...TASK_ARGS,
-        'until-synced': { type: 'boolean' },
-        'synced-for': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    io.err(`ferry migrate: ${(err as Error).message}\n\n${MIGRATE_USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.out(MIGRATE_USAGE);
-    return 0;
-  }
+  const args = parseCommandArgs(
+    'migrate',
+    argv,
+    { ...TASK_ARGS, 'until-synced': { type: 'boolean' }, 'synced-for': { type: 'string' } },
+    MIGRATE_USAGE,
+    io,
+  );
+  if ('exit' in args) return args.exit;
+  const { values } = args;
   let task: Task;
   let stateDir: string;
   let spec: TaskSpec;

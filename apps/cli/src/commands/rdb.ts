@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { isFerryError } from '@ferry/errors';
 import { type KeyEntry, rdbFileParser, type ValueChunk } from '@ferry/rdb';
+import { parseCommandArgs } from '../args.js';
 import type { Io } from '../io.js';
 import { bytesJson, scoreJson } from './json.js';
 
@@ -188,27 +188,17 @@ function renderSummary(s: Summary): string {
 }
 
 export async function rdbCommand(argv: string[], io: Io): Promise<number> {
-  let values: { json?: boolean; summary?: boolean; top?: string; help?: boolean };
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        json: { type: 'boolean' },
-        summary: { type: 'boolean' },
-        top: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    io.err(`ferry rdb: ${(err as Error).message}\n\n${RDB_USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.out(RDB_USAGE);
-    return 0;
-  }
+  const args = parseCommandArgs(
+    'rdb',
+    argv,
+    { json: { type: 'boolean' }, summary: { type: 'boolean' }, top: { type: 'string' } },
+    RDB_USAGE,
+    io,
+    true,
+  );
+  if ('exit' in args) return args.exit;
+  const { positionals } = args;
+  const values = args.values as { json?: boolean; summary?: boolean; top?: string };
   const [file, ...extra] = positionals;
   if (!file || extra.length > 0) {
     io.err(`ferry rdb: give exactly one RDB file\n\n${RDB_USAGE}`);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type CheckInput, type Endpoint, endpointName, sourceNodes, targetNodes } from '@ferry/core';
 import { isFerryError } from '@ferry/errors';
 import { ReplyError } from '@ferry/resp';
@@ -29,9 +30,11 @@ async function probeNode(
   const shard = shardId ? { shardId } : {};
   try {
     const conn = await input.probe.connection(node);
-    // round trip: the best of three PINGs (the first may pay for a cold path)
+    // round trip: the best of five PINGs spread over 100 ms, so a moment of load on this machine
+    // (the other checks run meanwhile) is not taken for a slow network
     let best = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 5; i++) {
+      if (i > 0) await sleep(25);
       const t0 = performance.now();
       await conn.send(['PING']);
       best = Math.min(best, performance.now() - t0);
