@@ -58,6 +58,11 @@ export interface DbRoute {
   prefix: Buffer | undefined;
 }
 
+/** Where a source db goes under a db map (`*` for the dbs it does not list); undefined: nowhere. */
+export function dbTargetOf(dbMap: DbMap | undefined, db: number): DbTarget | undefined {
+  return dbMap ? (dbMap[db] ?? dbMap['*']) : { db };
+}
+
 /**
  * The db map and rename prefix as one lookup. Without a map, every db keeps its number (a cluster
  * target forces db 0, see `forceDb0`).
@@ -77,7 +82,7 @@ export class KeyMapper {
 
   route(db: number): DbRoute | undefined {
     if (this.routes.has(db)) return this.routes.get(db);
-    let t: DbTarget | undefined = this.dbMap ? (this.dbMap[db] ?? this.dbMap['*']) : { db };
+    let t = dbTargetOf(this.dbMap, db);
     if (t && this.forceDb0 && t.db !== 0) t = { ...t, db: 0 };
     const prefix = `${t?.prefix ?? ''}${this.renamePrefix}`;
     const r = t ? { db: t.db, prefix: prefix ? Buffer.from(prefix, 'utf8') : undefined } : undefined;

@@ -1,4 +1,4 @@
-import { endpointName, readNode, targetNodes } from '@ferry/core';
+import { dbTargetOf, endpointName, readNode, targetNodes } from '@ferry/core';
 import { defineCheck, keyspaceDbs, type Result, result } from '../util.js';
 
 /** Every source db with keys has somewhere to go: a db the target has (a cluster has db 0 only). */
@@ -10,7 +10,7 @@ export function checkDatabases() {
         used.set(db, (used.get(db) ?? 0) + n);
     const map = input.options.dbMap;
     const routes = [...used].map(([db, keys]) => {
-      const r = map ? (map[db] ?? map['*']) : { db };
+      const r = dbTargetOf(map, db);
       return { db, keys, to: r?.db, prefix: r?.prefix };
     });
     const migrated = routes.filter((r) => r.to !== undefined);

@@ -1,4 +1,4 @@
-import { type CheckInput, type Endpoint, endpointName, readNode, targetNodes } from '@ferry/core';
+import { type CheckInput, dbTargetOf, type Endpoint, endpointName, readNode, targetNodes } from '@ferry/core';
 import { defineCheck, keyspaceDbs, type Result, result } from '../util.js';
 
 /** Keys Ferry itself keeps on a target while a task runs (checkpoints). */
@@ -22,7 +22,7 @@ export function checkTargetEmpty() {
         sourceDbs.add(db);
     const mapped = new Set<number>();
     for (const db of sourceDbs.size > 0 ? sourceDbs : new Set([0])) {
-      const route = input.options.dbMap ? (input.options.dbMap[db] ?? input.options.dbMap['*']) : { db };
+      const route = dbTargetOf(input.options.dbMap, db);
       if (route) mapped.add(input.targetCluster ? 0 : route.db);
     }
     const held: Array<{ node: string; db: number; keys: number }> = [];
