@@ -16,7 +16,9 @@ function digits(out: Buffer, o: number, n: number): number {
 }
 
 function digitCount(n: number): number {
-  return n < 10 ? 1 : String(n).length;
+  let d = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) d++;
+  return d;
 }
 
 /** One `RESTORE key ttl payload [REPLACE] [ABSTTL]`: what it carries. */

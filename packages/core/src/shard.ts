@@ -388,7 +388,8 @@ export class ShardRunner {
         const route = mapper.route(e.db);
         if (
           e.key.length > FERRY_PREFIX_BYTES.length &&
-          e.key.subarray(0, FERRY_PREFIX_BYTES.length).equals(FERRY_PREFIX_BYTES)
+          e.key[0] === 0x5f && // "_": the common case decided without a view and a compare
+          e.key.compare(FERRY_PREFIX_BYTES, 0, FERRY_PREFIX_BYTES.length, 0, FERRY_PREFIX_BYTES.length) === 0
         ) {
           this.metrics.skippedKeys++; // Ferry's own keys (a heartbeat) are not migrated
           continue;

@@ -494,7 +494,8 @@ export class ReplicaLink {
     if (!file)
       throw new FerryError('PROTOCOL_ERROR', `no snapshot: ${this.name} continued the stream (no full sync)`);
     try {
-      yield* file.read(1 << 20, signal);
+      // the parser pays per chunk: take the snapshot in pieces of 256 KB or more as it arrives
+      yield* file.read(1 << 20, signal, { minBytes: 256 << 10, maxWaitMs: 20 });
     } finally {
       file.remove();
     }

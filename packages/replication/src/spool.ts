@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * One file being written by the receiver and read by the consumer at its own pace: the receiver never
@@ -60,14 +61,28 @@ export class SpoolFile {
     });
   }
 
-  /** Reads the file from the start, following it as it grows, until it is finished. */
-  async *read(chunkSize = 1 << 20, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  /**
+   * Reads the file from the start, following it as it grows, until it is finished. With
+   * `gather`, a reader that has caught up with the writer waits (at most `gather.maxWaitMs`) until
+   * `gather.minBytes` are there, so a consumer with a cost per chunk (a snapshot parser) gets big
+   * chunks instead of every socket read's worth.
+   */
+  async *read(
+    chunkSize = 1 << 20,
+    signal?: AbortSignal,
+    gather?: { minBytes: number; maxWaitMs: number },
+  ): AsyncGenerator<Buffer> {
     const handle = await open(this.path, 'r');
     this.handles.add(handle);
     let position = 0;
     try {
       for (;;) {
         signal?.throwIfAborted();
+        if (gather && !this.finished && this.written - position < gather.minBytes) {
+          const until = Date.now() + gather.maxWaitMs;
+          while (!this.finished && this.written - position < gather.minBytes && Date.now() < until)
+            await Promise.race([this.waitForMore(), sleep(Math.max(1, until - Date.now()))]);
+        }
         if (position < this.written) {
           const buf = Buffer.allocUnsafe(Math.min(chunkSize, this.written - position));
           const { bytesRead } = await handle.read(buf, 0, buf.length, position);
