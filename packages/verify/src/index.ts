@@ -1,0 +1,2 @@
+export { CHUNK, type Difference, type DiffKind, type VerifyMode } from './compare.js';
+export { type SideSpec, type VerifyOptions, type VerifyReport, verify } from './verify.js';
