@@ -6,6 +6,7 @@ import {
   type RedisCluster,
   serverScope,
 } from '@ferry/testkit';
+import { verify } from '@ferry/verify';
 import { afterAll, describe, expect, it } from 'vitest';
 import { endpointOf, engine, ferryKeys, loadAcrossSnapshot, record, spec, untilSynced } from './helpers.js';
 
@@ -40,6 +41,16 @@ describe('standalone → standalone', () => {
     const diffs = await compareDeployments(source, target, { dbs: [0, 1, 2] });
     expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
     expect(await ferryKeys(target)).toEqual([]);
+    // Ferry's own verifier agrees with the oracle: nothing differs, in full mode, over 3 rounds
+    const report = await verify({
+      source: { endpoint: endpointOf(source) },
+      target: { endpoint: endpointOf(target) },
+      mode: 'full',
+      rounds: 3,
+      intervalMs: 200,
+    });
+    expect(report.differences, JSON.stringify(report.counts)).toBe(0);
+    expect(report.keysChecked).toBeGreaterThan(2000);
     src.disconnect();
   });
 });
@@ -84,6 +95,19 @@ describe('standalone → cluster', () => {
       mapping: prefixPerDbMapping(prefix, [0, 1, 2]),
     });
     expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
+    const report = await verify({
+      source: { endpoint: endpointOf(source) },
+      target: { endpoint: { host: '127.0.0.1', port: target.seeds[0]?.port ?? 0 }, cluster: true },
+      dbMap: {
+        0: { db: 0, prefix: prefix(0) },
+        1: { db: 0, prefix: prefix(1) },
+        2: { db: 0, prefix: prefix(2) },
+      },
+      mode: 'full',
+      rounds: 3,
+      intervalMs: 200,
+    });
+    expect(report.differences, JSON.stringify(report.counts)).toBe(0);
     src.disconnect();
   });
 });
