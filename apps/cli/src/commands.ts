@@ -8,6 +8,6 @@ export interface CommandInfo {
 export const COMMANDS: readonly CommandInfo[] = [
   { name: 'migrate', summary: 'full + incremental migration from a source to a target', available: true },
   { name: 'check', summary: 'prechecks: can this migration work, and what will bite', available: true },
-  { name: 'verify', summary: 'compare source and target, key by key', available: false },
+  { name: 'verify', summary: 'compare source and target, key by key', available: true },
   { name: 'rdb', summary: 'inspect an RDB file: every key as JSON lines, or a summary', available: true },
 ];

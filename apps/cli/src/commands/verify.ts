@@ -1,0 +1,129 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { type Endpoint, endpointName } from '@ferry/core';
+import { FerryError } from '@ferry/errors';
+import { type Difference, type VerifyMode, verify } from '@ferry/verify';
+import { parseCommandArgs } from '../args.js';
+import type { Io } from '../io.js';
+import { buildTaskSpec, number, reportError, TASK_ARGS, TASK_ARGS_USAGE } from '../task-args.js';
+
+export const VERIFY_USAGE = `Usage: ferry verify --source URL --target URL [options]
+
+Compares the source with the target key by key, both ways, under the same mapping a migration
+uses (--db-map, --rename-prefix, --filter): keys missing on the target, extra on the target, of
+another type, another length, another value, another expiry. Differences are re-checked in later
+rounds so that writes still in flight drop out. Reads only.
+Exit code: 0 no difference, 1 differences, 2 bad input.
+
+${TASK_ARGS_USAGE}  --mode MODE             outline | length | full (default)
+  --sample RATE           check this fraction of the keys (0 < RATE ≤ 1), chosen at random
+  --rounds N              default 3
+  --interval SECONDS      between rounds, default 1
+  --ttl-tolerance MS      expiry times may differ this much, default 2000
+  --rate N                keys compared per second at most
+  --out FILE              every difference of the last round as JSON lines
+  --json                  the report as JSON
+`;
+
+function diffJson(d: Difference): Record<string, unknown> {
+  const text = (b: Buffer): string | { base64: string } => {
+    const s = b.toString('utf8');
+    return Buffer.from(s, 'utf8').equals(b) ? s : { base64: b.toString('base64') };
+  };
+  return {
+    kind: d.kind,
+    db: d.db,
+    key: text(d.key),
+    targetDb: d.targetDb,
+    targetKey: text(d.targetKey),
+    detail: d.detail,
+  };
+}
+
+export async function verifyCommand(argv: string[], io: Io): Promise<number> {
+  const args = parseCommandArgs(
+    'verify',
+    argv,
+    {
+      ...TASK_ARGS,
+      mode: { type: 'string' },
+      sample: { type: 'string' },
+      rounds: { type: 'string' },
+      interval: { type: 'string' },
+      'ttl-tolerance': { type: 'string' },
+      rate: { type: 'string' },
+      out: { type: 'string' },
+    },
+    VERIFY_USAGE,
+    io,
+  );
+  if ('exit' in args) return args.exit;
+  const { values } = args;
+  let out: WriteStream | undefined;
+  try {
+    const { spec } = buildTaskSpec(values);
+    const mode = (values.mode as string | undefined) ?? 'full';
+    if (!['outline', 'length', 'full'].includes(mode))
+      throw new FerryError('CONFIG_INVALID', `--mode must be outline, length or full; got "${mode}"`);
+    const sample = number(values.sample as string | undefined, '--sample');
+    if (sample !== undefined && !(sample > 0 && sample <= 1))
+      throw new FerryError('CONFIG_INVALID', `--sample must be above 0 and at most 1; got ${sample}`);
+    const nodes = (spec.source.options as { nodes: Endpoint[] }).nodes;
+    if (nodes.length !== 1)
+      throw new FerryError('CONFIG_INVALID', 'ferry verify compares one source server: give --source once');
+    const source = nodes[0] as Endpoint;
+    const o = spec.options ?? {};
+    if (values.out) out = createWriteStream(values.out as string);
+    const started = Date.now();
+    const report = await verify({
+      source: { endpoint: source },
+      target: { endpoint: spec.target.endpoint, cluster: Boolean(spec.target.cluster) },
+      mode: mode as VerifyMode,
+      ...(sample !== undefined ? { sample } : {}),
+      rounds: number(values.rounds as string | undefined, '--rounds') ?? 3,
+      intervalMs: (number(values.interval as string | undefined, '--interval') ?? 1) * 1000,
+      ttlToleranceMs: number(values['ttl-tolerance'] as string | undefined, '--ttl-tolerance') ?? 2000,
+      keysPerSec: number(values.rate as string | undefined, '--rate') ?? 0,
+      ...(o.dbMap ? { dbMap: o.dbMap } : {}),
+      ...(o.renamePrefix ? { renamePrefix: o.renamePrefix } : {}),
+      ...(o.filter ? { filter: o.filter } : {}),
+      ...(out ? { onDifference: (d: Difference) => out?.write(`${JSON.stringify(diffJson(d))}\n`) } : {}),
+      onProgress: (p) => {
+        if (!values.json)
+          io.err(
+            `ferry verify: round ${p.round}: ${p.keysChecked} keys checked, ${p.differences} differences so far\n`,
+          );
+      },
+    });
+    if (values.json)
+      io.out(`${JSON.stringify({ ...report, details: report.details.map(diffJson) }, null, 2)}\n`);
+    else {
+      const c = report.counts;
+      io.out(
+        [
+          `ferry verify (${report.mode}): ${endpointName(source)} → ${endpointName(spec.target.endpoint)}${spec.target.cluster ? ' (cluster)' : ''}`,
+          `  ${report.keysChecked} keys checked in ${((Date.now() - started) / 1000).toFixed(1)} s, ${report.rounds} round(s): ${report.perRound.join(' → ')} differences`,
+          report.differences === 0
+            ? '  no difference: the target holds what the source holds'
+            : `  ${report.differences} difference(s): missing ${c.missing}, extra ${c.extra}, type ${c.type}, length ${c.length}, value ${c.value}, ttl ${c.ttl}`,
+          ...report.details
+            .slice(0, 20)
+            .map(
+              (d) =>
+                `    ${d.kind.padEnd(7)} db ${d.db} ${JSON.stringify(d.key.toString('latin1').slice(0, 60))}: ${d.detail}`,
+            ),
+          report.details.length > 20
+            ? `    … ${report.differences - 20} more${values.out ? ` in ${values.out}` : ' (--out FILE lists all)'}`
+            : '',
+          '',
+        ]
+          .filter((l, i, a) => l !== '' || i === a.length - 1)
+          .join('\n'),
+      );
+    }
+    return report.differences === 0 ? 0 : 1;
+  } catch (err) {
+    return reportError(err, io);
+  } finally {
+    await new Promise<void>((r) => (out ? out.end(r) : r()));
+  }
+}
