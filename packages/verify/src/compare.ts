@@ -28,6 +28,8 @@ const LENGTH: Record<string, string> = {
 
 /** Elements read per command when values are compared (bounded memory for big keys). */
 export const CHUNK = 512;
+/** String bytes read per command. */
+const STRING_WINDOW = 256 << 10;
 
 const str = (v: RespValue): string => (Buffer.isBuffer(v) ? v.toString('latin1') : String(v));
 const buf = (v: RespValue): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(String(v)));
@@ -47,52 +49,80 @@ export interface CompareContext {
   ttlToleranceMs: number;
 }
 
+/** Value comparisons running at once within a batch (each holds at most two chunks). */
+const VALUE_CONCURRENCY = 32;
+
 /**
- * Compares one key on both sides; undefined when they agree (or when the key is gone on both: it
- * expired or was deleted meanwhile). Values are compared element by element in chunks of CHUNK,
- * so a 10 M-field hash is never read whole.
+ * Compares a batch of keys on both sides; the keys that differ (a key gone from both sides, expired
+ * or deleted meanwhile, is no difference). Each stage is sent for the whole batch at once — types,
+ * then lengths and expiries, then values — so a batch costs a few round trips, not a few per key.
+ * Values are compared element by element in chunks of CHUNK: a 10 M-field hash is never read whole.
  */
-export async function compareKey(c: CompareContext, k: KeyPair): Promise<Difference | undefined> {
-  const diff = (kind: DiffKind, detail: string): Difference => ({ kind, ...k, detail });
-  const [st, tt] = await Promise.all([
-    c.source(k.db, k.key, ['TYPE', k.key]),
-    c.target(k.targetDb, k.targetKey, ['TYPE', k.targetKey]),
-  ]);
-  const sType = str(st);
-  const tType = str(tt);
-  if (sType === 'none' && tType === 'none') return undefined;
-  if (sType === 'none') return diff('extra', `the target has a ${tType} the source does not`);
-  if (tType === 'none') return diff('missing', `the source has a ${sType} the target does not`);
-  if (sType !== tType) return diff('type', `a ${sType} on the source, a ${tType} on the target`);
-  if (c.mode === 'outline') return undefined;
-  const cmd = LENGTH[sType];
-  if (cmd) {
-    const [sl, tl] = await Promise.all([
-      c.source(k.db, k.key, [cmd, k.key]),
-      c.target(k.targetDb, k.targetKey, [cmd, k.targetKey]),
-    ]);
-    if (Number(sl) !== Number(tl))
-      return diff('length', `${cmd} ${Number(sl)} on the source, ${Number(tl)} on the target`);
-  }
-  const [sp, tp] = await Promise.all([
-    c.source(k.db, k.key, ['PTTL', k.key]),
-    c.target(k.targetDb, k.targetKey, ['PTTL', k.targetKey]),
-  ]);
-  const sTtl = Number(sp);
-  const tTtl = Number(tp);
-  if (sTtl === -2 || tTtl === -2) return undefined; // expired while being read: the next round sees it
-  if (sTtl < 0 !== tTtl < 0)
-    return diff(
-      'ttl',
-      sTtl < 0
-        ? `no expiry on the source, ${tTtl} ms left on the target`
-        : `${sTtl} ms left on the source, no expiry on the target`,
-    );
-  if (sTtl >= 0 && Math.abs(sTtl - tTtl) > c.ttlToleranceMs)
-    return diff('ttl', `${sTtl} ms left on the source, ${tTtl} ms on the target`);
-  if (c.mode === 'length') return undefined;
-  const detail = await compareValue(c, k, sType);
-  return detail === undefined ? undefined : diff('value', detail);
+export async function compareBatch(c: CompareContext, pairs: readonly KeyPair[]): Promise<Difference[]> {
+  const out: Difference[] = [];
+  const diff = (k: KeyPair, kind: DiffKind, detail: string): void => {
+    out.push({ kind, ...k, detail });
+  };
+  const types = await Promise.all(
+    pairs.map((k) =>
+      Promise.all([
+        c.source(k.db, k.key, ['TYPE', k.key]),
+        c.target(k.targetDb, k.targetKey, ['TYPE', k.targetKey]),
+      ]),
+    ),
+  );
+  const same: Array<{ k: KeyPair; type: string }> = [];
+  pairs.forEach((k, i) => {
+    const [st, tt] = types[i] as [RespValue, RespValue];
+    const sType = str(st);
+    const tType = str(tt);
+    if (sType === 'none' && tType === 'none') return;
+    if (sType === 'none') diff(k, 'extra', `the target has a ${tType} the source does not`);
+    else if (tType === 'none') diff(k, 'missing', `the source has a ${sType} the target does not`);
+    else if (sType !== tType) diff(k, 'type', `a ${sType} on the source, a ${tType} on the target`);
+    else same.push({ k, type: sType });
+  });
+  if (c.mode === 'outline' || same.length === 0) return out;
+  const meta = await Promise.all(
+    same.map(({ k, type }) => {
+      const cmd = LENGTH[type];
+      return Promise.all([
+        cmd ? c.source(k.db, k.key, [cmd, k.key]) : Promise.resolve(0),
+        cmd ? c.target(k.targetDb, k.targetKey, [cmd, k.targetKey]) : Promise.resolve(0),
+        c.source(k.db, k.key, ['PTTL', k.key]),
+        c.target(k.targetDb, k.targetKey, ['PTTL', k.targetKey]),
+      ]);
+    }),
+  );
+  const values: Array<{ k: KeyPair; type: string; len: number }> = [];
+  same.forEach(({ k, type }, i) => {
+    const [sl, tl, sp, tp] = (meta[i] as RespValue[]).map(Number) as [number, number, number, number];
+    if (sl !== tl) return diff(k, 'length', `${LENGTH[type]} ${sl} on the source, ${tl} on the target`);
+    if (sp === -2 || tp === -2) return; // expired while being read: the next round sees it
+    if (sp < 0 !== tp < 0)
+      return diff(
+        k,
+        'ttl',
+        sp < 0
+          ? `no expiry on the source, ${tp} ms left on the target`
+          : `${sp} ms left on the source, no expiry on the target`,
+      );
+    if (sp >= 0 && Math.abs(sp - tp) > c.ttlToleranceMs)
+      return diff(k, 'ttl', `${sp} ms left on the source, ${tp} ms on the target`);
+    values.push({ k, type, len: sl });
+  });
+  if (c.mode === 'length') return out;
+  // values: a bounded number at once (each holds at most a chunk per side)
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < values.length) {
+      const { k, type, len } = values[next++] as { k: KeyPair; type: string; len: number };
+      const detail = await compareValue(c, k, type, len);
+      if (detail !== undefined) diff(k, 'value', detail);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(VALUE_CONCURRENCY, values.length) }, worker));
+  return out;
 }
 
 function hexShort(b: Buffer): string {
@@ -101,15 +131,19 @@ function hexShort(b: Buffer): string {
 }
 
 /** Element by element; the first difference found, described. */
-async function compareValue(c: CompareContext, k: KeyPair, type: string): Promise<string | undefined> {
+async function compareValue(
+  c: CompareContext,
+  k: KeyPair,
+  type: string,
+  len: number,
+): Promise<string | undefined> {
   const src = (argv: Array<string | number | Buffer>): Promise<RespValue> => c.source(k.db, k.key, argv);
   const tgt = (argv: Array<string | number | Buffer>): Promise<RespValue> =>
     c.target(k.targetDb, k.targetKey, argv);
   switch (type) {
     case 'string': {
-      const len = Number(await src(['STRLEN', k.key]));
-      for (let at = 0; at < Math.max(1, len); at += 1 << 20) {
-        const end = at + (1 << 20) - 1;
+      for (let at = 0; at < Math.max(1, len); at += STRING_WINDOW) {
+        const end = at + STRING_WINDOW - 1;
         const [a, b] = await Promise.all([
           src(['GETRANGE', k.key, at, end]),
           tgt(['GETRANGE', k.targetKey, at, end]),
@@ -119,7 +153,6 @@ async function compareValue(c: CompareContext, k: KeyPair, type: string): Promis
       return undefined;
     }
     case 'list': {
-      const len = Number(await src(['LLEN', k.key]));
       for (let at = 0; at < len; at += CHUNK) {
         const [a, b] = (await Promise.all([
           src(['LRANGE', k.key, at, at + CHUNK - 1]),
@@ -137,6 +170,39 @@ async function compareValue(c: CompareContext, k: KeyPair, type: string): Promis
     case 'hash':
     case 'set':
     case 'zset': {
+      if (len <= CHUNK) {
+        // small: read whole on both sides (one command each) and compare as sorted pairs
+        const whole: Array<string | number | Buffer> =
+          type === 'hash' ? ['HGETALL'] : type === 'set' ? ['SMEMBERS'] : ['ZRANGE'];
+        const args = (key: Buffer): Array<string | number | Buffer> =>
+          type === 'zset' ? [...whole, key, 0, -1, 'WITHSCORES'] : [...whole, key];
+        const [a, b] = (await Promise.all([src(args(k.key)), tgt(args(k.targetKey))])) as [
+          RespValue[],
+          RespValue[],
+        ];
+        const canon = (r: RespValue[]): string[] => {
+          const items: string[] = [];
+          if (type === 'set') for (const m of r) items.push(buf(m).toString('hex'));
+          else
+            for (let i = 0; i + 1 < r.length; i += 2)
+              items.push(
+                `${buf(r[i] as RespValue).toString('hex')}=${buf(r[i + 1] as RespValue).toString('hex')}`,
+              );
+          return items.sort();
+        };
+        const x = canon(a);
+        const y = canon(b);
+        for (let i = 0; i < Math.max(x.length, y.length); i++) {
+          if (x[i] !== y[i]) {
+            const name = (h: string | undefined): string =>
+              h === undefined ? 'absent' : hexShort(Buffer.from(h.split('=')[0] as string, 'hex'));
+            const mine = new Set(x);
+            const first = x.find((e) => !y.includes(e)) ?? y.find((e) => !mine.has(e));
+            return `${type === 'hash' ? 'field' : 'member'} ${name(first)} differs`;
+          }
+        }
+        return undefined;
+      }
       // the lengths are equal (checked before): every source element present and equal on the
       // target proves the two equal, reading the source in SCAN chunks
       const scan = type === 'hash' ? 'HSCAN' : type === 'set' ? 'SSCAN' : 'ZSCAN';

@@ -13,7 +13,7 @@ import {
 import type { RespValue } from '@ferry/resp';
 import {
   type CompareContext,
-  compareKey,
+  compareBatch,
   type Difference,
   type DiffKind,
   type KeyPair,
@@ -69,7 +69,7 @@ export interface VerifyReport {
 }
 
 const SCAN_COUNT = 500;
-const IN_FLIGHT = 64;
+const BATCHES_IN_FLIGHT = 4;
 
 interface Side {
   w: TargetWriter;
@@ -162,17 +162,18 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       o.onProgress({ round, keysChecked, differences: found.length });
     }
   };
-  // a bounded number of comparisons in flight
+  // batches of keys compared while the next SCAN batch is read; a bounded number in flight
   const inflight = new Set<Promise<void>>();
-  const run = async (pair: KeyPair): Promise<void> => {
-    while (inflight.size >= IN_FLIGHT) await Promise.race(inflight);
-    if (limiter.active) await limiter.take(1, 0, o.signal);
-    const p = compareKey(ctx, pair).then((d) => {
-      if (d) found.push(d);
+  const run = async (pairs: KeyPair[]): Promise<void> => {
+    if (pairs.length === 0) return;
+    while (inflight.size >= BATCHES_IN_FLIGHT) await Promise.race(inflight);
+    if (limiter.active) await limiter.take(pairs.length, 0, o.signal);
+    const p = compareBatch(ctx, pairs).then((d) => {
+      found.push(...d);
     });
     inflight.add(p);
     void p.finally(() => inflight.delete(p));
-    keysChecked++;
+    keysChecked += pairs.length;
   };
   const settle = async (): Promise<void> => {
     await Promise.all(inflight);
@@ -183,12 +184,14 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     const dbs = await usedDbs(source);
     for (const unit of source.scanUnits(dbs)) {
       for await (const keys of scan(source, unit, o.signal)) {
+        const to = prefixOf(unit.db);
+        const pairs: KeyPair[] = [];
         for (const key of keys) {
-          const to = prefixOf(unit.db);
           if (!to || isOwn(key) || (filter && !filter(key)) || !picked()) continue;
           const targetKey = to.prefix.length ? Buffer.concat([to.prefix, key]) : key;
-          await run({ db: unit.db, key, targetDb: to.db, targetKey });
+          pairs.push({ db: unit.db, key, targetDb: to.db, targetKey });
         }
+        await run(pairs);
         progress(1);
       }
     }
@@ -207,6 +210,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     for (const unit of target.scanUnits(tdbs)) {
       const origins = reverse.get(unit.db) ?? [];
       for await (const keys of scan(target, unit, o.signal)) {
+        const asked: Array<{ from: { db: number; prefix: Buffer }; key: Buffer; targetKey: Buffer }> = [];
         for (const targetKey of keys) {
           if (isOwn(targetKey) || !picked()) continue;
           // the longest prefix that leads here (db1: before the empty prefix of db0)
@@ -230,19 +234,22 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
           }
           const key = targetKey.subarray(from.prefix.length);
           if (filter && !filter(key)) continue;
-          // only what the first pass could not see: a target key whose source key does not exist
-          const exists = Number(await source.read(from.db, key, ['EXISTS', key]));
-          keysChecked++;
-          if (exists === 0)
+          asked.push({ from, key, targetKey });
+        }
+        // only what the first pass could not see: target keys whose source key does not exist
+        const exists = await Promise.all(asked.map((x) => source.read(x.from.db, x.key, ['EXISTS', x.key])));
+        keysChecked += asked.length;
+        asked.forEach((x, i) => {
+          if (Number(exists[i]) === 0)
             found.push({
               kind: 'extra',
-              db: from.db,
-              key,
+              db: x.from.db,
+              key: x.key,
               targetDb: unit.db,
-              targetKey,
+              targetKey: x.targetKey,
               detail: 'the target has a key the source does not',
             });
-        }
+        });
         progress(1);
       }
     }
@@ -253,15 +260,20 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       await sleep(o.intervalMs ?? 1000, undefined, o.signal ? { signal: o.signal } : {});
       const again = found;
       found = [];
-      for (const d of again) {
-        if (d.db < 0) {
-          // unmapped target key: still there?
-          const still = Number(await target.read(d.targetDb, d.targetKey, ['EXISTS', d.targetKey]));
-          if (still) found.push(d);
-          continue;
-        }
-        await run({ db: d.db, key: d.key, targetDb: d.targetDb, targetKey: d.targetKey });
-      }
+      const unmapped = again.filter((d) => d.db < 0);
+      const still = await Promise.all(
+        unmapped.map((d) => target.read(d.targetDb, d.targetKey, ['EXISTS', d.targetKey])),
+      );
+      unmapped.forEach((d, i) => {
+        if (Number(still[i])) found.push(d);
+      });
+      const mapped = again.filter((d) => d.db >= 0);
+      for (let i = 0; i < mapped.length; i += SCAN_COUNT)
+        await run(
+          mapped
+            .slice(i, i + SCAN_COUNT)
+            .map((d) => ({ db: d.db, key: d.key, targetDb: d.targetDb, targetKey: d.targetKey })),
+        );
       await settle();
       perRound.push(found.length);
       progress(round);
