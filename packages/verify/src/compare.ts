@@ -95,22 +95,29 @@ export async function compareBatch(c: CompareContext, pairs: readonly KeyPair[])
     }),
   );
   const values: Array<{ k: KeyPair; type: string; len: number }> = [];
-  same.forEach(({ k, type }, i) => {
+  for (const [i, { k, type }] of same.entries()) {
     const [sl, tl, sp, tp] = (meta[i] as RespValue[]).map(Number) as [number, number, number, number];
-    if (sl !== tl) return diff(k, 'length', `${LENGTH[type]} ${sl} on the source, ${tl} on the target`);
-    if (sp === -2 || tp === -2) return; // expired while being read: the next round sees it
-    if (sp < 0 !== tp < 0)
-      return diff(
+    if (sl !== tl) {
+      diff(k, 'length', `${LENGTH[type]} ${sl} on the source, ${tl} on the target`);
+      continue;
+    }
+    if (sp === -2 || tp === -2) continue; // expired while being read: the next round sees it
+    if (sp < 0 !== tp < 0) {
+      diff(
         k,
         'ttl',
         sp < 0
           ? `no expiry on the source, ${tp} ms left on the target`
           : `${sp} ms left on the source, no expiry on the target`,
       );
-    if (sp >= 0 && Math.abs(sp - tp) > c.ttlToleranceMs)
-      return diff(k, 'ttl', `${sp} ms left on the source, ${tp} ms on the target`);
+      continue;
+    }
+    if (sp >= 0 && Math.abs(sp - tp) > c.ttlToleranceMs) {
+      diff(k, 'ttl', `${sp} ms left on the source, ${tp} ms on the target`);
+      continue;
+    }
     values.push({ k, type, len: sl });
-  });
+  }
   if (c.mode === 'length') return out;
   // values: a bounded number at once (each holds at most a chunk per side)
   let next = 0;
