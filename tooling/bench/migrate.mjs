@@ -5,37 +5,18 @@
 //   incremental     Ferry's sustained apply rate under redis-benchmark (SET/INCR/LPUSH/HSET,
 //                   pipelined) ÷ the rate native replication sustains, with lag p50/p99/max
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import {
-  copyFileSync,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dumpPayload, rdbFileParser } from '../../packages/rdb/dist/index.js';
 import { encodeCommand } from '../../packages/resp/dist/index.js';
-import { populate, startRedis, waitFor } from '../../packages/testkit/dist/index.js';
+import { startRedis, waitFor } from '../../packages/testkit/dist/index.js';
+import { benchDir, mixed1m } from './dataset.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const dir = process.env.FERRY_BENCH_DIR ?? join(tmpdir(), 'ferry-bench');
-mkdirSync(dir, { recursive: true });
-
-// ---------------------------------------------------------------- data set (shared with bench rdb)
-const rdb = join(dir, 'mixed-1m.rdb');
-if (!existsSync(rdb)) {
-  console.error(`generating mixed-1m (once; kept in ${dir})…`);
-  const s = await startRedis({ label: 'bench-gen' });
-  const c = s.client();
-  await populate(c, { catalogue: false, randomKeys: 1_000_000, ttlFraction: 0.2 });
-  await c.save();
-  copyFileSync(s.rdbPath, rdb);
-  await s.stop();
-}
+const dir = benchDir;
+const rdb = await mixed1m(); // shared with bench rdb and bench verify
 const mb = (b) => b / (1 << 20);
 console.log(
   `pnpm bench migrate — 1 M mixed keys, ${mb(statSync(rdb).size).toFixed(0)} MB RDB, standalone → standalone\n`,

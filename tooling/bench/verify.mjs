@@ -2,24 +2,14 @@
 // migrate use) between two servers loaded from the same RDB, as keys/s and as a ratio to a plain
 // SCAN + DUMP pass over the same servers in the same run (every key DUMPed on both sides and the
 // payloads compared: the least a key-by-key check can read).
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { populate, startRedis, waitFor } from '../../packages/testkit/dist/index.js';
+import { startRedis, waitFor } from '../../packages/testkit/dist/index.js';
 import { verify } from '../../packages/verify/dist/index.js';
+import { mixed1m } from './dataset.mjs';
 
-const dir = process.env.FERRY_BENCH_DIR ?? join(tmpdir(), 'ferry-bench');
-mkdirSync(dir, { recursive: true });
-const rdb = join(dir, 'mixed-1m.rdb');
-if (!existsSync(rdb)) {
-  console.error(`generating mixed-1m (once; kept in ${dir})…`);
-  const s = await startRedis({ label: 'bench-gen' });
-  const c = s.client();
-  await populate(c, { catalogue: false, randomKeys: 1_000_000, ttlFraction: 0.2 });
-  await c.save();
-  copyFileSync(s.rdbPath, rdb);
-  await s.stop();
-}
+const rdb = await mixed1m();
 
 async function loaded(label) {
   const d = mkdtempSync(join(tmpdir(), `ferry-bench-${label}-`));

@@ -224,3 +224,13 @@ export function replaySafe(spec: CommandSpec, argv: Buffer[]): boolean {
 export function commandName(argv: Buffer[]): string {
   return argv[0] ? lower(argv[0]) : '';
 }
+
+/** The command that tells a value's length (elements, or bytes of a string), by TYPE's answer. */
+export const LENGTH_COMMAND: Readonly<Record<string, string>> = {
+  string: 'STRLEN',
+  list: 'LLEN',
+  set: 'SCARD',
+  zset: 'ZCARD',
+  hash: 'HLEN',
+  stream: 'XLEN',
+};

@@ -1,3 +1,4 @@
+import { LENGTH_COMMAND } from '@ferry/core';
 import type { RespValue } from '@ferry/resp';
 
 /** What reads a key does on one side: one command, routed to the node that holds the key. */
@@ -16,15 +17,6 @@ export interface Difference {
   targetKey: Buffer;
   detail: string;
 }
-
-const LENGTH: Record<string, string> = {
-  string: 'STRLEN',
-  list: 'LLEN',
-  set: 'SCARD',
-  zset: 'ZCARD',
-  hash: 'HLEN',
-  stream: 'XLEN',
-};
 
 /** Elements read per command when values are compared (bounded memory for big keys). */
 export const CHUNK = 512;
@@ -85,7 +77,7 @@ export async function compareBatch(c: CompareContext, pairs: readonly KeyPair[])
   if (c.mode === 'outline' || same.length === 0) return out;
   const meta = await Promise.all(
     same.map(({ k, type }) => {
-      const cmd = LENGTH[type];
+      const cmd = LENGTH_COMMAND[type];
       return Promise.all([
         cmd ? c.source(k.db, k.key, [cmd, k.key]) : Promise.resolve(0),
         cmd ? c.target(k.targetDb, k.targetKey, [cmd, k.targetKey]) : Promise.resolve(0),
@@ -98,7 +90,7 @@ export async function compareBatch(c: CompareContext, pairs: readonly KeyPair[])
   for (const [i, { k, type }] of same.entries()) {
     const [sl, tl, sp, tp] = (meta[i] as RespValue[]).map(Number) as [number, number, number, number];
     if (sl !== tl) {
-      diff(k, 'length', `${LENGTH[type]} ${sl} on the source, ${tl} on the target`);
+      diff(k, 'length', `${LENGTH_COMMAND[type]} ${sl} on the source, ${tl} on the target`);
       continue;
     }
     if (sp === -2 || tp === -2) continue; // expired while being read: the next round sees it

@@ -4,6 +4,7 @@ import {
   type Endpoint,
   endpointName,
   formatBytes,
+  LENGTH_COMMAND,
   readNode,
 } from '@ferry/core';
 import type { RespValue } from '@ferry/resp';
@@ -19,15 +20,6 @@ export interface BigKeysOptions {
   /** Big keys listed at most. Default 20. */
   list?: number;
 }
-
-const LENGTH: Record<string, string> = {
-  string: 'STRLEN',
-  list: 'LLEN',
-  set: 'SCARD',
-  zset: 'ZCARD',
-  hash: 'HLEN',
-  stream: 'XLEN',
-};
 
 interface Big {
   db: number;
@@ -65,7 +57,7 @@ async function scanNode(
       const measured = await Promise.all(
         keys.map(async (k, i) => {
           const type = String(types[i]);
-          const cmd = LENGTH[type];
+          const cmd = LENGTH_COMMAND[type];
           const [len, mem] = await Promise.all([
             cmd ? (input.probe.command(node, [cmd, k], db) as Promise<RespValue>) : Promise.resolve(0),
             memoryUsage
