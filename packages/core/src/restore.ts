@@ -103,16 +103,3 @@ export function encodeRestores(items: readonly RestoreItem[], rdbVersion: number
   for (const it of items) o = writeRestore(out, o, it, rdbVersion);
   return out;
 }
-
-/** One RESTORE encoded alone. */
-export function encodeRestore(
-  key: Buffer,
-  ttl: number,
-  rdbType: number,
-  value: Buffer,
-  rdbVersion: number,
-  replace: boolean,
-  absttl: boolean,
-): Buffer {
-  return encodeRestores([{ key, ttl, rdbType, value, replace, absttl }], rdbVersion);
-}

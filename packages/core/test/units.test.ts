@@ -188,20 +188,29 @@ describe('task states', () => {
   });
 });
 
-describe('encodeRestore', () => {
-  it('is byte for byte what encodeCommand makes of RESTORE with dumpPayload', async () => {
-    const { encodeRestore } = await import('../src/restore.js');
+describe('encodeRestores', () => {
+  it('is byte for byte what encodeCommand makes of each RESTORE with dumpPayload, back to back', async () => {
+    const { encodeRestores } = await import('../src/restore.js');
     const { dumpPayload } = await import('@ferry/rdb');
     const { encodeCommand } = await import('@ferry/resp');
-    for (const [key, ttl, value, replace, absttl] of [
+    const cases = [
       [b('k'), 0, b('\x05hello'), false, false],
       [Buffer.alloc(300, 7), 1_900_000_000_123, Buffer.alloc(70_000, 1), true, true],
       [b('x'), 5, b(''), true, false],
-    ] as Array<[Buffer, number, Buffer, boolean, boolean]>) {
+    ] as Array<[Buffer, number, Buffer, boolean, boolean]>;
+    const expected: Buffer[] = [];
+    for (const [key, ttl, value, replace, absttl] of cases) {
       const args: Array<string | number | Buffer> = ['RESTORE', key, ttl, dumpPayload(0, value, 10)];
       if (replace) args.push('REPLACE');
       if (absttl) args.push('ABSTTL');
-      expect(encodeRestore(key, ttl, 0, value, 10, replace, absttl).equals(encodeCommand(args))).toBe(true);
+      expected.push(encodeCommand(args));
+      const one = encodeRestores([{ key, ttl, rdbType: 0, value, replace, absttl }], 10);
+      expect(one.equals(encodeCommand(args))).toBe(true);
     }
+    const unit = encodeRestores(
+      cases.map(([key, ttl, value, replace, absttl]) => ({ key, ttl, rdbType: 0, value, replace, absttl })),
+      10,
+    );
+    expect(unit.equals(Buffer.concat(expected))).toBe(true);
   });
 });

@@ -42,6 +42,11 @@ export function readNode(shard: ShardSpec): Endpoint {
   return shard.replicas[0] ?? shard.primary;
 }
 
+/** Each shard with the node it is read from. */
+export function readNodes(shards: ShardSpec[]): Array<{ shard: ShardSpec; node: Endpoint }> {
+  return shards.map((shard) => ({ shard, node: readNode(shard) }));
+}
+
 /** Every node of the source: each shard's primary and replicas. */
 export function sourceNodes(shards: ShardSpec[]): Array<{ shard: ShardSpec; node: Endpoint; role: string }> {
   return shards.flatMap((shard) => [

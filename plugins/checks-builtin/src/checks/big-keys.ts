@@ -5,7 +5,7 @@ import {
   endpointName,
   formatBytes,
   LENGTH_COMMAND,
-  readNode,
+  readNodes,
 } from '@ferry/core';
 import type { RespValue } from '@ferry/resp';
 import { defineCheck, eachNode, keyspaceDbs, type Result, result } from '../util.js';
@@ -93,45 +93,41 @@ export function checkBigKeys(options: BigKeysOptions = {}) {
     list: options.list ?? 20,
   };
   return defineCheck('big-keys', 'Big keys', async (input) =>
-    eachNode(
-      input.shards.map((shard) => ({ shard, node: readNode(shard) })),
-      'big keys',
-      async ({ shard, node }): Promise<Result[]> => {
-        const r = await scanNode(input, node, o);
-        const seen = r.complete
-          ? `all ${r.scanned} keys`
-          : `a sample of ${r.scanned} of ${r.total} keys (time-bounded)`;
-        const details = {
-          scanned: r.scanned,
-          total: r.total,
-          complete: r.complete,
-          thresholdBytes: input.options.bigKeyThreshold,
-          thresholdElements: o.elements,
-          big: r.big.slice(0, o.list),
-        };
-        if (r.big.length === 0)
-          return [
-            result('pass', `source ${endpointName(node)}: no big key in ${seen}`, {
-              shardId: shard.id,
-              details,
-            }),
-          ];
-        const top = r.big
-          .slice(0, 5)
-          .map(
-            (b) =>
-              `${JSON.stringify(b.key.length > 60 ? `${b.key.slice(0, 60)}…` : b.key)} (db ${b.db}, ${b.type}, ${b.elements} elements${b.bytes !== undefined ? `, ${formatBytes(b.bytes)}` : ''})`,
-          )
-          .join(', ');
+    eachNode(readNodes(input.shards), 'big keys', async ({ shard, node }): Promise<Result[]> => {
+      const r = await scanNode(input, node, o);
+      const seen = r.complete
+        ? `all ${r.scanned} keys`
+        : `a sample of ${r.scanned} of ${r.total} keys (time-bounded)`;
+      const details = {
+        scanned: r.scanned,
+        total: r.total,
+        complete: r.complete,
+        thresholdBytes: input.options.bigKeyThreshold,
+        thresholdElements: o.elements,
+        big: r.big.slice(0, o.list),
+      };
+      if (r.big.length === 0)
         return [
-          result('warn', `source ${endpointName(node)}: ${r.big.length} big key(s) in ${seen}: ${top}`, {
+          result('pass', `source ${endpointName(node)}: no big key in ${seen}`, {
             shardId: shard.id,
-            advice:
-              'big keys are written in chunks (rewrite path) and may slow the target while they load; a DEL or expiry of one blocks the source for as long',
             details,
           }),
         ];
-      },
-    ),
+      const top = r.big
+        .slice(0, 5)
+        .map(
+          (b) =>
+            `${JSON.stringify(b.key.length > 60 ? `${b.key.slice(0, 60)}…` : b.key)} (db ${b.db}, ${b.type}, ${b.elements} elements${b.bytes !== undefined ? `, ${formatBytes(b.bytes)}` : ''})`,
+        )
+        .join(', ');
+      return [
+        result('warn', `source ${endpointName(node)}: ${r.big.length} big key(s) in ${seen}: ${top}`, {
+          shardId: shard.id,
+          advice:
+            'big keys are written in chunks (rewrite path) and may slow the target while they load; a DEL or expiry of one blocks the source for as long',
+          details,
+        }),
+      ];
+    }),
   );
 }

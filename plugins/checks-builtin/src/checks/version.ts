@@ -1,4 +1,4 @@
-import { compareVersions, endpointName, rdbVersionOf, readNode, targetNodes } from '@ferry/core';
+import { compareVersions, endpointName, rdbVersionOf, readNodes, targetNodes } from '@ferry/core';
 import { defineCheck, eachNode, type Result, result } from '../util.js';
 
 /** The newest source Ferry knows: RDB 12 is what 7.4 → 8.x write. */
@@ -46,17 +46,13 @@ export function checkVersion() {
     const targets = await targetNodes(input);
     const tv =
       (await Promise.all(targets.map((t) => input.probe.version(t)))).sort(compareVersions)[0] ?? '0.0.0';
-    return eachNode(
-      input.shards.map((shard) => ({ shard, node: readNode(shard) })),
-      'the version',
-      async ({ shard, node }) => {
-        const sv = await input.probe.version(node);
-        return judgeVersions(sv, tv).map((r) => ({
-          ...r,
-          shardId: shard.id,
-          message: input.shards.length > 1 ? `${endpointName(node)}: ${r.message}` : r.message,
-        }));
-      },
-    );
+    return eachNode(readNodes(input.shards), 'the version', async ({ shard, node }) => {
+      const sv = await input.probe.version(node);
+      return judgeVersions(sv, tv).map((r) => ({
+        ...r,
+        shardId: shard.id,
+        message: input.shards.length > 1 ? `${endpointName(node)}: ${r.message}` : r.message,
+      }));
+    });
   });
 }
