@@ -21,6 +21,8 @@ export interface ShardMetrics {
   lagBytes: number;
   lagMs: number | undefined;
   errors: Record<string, number>;
+  /** `DEL`s of the source's slot migrations not applied (the key lives on in another shard). */
+  migratedAway?: number;
 }
 
 export interface TaskEvents {
@@ -39,6 +41,13 @@ export interface TaskEvents {
   'task:error': { taskId: string; shardId?: string; code: string; message: string; retrying: boolean };
   /** Things a user should know that do not stop the task (a split transaction, an unsupported command, a write-mode switch). */
   'task:warning': { taskId: string; shardId?: string; message: string; key?: string; command?: string };
+  /** What the source topology's watcher saw (a failover followed, slots moving, shards added). */
+  'topology:change': {
+    taskId: string;
+    kind: 'failover' | 'slots-moving' | 'shards-changed' | 'watch-error';
+    shardId?: string;
+    message: string;
+  };
 }
 
 export type TaskEventName = keyof TaskEvents;
@@ -62,6 +71,7 @@ export class TaskEmitter {
       'stream:lag',
       'task:error',
       'task:warning',
+      'topology:change',
     ];
     const offs = names.map((n) => this.on(n, (p) => listener(n, p)));
     return () => {

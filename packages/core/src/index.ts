@@ -8,6 +8,7 @@ export * from './events.js';
 export * from './format.js';
 export * from './keys.js';
 export * from './limiter.js';
+export { MovedKeys } from './moved.js';
 export * from './options.js';
 export * from './plugins.js';
 export { FERRY_KEY_PREFIX, heartbeatKey } from './shard.js';

@@ -6,10 +6,18 @@ import type { TaskEvents } from './events.js';
 export type Awaitable<T> = T | Promise<T>;
 
 export interface ShardSpec {
+  /** Stable over the task's life: checkpoints, spool directories and target checkpoint keys are named after it. */
   id: string;
   primary: Endpoint;
   replicas: Endpoint[];
   slots?: Array<[number, number]>;
+  /**
+   * Other names this shard may have had in an earlier discovery (a cluster shard is named after its
+   * primary, which a failover changes): a stored checkpoint under one of them is this shard's.
+   */
+  aliases?: string[];
+  /** Read from a replica when there is one (default true); false follows the primary, also after a failover. */
+  preferReplica?: boolean;
 }
 
 export interface PluginMeta {
@@ -33,9 +41,15 @@ export interface PluginContext {
 }
 
 export type TopologyChange =
-  | { kind: 'failover'; shardId: string; primary: Endpoint }
-  | { kind: 'slots-moving'; shardId: string; detail: string }
-  | { kind: 'shards-changed'; shards: ShardSpec[] };
+  /** The shard has a new primary (and replica set): links to a node no longer in it move over with PSYNC. */
+  | { kind: 'failover'; shard: ShardSpec; detail: string }
+  /**
+   * Slots are moving between source shards. `pause`: the task pauses applying (a topology, such
+   * as Codis, whose migrations Ferry cannot follow safely); otherwise it is an event.
+   */
+  | { kind: 'slots-moving'; shardId: string; detail: string; slots: number[]; pause?: boolean }
+  /** Shards were added or removed: the task cannot follow that and says so. */
+  | { kind: 'shards-changed'; shards: ShardSpec[]; detail: string };
 
 /** A way of reading a source deployment: how to find its shards and what to watch while migrating. */
 export interface SourceTopologyPlugin<O = unknown> {

@@ -8,6 +8,7 @@ import { type Endpoint, endpointName } from './endpoint.js';
 import type { ShardMetrics, TaskEvents } from './events.js';
 import { type DbRoute, type KeyMapper, mapKey } from './keys.js';
 import type { RateLimiter } from './limiter.js';
+import type { MovedKeys } from './moved.js';
 import type { ResolvedOptions } from './options.js';
 import type { ShardSpec } from './plugins.js';
 import { encodeRestores, type RestoreItem } from './restore.js';
@@ -32,6 +33,8 @@ export interface ShardContext {
   onStreaming(): void;
   /** A promise while the task is paused. */
   gate(): Promise<void> | undefined;
+  /** Keys the source cluster moved between shards, shared by the task's shards. */
+  moved: MovedKeys;
 }
 
 /** Keys Ferry keeps on the target while a task runs (removed when it completes). */
@@ -100,7 +103,9 @@ export class ShardRunner {
   private failure: Error | undefined;
   /** Offsets already applied per checkpoint domain (slot, or 0 for a standalone target), from the target. */
   private domainDone = new Map<number, number>();
-  private readonly source: Endpoint;
+  private source: Endpoint;
+  /** The replid a resumed pass asked to continue (psync2 keeps offsets across a failover's new replid). */
+  private resumedFrom = '';
   private completeRequested = false;
   private stopRequested = false;
   private lastSaved = 0;
@@ -110,7 +115,7 @@ export class ShardRunner {
 
   constructor(private readonly ctx: ShardContext) {
     const s = ctx.shard;
-    this.source = s.replicas[0] ?? s.primary;
+    this.source = pickSource(s);
     this.metrics = {
       shardId: s.id,
       phase: 'connecting',
@@ -158,6 +163,32 @@ export class ShardRunner {
     });
   }
 
+  /** The node this shard reads from now. */
+  get sourceEndpoint(): Endpoint {
+    return this.source;
+  }
+
+  /**
+   * The shard's nodes changed (a failover). A link to a node that is no longer where this shard
+   * should read from is closed: the task's retry opens one to the new node with PSYNC of the same
+   * history, which a psync2 primary continues. Returns true when the link moves.
+   */
+  retarget(spec: ShardSpec): boolean {
+    const s = this.ctx.shard;
+    s.primary = spec.primary;
+    s.replicas = spec.replicas;
+    if (spec.slots) s.slots = spec.slots;
+    const cur = this.source;
+    const keep =
+      s.preferReplica === false
+        ? sameNode(cur, s.primary)
+        : sameNode(cur, s.primary) || s.replicas.some((r) => sameNode(r, cur));
+    if (keep) return false;
+    this.source = pickSource(s);
+    this.link?.close();
+    return true;
+  }
+
   /** Stops streaming once everything the source has sent so far is applied. */
   requestComplete(): void {
     this.completeRequested = true;
@@ -189,7 +220,9 @@ export class ShardRunner {
     this.info = await this.connectTo(s);
     if (ctx.options.sourceHeartbeat) {
       // written on the primary (a replica is read-only); it comes back through the stream
-      this.heartbeatConn = s === ctx.shard.primary ? this.info : await this.connectTo(ctx.shard.primary);
+      this.heartbeatConn = sameNode(s, ctx.shard.primary)
+        ? this.info
+        : await this.connectTo(ctx.shard.primary);
     }
     const link = new ReplicaLink({
       host: s.host,
@@ -227,6 +260,7 @@ export class ShardRunner {
         );
       }
       this.replid = start.replid ?? '';
+      this.resumedFrom = start.mode === 'continue' ? (saved?.replid ?? '') : '';
       if (start.mode === 'continue') {
         this.applied = start.offset;
         this.sourceDb = this.appliedDb = saved?.db ?? 0;
@@ -632,7 +666,9 @@ export class ShardRunner {
         const v = (await w.send(0, w.cluster ? slot : nodeSlot, ['GET', k])) as Buffer | null;
         if (!v) continue;
         const [replid, offset] = v.toString().split(' ');
-        if (replid === this.replid) this.domainDone.set(slot, Number(offset));
+        // after a failover the primary continues the old history under a new replid, same offsets
+        if (replid === this.replid || (this.resumedFrom !== '' && replid === this.resumedFrom))
+          this.domainDone.set(slot, Number(offset));
       }
     }
   }
@@ -774,6 +810,15 @@ export class ShardRunner {
   }
 }
 
+function sameNode(a: Endpoint, b: Endpoint): boolean {
+  return a.host === b.host && a.port === b.port;
+}
+
+/** Where a shard is read from: its first replica unless told to follow the primary. */
+function pickSource(s: ShardSpec): Endpoint {
+  return (s.preferReplica === false ? undefined : s.replicas[0]) ?? s.primary;
+}
+
 const IDLE = Symbol('idle');
 
 /** The iterator's next value, or IDLE when none came within `ms` (the pending next() is kept). */
@@ -897,10 +942,11 @@ class StreamBatch {
   }
 
   private addOne(cmd: StreamCommand, txSlot: number | undefined): void {
-    const { argv, offset } = cmd;
+    let { argv } = cmd;
+    const { offset } = cmd;
     const sh = this.shard;
     const { mapper, writer, options } = sh.context;
-    const name = commandName(argv);
+    let name = commandName(argv);
     if (name === 'ping' || name === 'replconf') return;
     if (name === 'select') {
       sh.sourceDb = Number(argv[1]?.toString());
@@ -911,6 +957,14 @@ class StreamBatch {
     if (options.sourceHeartbeat && name === 'set' && argv[1]?.equals(sh.heartbeatKey)) {
       if (argv[2]) sh.heartbeat(argv[2]);
       return;
+    }
+    if (name === 'restore-asking' || name === 'del' || name === 'unlink') {
+      const m = this.migration(name, argv, srcDb);
+      if (!m) return;
+      if (m !== argv) {
+        argv = m;
+        name = commandName(argv);
+      }
     }
     const route = mapper.route(srcDb);
     if (!route) return;
@@ -924,7 +978,13 @@ class StreamBatch {
       !mapper.filter &&
       !options.sourceHeartbeat
     ) {
-      this.push(route.db, undefined, cmd.raw ?? argv, replaySafe(spec, argv), offset);
+      this.push(
+        route.db,
+        undefined,
+        argv === cmd.argv ? (cmd.raw ?? argv) : argv,
+        replaySafe(spec, argv),
+        offset,
+      );
       return;
     }
     if (!spec) {
@@ -999,6 +1059,35 @@ class StreamBatch {
       argv[1],
       name.toUpperCase(),
     );
+  }
+
+  /**
+   * A source cluster's slot migration, as it shows in the streams: `RESTORE-ASKING` (the importing
+   * shard) becomes `RESTORE … REPLACE` (the target holds the key already, from the other shard) and
+   * registers the key; the exporting shard's `DEL` of it is dropped (see MovedKeys). Returns the
+   * command to apply, or undefined when nothing is left of it.
+   */
+  private migration(name: string, argv: Buffer[], db: number): Buffer[] | undefined {
+    const sh = this.shard;
+    const { moved, shard } = sh.context;
+    if (name === 'restore-asking') {
+      const key = argv[1];
+      if (key) moved.restored(db, key, shard.id);
+      const out: Buffer[] = [Buffer.from('RESTORE'), ...argv.slice(1)];
+      if (!argv.slice(4).some((a) => a.length === 7 && a.toString('latin1').toLowerCase() === 'replace'))
+        out.push(Buffer.from('REPLACE'));
+      return out;
+    }
+    let kept: Buffer[] | undefined;
+    for (let i = 1; i < argv.length; i++) {
+      const key = argv[i] as Buffer;
+      if (moved.migratedAway(db, key, shard.id)) {
+        kept ??= argv.slice(0, i);
+        sh.metrics.migratedAway = (sh.metrics.migratedAway ?? 0) + 1;
+      } else kept?.push(key);
+    }
+    if (!kept) return argv;
+    return kept.length > 1 ? kept : undefined;
   }
 
   private keyless(

@@ -3,12 +3,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError, isFerryError } from '@ferry/errors';
+import { connect } from '@ferry/resp';
 import type { CheckpointStore, TaskCheckpoint } from './checkpoint.js';
 import { type CheckReport, type RunChecksOptions, runChecks } from './checks/runChecks.js';
 import { type Endpoint, endpointName } from './endpoint.js';
-import { type ShardMetrics, TaskEmitter } from './events.js';
+import { type ShardMetrics, TaskEmitter, type TaskEvents } from './events.js';
 import { KeyMapper } from './keys.js';
 import { RateLimiter } from './limiter.js';
+import { MovedKeys } from './moved.js';
 import { type RateLimit, type ResolvedOptions, resolveOptions, type TaskOptions } from './options.js';
 import type { Logger, PluginContext, PluginRegistry, ShardSpec } from './plugins.js';
 import { FERRY_KEY_PREFIX, ShardRunner } from './shard.js';
@@ -135,7 +137,10 @@ export class Task {
     try {
       await this.prepare();
       this.setState(this.runnersAllResumed() ? 'incremental_sync' : 'full_sync');
+      const watching = this.watchTopology();
       await Promise.all(this.runners.map((r) => this.runShard(r)));
+      this.watchStop?.abort();
+      await watching;
       if (this.stopping) {
         this.setState('stopping');
         this.setState('stopped');
@@ -228,6 +233,73 @@ export class Task {
     return report;
   }
 
+  private watchStop: AbortController | undefined;
+  private readonly moved = new MovedKeys();
+
+  /**
+   * Follows the source topology while the shards run (plugins that have a watcher): a failover
+   * moves the shard's link to the new primary, slots moving are reported (or pause the task when the
+   * plugin says so), added or removed shards are reported. A watcher that fails is an event, never
+   * the task's failure.
+   */
+  private async watchTopology(): Promise<void> {
+    const plugin = this.registry.topology(this.spec.source.topology);
+    if (!plugin.watch) return;
+    const stop = new AbortController();
+    this.watchStop = stop;
+    const signal = AbortSignal.any([stop.signal, this.controller.signal]);
+    const ctx = { ...this.context(), signal };
+    const report = (kind: TaskEvents['topology:change']['kind'], message: string, shardId?: string): void => {
+      this.events.emit('topology:change', {
+        taskId: this.id,
+        kind,
+        message,
+        ...(shardId ? { shardId } : {}),
+      });
+    };
+    try {
+      for await (const change of plugin.watch(plugin.parseOptions(this.spec.source.options), ctx)) {
+        if (signal.aborted) break;
+        if (change.kind === 'failover') {
+          const runner = this.runners.find(
+            (r) => r.metrics.shardId === change.shard.id || change.shard.aliases?.includes(r.metrics.shardId),
+          );
+          if (!runner) {
+            report('failover', `${change.detail} (shard ${change.shard.id} is not one this task reads)`);
+            continue;
+          }
+          const moved = runner.retarget(change.shard);
+          report(
+            'failover',
+            moved
+              ? `${change.detail}: reading from ${endpointName(runner.sourceEndpoint)} now, continuing the same replication history`
+              : `${change.detail}: the link stays on ${endpointName(runner.sourceEndpoint)}`,
+            runner.metrics.shardId,
+          );
+        } else if (change.kind === 'slots-moving') {
+          report('slots-moving', change.detail, change.shardId);
+          if (change.pause && (this.state === 'full_sync' || this.state === 'incremental_sync')) {
+            this.pause();
+            this.events.emit('task:warning', {
+              taskId: this.id,
+              shardId: change.shardId,
+              message: `paused: ${change.detail}. Resume once the slot migration has finished`,
+            });
+          }
+        } else {
+          report('shards-changed', change.detail);
+          this.events.emit('task:warning', {
+            taskId: this.id,
+            message: `${change.detail}: this task keeps reading the shards it started with; keys on the new shards are not migrated until the task is started again`,
+          });
+        }
+      }
+    } catch (err) {
+      if (!signal.aborted)
+        report('watch-error', `the source topology is no longer watched: ${(err as Error).message}`);
+    }
+  }
+
   private runnersAllResumed(): boolean {
     return this.shards.length > 0 && this.shards.every((s) => this.checkpoint[s.id]?.snapshotDone);
   }
@@ -240,6 +312,13 @@ export class Task {
     if (this.shards.length === 0)
       throw new FerryError('CONFIG_INVALID', 'the source topology found no shard to migrate');
     this.checkpoint = (await this.services.checkpoints.load(this.id)) ?? {};
+    for (const shard of this.shards) {
+      // a shard renamed since the checkpoint (a cluster shard after a failover) keeps its old name
+      if (this.checkpoint[shard.id]) continue;
+      const old = shard.aliases?.find((a) => this.checkpoint[a]);
+      if (old) shard.id = old;
+    }
+    if (this.spec.target.cluster && !this.options.dbMap) await this.refuseMultiDb();
     const t = this.spec.target;
     this.writer = await TargetWriter.open({
       endpoint: t.endpoint,
@@ -279,8 +358,50 @@ export class Task {
             this.setState('incremental_sync');
         },
         gate: () => this.pausedGate?.promise,
+        moved: this.moved,
       });
     });
+  }
+
+  /**
+   * A cluster target has db 0 only: without a db map, keys of other source dbs would silently
+   * merge into it. Refused, naming the dbs that hold keys.
+   */
+  private async refuseMultiDb(): Promise<void> {
+    const busy = new Map<number, number>();
+    await Promise.all(
+      this.shards.map(async (shard) => {
+        const e = shard.replicas[0] ?? shard.primary;
+        const conn = await connect({
+          host: e.host,
+          port: e.port,
+          ...(e.username ? { username: e.username } : {}),
+          ...(e.password !== undefined ? { password: e.password } : {}),
+          ...(e.tls ? { tls: true } : {}),
+          signal: this.controller.signal,
+          connectTimeoutMs: 10_000,
+          commandTimeoutMs: 10_000,
+        });
+        try {
+          const text = String(await conn.send(['INFO', 'keyspace']));
+          for (const m of text.matchAll(/^db(\d+):keys=(\d+)/gm)) {
+            const db = Number(m[1]);
+            if (db !== 0) busy.set(db, (busy.get(db) ?? 0) + Number(m[2]));
+          }
+        } finally {
+          conn.destroy();
+        }
+      }),
+    );
+    if (busy.size === 0) return;
+    const list = [...busy].sort((a, b) => a[0] - b[0]);
+    throw new FerryError(
+      'CONFIG_INVALID',
+      `the target is a cluster (db 0 only) and the source has keys in db ${list.map(([db, n]) => `${db} (${n} keys)`).join(', ')}: map them with --db-map (e.g. --db-map 0=0,${list
+        .map(([db]) => `${db}=0+db${db}:`)
+        .join(',')} to keep them apart with a prefix), or migrate db 0 alone with --db-map 0=0`,
+      { details: { dbs: Object.fromEntries(list) } },
+    );
   }
 
   /** Under the "fail" conflict policy a new task needs an empty target (its mapped dbs, or every node of a cluster). */

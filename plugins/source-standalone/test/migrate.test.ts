@@ -112,6 +112,34 @@ describe('standalone → cluster', () => {
   });
 });
 
+describe('multi-db standalone → cluster', () => {
+  it('is refused without a db map, naming the dbs that hold keys and --db-map', async () => {
+    const source = await server({ label: 'source-multidb' });
+    const target = await cluster();
+    const src = source.client();
+    await populate(src, { dbs: [0, 2, 5], randomKeys: 50 });
+    const task = engine().createTask(
+      spec(
+        source,
+        { host: '127.0.0.1', port: 0 },
+        { target: { endpoint: target.seeds[0] as never, cluster: true } },
+      ),
+    );
+    const err = await task.start().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(
+      /source has keys in db 2 \(\d+ keys\), 5 \(\d+ keys\): map them with --db-map/,
+    );
+    expect(task.state).toBe('failed');
+    // nothing was written to the target
+    const sizes = await Promise.all((await target.masters()).map((m) => m.client().dbsize()));
+    expect(sizes).toEqual([0, 0, 0]);
+    src.disconnect();
+  });
+});
+
 describe('write modes', () => {
   it('rewrite path forced gives the same result', async () => {
     const source = await server({ label: 'source' });

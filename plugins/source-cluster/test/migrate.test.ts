@@ -1,0 +1,147 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import {
+  compareDeployments,
+  formatDifferences,
+  loadAcrossSnapshot,
+  populate,
+  type RedisCluster,
+  record,
+  resolveBinary,
+  serverScope,
+  untilSynced,
+  waitFor,
+  writeLoad,
+} from '@ferry/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clusterSpec, engine, seedOf } from './helpers.js';
+
+const run = promisify(execFile);
+const servers = serverScope();
+afterAll(() => servers.stop());
+
+let source: RedisCluster;
+beforeAll(async () => {
+  source = await servers.cluster({ masters: 3, replicasPerMaster: 1 });
+  const c = source.client();
+  await populate(c, { randomKeys: 3000, bigKeys: { elements: 200_000, types: ['zset'] } });
+  c.disconnect();
+}, 120_000);
+
+describe('cluster source', () => {
+  it('cluster (3 masters + replicas) → standalone under write load', async () => {
+    const target = await servers.redis({ label: 'target' });
+    const task = engine().createTask(clusterSpec(source, { endpoint: target.endpoint }));
+    const log = record(task);
+    const load = loadAcrossSnapshot(source.client(), task, { opsPerSec: 1500, prefix: 'l1:' });
+    const running = task.start();
+    const done = await load.done;
+    expect(done.spannedSnapshot).toBe(true);
+    expect(done.errors).toBe(0);
+    await untilSynced(task);
+    expect(task.metrics().length).toBe(3);
+    // the links are on the replicas: each primary still has only its own replica attached
+    for (const m of (await source.topology()).filter((n) => n.role === 'master'))
+      expect(Number((await m.server.info('replication')).connected_slaves)).toBe(1);
+    await task.complete();
+    await running;
+    expect(task.state).toBe('succeeded');
+    expect(log.starts.map((s) => s.mode)).toEqual(['full', 'full', 'full']);
+    const diffs = await compareDeployments(source, target, { dbs: [0] });
+    expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
+  });
+
+  it('cluster (3 masters) → cluster (4 masters) under write load, then a slot migration on the source while streaming', async () => {
+    const target = await servers.cluster({ masters: 4 });
+    const task = engine().createTask(clusterSpec(source, { endpoint: seedOf(target), cluster: true }));
+    const log = record(task);
+    const load = loadAcrossSnapshot(source.client(), task, { opsPerSec: 1500, prefix: 'l2:' });
+    const running = task.start();
+    expect((await load.done).spannedSnapshot).toBe(true);
+    await untilSynced(task);
+    // reshard 300 slots from one source master to another while the source is written to
+    const topo = await source.topology();
+    const masters = topo.filter((n) => n.role === 'master');
+    const [from, to] = masters as [(typeof masters)[0], (typeof masters)[0]];
+    const stop = new AbortController();
+    const more = writeLoad(source.client(), {
+      opsPerSec: 1000,
+      durationMs: 60_000,
+      prefix: 'l2b:',
+      signal: stop.signal,
+    });
+    await run(resolveBinary('redis-cli'), [
+      '--cluster',
+      'reshard',
+      `${from.server.host}:${from.server.port}`,
+      '--cluster-from',
+      from.id,
+      '--cluster-to',
+      to.id,
+      '--cluster-slots',
+      '300',
+      '--cluster-yes',
+    ]);
+    stop.abort();
+    expect((await more).errors).toBe(0);
+    // reported while moving, or as moved once the next topology read sees the new owner
+    await waitFor(
+      async () => log.topology.some((t) => /^slots-moving: .* (moving|moved) from shard/.test(t)),
+      {
+        timeoutMs: 10_000,
+        what: 'a slots-moving event',
+      },
+    );
+    await untilSynced(task);
+    await task.complete();
+    await running;
+    expect(task.state).toBe('succeeded');
+    const diffs = await compareDeployments(source, target, { dbs: [0] });
+    expect(formatDifferences(diffs), [...log.topology, ...log.warnings].join('\n')).toBe('');
+    const dropped = task.metrics().reduce((n, m) => n + (m.migratedAway ?? 0), 0);
+    expect(dropped, 'the migration DELs of moved keys were not applied').toBeGreaterThan(0);
+  });
+
+  it('follows a failover (CLUSTER FAILOVER) with +CONTINUE, no resync, no difference', async () => {
+    const target = await servers.redis({ label: 'target-fo' });
+    const task = engine().createTask(
+      clusterSpec(source, { endpoint: target.endpoint }, { sourceOptions: { preferReplica: false } }),
+    );
+    const log = record(task);
+    const stop = new AbortController();
+    const load = writeLoad(source.client(), {
+      opsPerSec: 1000,
+      durationMs: 120_000,
+      prefix: 'l3:',
+      signal: stop.signal,
+    });
+    const running = task.start();
+    await untilSynced(task, 500);
+    const replica = (await source.topology()).find((n) => n.role === 'replica');
+    if (!replica) throw new Error('no replica');
+    await replica.server.client().cluster('FAILOVER');
+    await waitFor(async () => log.topology.some((t) => t.startsWith('failover')), {
+      timeoutMs: 20_000,
+      what: 'the failover to be seen',
+    });
+    await waitFor(async () => log.starts.length >= 4, { timeoutMs: 20_000, what: 'the shard to reconnect' });
+    await new Promise((r) => setTimeout(r, 1000));
+    stop.abort();
+    expect((await load).errors).toBe(0);
+    await untilSynced(task);
+    await task.complete();
+    await running;
+    // the link moved to the promoted replica and continued the same history there
+    const moved = log.topology.find((t) => t.startsWith('failover'));
+    expect(moved).toContain(`reading from ${replica.server.host}:${replica.server.port} now`);
+    const later = log.starts.slice(3);
+    expect(later.length).toBeGreaterThan(0);
+    expect(
+      later.map((s) => s.mode),
+      JSON.stringify(log.errors),
+    ).toEqual(later.map(() => 'continue'));
+    expect(new Set(later.map((s) => s.shardId)).size).toBe(1);
+    const diffs = await compareDeployments(source, target, { dbs: [0] });
+    expect(formatDifferences(diffs), [...log.topology, ...log.warnings].join('\n')).toBe('');
+  });
+});
