@@ -14,6 +14,7 @@ export * from './plugins.js';
 export { FERRY_KEY_PREFIX, heartbeatKey } from './shard.js';
 export * from './slot.js';
 export * from './state.js';
+export { type ProxyKind, proxyRefuses } from './target/proxy.js';
 export { describeCommand, type TargetOptions, TargetWriter } from './target/writer.js';
 export { type EngineServices, Task, type TaskSpec } from './task.js';
 export * from './versions.js';

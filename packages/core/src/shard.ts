@@ -14,6 +14,7 @@ import type { ShardSpec } from './plugins.js';
 import { encodeRestores, type RestoreItem } from './restore.js';
 import { Rewriter } from './rewrite.js';
 import { keySlot, slotTag } from './slot.js';
+import { type ProxyKind, proxyName, proxyRefuses } from './target/proxy.js';
 import { describeCommand, type TargetWriter } from './target/writer.js';
 import { rdbVersionOf } from './versions.js';
 
@@ -134,7 +135,8 @@ export class ShardRunner {
       errors: {},
     };
     const w = ctx.writer;
-    this.restoreAllowed = ctx.options.writeMode !== 'rewrite';
+    // codis-proxy refuses RESTORE: the rewrite path, whatever the write mode says
+    this.restoreAllowed = ctx.options.writeMode !== 'rewrite' && w.proxy !== 'codis';
     this.rewriter = new Rewriter(
       {
         multiHset: w.atLeast('4.0.0'),
@@ -411,6 +413,12 @@ export class ShardRunner {
             this.warnOnce('the source has Redis functions; the target (before 7.0) cannot load them');
             continue;
           }
+          if (writer.proxy) {
+            this.warnOnce(
+              `the source has Redis functions; a ${writer.proxy} target cannot load them (load them on its servers)`,
+            );
+            continue;
+          }
           await writer.broadcast(0, ['FUNCTION', 'LOAD', 'REPLACE', e.code]);
           continue;
         }
@@ -445,12 +453,22 @@ export class ShardRunner {
         }
         if (limiter.active) await limiter.take(1, raw?.length ?? e.sizeHint.bytes ?? 0, signal);
         const key = mapKey(e.key, route.prefix);
+        if (key.length > writer.maxKeyBytes) {
+          this.metrics.skippedKeys++;
+          this.unsupported(
+            `key ${JSON.stringify(`${key.subarray(0, 60).toString('latin1')}…`)} (${key.length} bytes) was not written: longer than the target takes (${writer.maxKeyBytes} bytes)`,
+            key.subarray(0, 200),
+            'RESTORE',
+          );
+          continue;
+        }
         const slot = writer.cluster ? keySlot(key) : undefined;
         this.metrics.keys++;
         const useRestore =
           raw !== undefined &&
           (options.writeMode === 'restore' ||
-            (this.restoreAllowed && (parser.version <= targetRdb || e.type === 'module')));
+            (this.restoreAllowed &&
+              (parser.version <= targetRdb || e.type === 'module' || !writer.versionKnown)));
         if (useRestore) {
           const absttl = e.expireAtMs !== undefined && abs;
           const ttl = e.expireAtMs === undefined ? 0 : abs ? e.expireAtMs : Math.max(1, e.expireAtMs - now());
@@ -577,6 +595,10 @@ export class ShardRunner {
     replace: boolean,
   ): Promise<void> {
     const { writer, options } = this.ctx;
+    if (writer.proxy) {
+      await this.rewriteInPlace(route, key, e, raw, replace);
+      return;
+    }
     const tmp = Buffer.from(
       `${FERRY_KEY_PREFIX}tmp:{${slotTag(slot ?? keySlot(key))}}:${this.ctx.taskId}:${this.metrics.keys}`,
     );
@@ -612,6 +634,63 @@ export class ShardRunner {
     }
   }
 
+  /**
+   * The rewrite path behind a proxy, which has no RENAME: the key itself is emptied and rebuilt
+   * (readers may see it partly written; a retry empties it again first). Values the proxy cannot
+   * write (a stream through twemproxy) are reported and left out.
+   */
+  private async rewriteInPlace(
+    route: DbRoute,
+    key: Buffer,
+    e: KeyEntry,
+    raw: Buffer | undefined,
+    replace: boolean,
+  ): Promise<void> {
+    const { writer, options } = this.ctx;
+    const proxy = writer.proxy as ProxyKind;
+    if (!replace && Number(await writer.send(route.db, undefined, ['EXISTS', key])) === 1) {
+      if (options.conflict === 'skip') {
+        this.metrics.skippedKeys++;
+        return;
+      }
+      throw new FerryError(
+        'TARGET_WRITE_FAILED',
+        `key ${JSON.stringify(key.toString('latin1'))} already exists on the target (conflict policy "fail"; use --conflict replace or skip)`,
+      );
+    }
+    const send = async (cmds: Arg[][]): Promise<boolean> => {
+      for (const c of cmds) {
+        const why = proxyRefuses(proxy, String(c[0]).toLowerCase(), [key]);
+        if (why) {
+          this.warnOnce(
+            `key ${JSON.stringify(key.toString('latin1'))} (${e.type}) was not written: ${why}`,
+            key,
+            String(c[0]),
+          );
+          this.metrics.skippedKeys++;
+          await writer.send(route.db, undefined, ['DEL', key], { idempotent: true });
+          return false;
+        }
+      }
+      if (cmds.length) await writer.sendGroup(route.db, undefined, cmds, false, { idempotent: true });
+      return true;
+    };
+    await writer.send(route.db, undefined, ['DEL', key], { idempotent: true });
+    const chunks = raw !== undefined && e.captured ? (e.decoded() ?? []) : undefined;
+    try {
+      if (chunks) {
+        const cmds: Arg[][] = [];
+        for (const c of chunks) cmds.push(...this.rewriter.commands(key, c));
+        if (!(await send(cmds))) return;
+      } else {
+        for await (const c of e.chunks()) if (!(await send(this.rewriter.commands(key, c)))) return;
+      }
+    } finally {
+      this.rewriter.endValue();
+    }
+    if (e.expireAtMs !== undefined) await send([['PEXPIREAT', key, e.expireAtMs]]);
+  }
+
   private async estimateKeys(): Promise<void> {
     try {
       const text = String(await this.info?.send(['INFO', 'keyspace']));
@@ -634,6 +713,8 @@ export class ShardRunner {
   /** Every checkpoint key of this shard on the target, per master. */
   private async domainKeys(): Promise<Array<{ slot: number; keys: Buffer[] }>> {
     const w = this.ctx.writer;
+    // one target node: one key, no SCAN (which proxies do not have)
+    if (!w.cluster) return [{ slot: 0, keys: [this.domainKey(0)] }];
     const pattern = `${FERRY_KEY_PREFIX}ckpt:*:${this.ctx.taskId}:${this.ctx.shard.id}`;
     const out: Array<{ slot: number; keys: Buffer[] }> = [];
     for (const slot of w.masterSlots()) {
@@ -796,6 +877,18 @@ export class ShardRunner {
   /** @internal */
   warn(message: string, key?: Buffer, command?: string): void {
     this.warnOnce(message, key, command);
+  }
+  private unsupportedShown = 0;
+  /** @internal a command the target cannot take: an event per key and command (the first 1000), counted always */
+  unsupported(message: string, key: Buffer | undefined, command: string): void {
+    this.metrics.unsupported = this.metrics.unsupported ?? {};
+    this.metrics.unsupported[command] = (this.metrics.unsupported[command] ?? 0) + 1;
+    if (this.warned.has(message)) return;
+    if (this.unsupportedShown++ < 1000) this.warnOnce(message, key, command);
+    else if (this.unsupportedShown === 1001)
+      this.warnOnce(
+        'more commands the target cannot take were not applied: their counts are in the shard metrics (unsupported)',
+      );
   }
   /** @internal the source key the heartbeat is written to */
   get heartbeatKey(): Buffer {
@@ -968,12 +1061,32 @@ class StreamBatch {
     }
     const route = mapper.route(srcDb);
     if (!route) return;
+    if (writer.proxy) {
+      const known = COMMANDS.get(name);
+      const keys = known ? keyPositions(known, argv).map((i) => argv[i] as Buffer) : [];
+      const why = proxyRefuses(
+        writer.proxy,
+        name,
+        keys.map((k) => mapKey(k, route.prefix)),
+        writer.maxKeyBytes,
+      );
+      if (why) {
+        sh.unsupported(`${describeCommand(argv)} was not applied: ${why}`, keys[0], name.toUpperCase());
+        return;
+      }
+      const as = proxyName(writer.proxy, name);
+      if (as !== name) {
+        argv = [Buffer.from(as), ...argv.slice(1)];
+        name = commandName(argv);
+      }
+    }
     const spec = COMMANDS.get(name);
     // the common case: keys unchanged, one target node; the command goes as it came
     if (
       spec &&
       spec.first !== 0 &&
       !writer.cluster &&
+      !writer.proxy &&
       !route.prefix &&
       !mapper.filter &&
       !options.sourceHeartbeat

@@ -15,6 +15,7 @@ import { type RateLimit, type ResolvedOptions, resolveOptions, type TaskOptions 
 import type { Logger, PluginContext, PluginRegistry, ShardSpec } from './plugins.js';
 import { FERRY_KEY_PREFIX, ShardRunner } from './shard.js';
 import { assertAllowed, canTransition, type TaskAction, type TaskState } from './state.js';
+import type { ProxyKind } from './target/proxy.js';
 import { TargetWriter } from './target/writer.js';
 
 export interface TaskSpec {
@@ -23,7 +24,17 @@ export interface TaskSpec {
   name?: string;
   tags?: string[];
   source: { topology: string; options: unknown };
-  target: { endpoint: Endpoint; cluster?: boolean };
+  /**
+   * `cluster`: a Redis Cluster (endpoint: any node). `proxy`: twemproxy or codis-proxy in front of
+   * the servers (db 0, no MULTI/SELECT; codis: no RESTORE), with the servers' `version` if known.
+   */
+  target: {
+    endpoint: Endpoint;
+    cluster?: boolean;
+    proxy?: ProxyKind;
+    version?: string;
+    maxKeyBytes?: number;
+  };
   options?: TaskOptions;
 }
 
@@ -81,6 +92,19 @@ export class Task {
         `task id ${JSON.stringify(this.id)}: use letters, digits, ".", "_" and "-" (at most 100)`,
       );
     this.options = resolveOptions(spec.options);
+    const proxy = spec.target.proxy;
+    if (proxy !== undefined && proxy !== 'twemproxy' && proxy !== 'codis')
+      throw new FerryError(
+        'CONFIG_INVALID',
+        `target proxy must be twemproxy or codis; got ${JSON.stringify(proxy)}`,
+      );
+    if (proxy && spec.target.cluster)
+      throw new FerryError('CONFIG_INVALID', 'the target is either a cluster or a proxy, not both');
+    if (proxy === 'codis' && this.options.writeMode === 'restore')
+      throw new FerryError(
+        'CONFIG_INVALID',
+        'codis-proxy refuses RESTORE: use --write-mode auto or rewrite with a codis target',
+      );
     this.limiter = new RateLimiter(this.options.rateLimit);
     registry.topology(spec.source.topology); // unknown topology: refused now, not at start
   }
@@ -318,11 +342,15 @@ export class Task {
       const old = shard.aliases?.find((a) => this.checkpoint[a]);
       if (old) shard.id = old;
     }
-    if (this.spec.target.cluster && !this.options.dbMap) await this.refuseMultiDb();
+    if ((this.spec.target.cluster || this.spec.target.proxy) && !this.options.dbMap)
+      await this.refuseMultiDb();
     const t = this.spec.target;
     this.writer = await TargetWriter.open({
       endpoint: t.endpoint,
       cluster: Boolean(t.cluster),
+      ...(t.proxy ? { proxy: t.proxy } : {}),
+      ...(t.version ? { version: t.version } : {}),
+      ...(t.maxKeyBytes ? { maxKeyBytes: t.maxKeyBytes } : {}),
       maxInFlight: this.options.maxInFlight,
       signal: this.controller.signal,
       onNotice: (m) => this.services.log?.debug(m),
@@ -331,9 +359,14 @@ export class Task {
       this.options.dbMap,
       this.options.renamePrefix,
       this.options.filter,
-      Boolean(t.cluster),
+      Boolean(t.cluster || t.proxy),
     );
-    if (this.options.conflict === 'fail' && Object.keys(this.checkpoint).length === 0)
+    if (t.proxy) {
+      this.events.emit('task:warning', {
+        taskId: this.id,
+        message: `the target is a ${t.proxy} proxy: no MULTI, so a source transaction is applied command by command, and after a crash up to one batch of non-idempotent commands (INCR, LPUSH…) may be applied twice${this.options.conflict === 'fail' ? '; the proxy cannot count keys, so an existing key is found only when it is written (conflict policy "fail")' : ''}`,
+      });
+    } else if (this.options.conflict === 'fail' && Object.keys(this.checkpoint).length === 0)
       await this.requireEmptyTarget(mapper);
     this.runners = this.shards.map((shard) => {
       const spoolDir = join(this.services.spoolDir, this.id, shard.id.replace(/[^A-Za-z0-9._-]/g, '_'));
@@ -397,7 +430,7 @@ export class Task {
     const list = [...busy].sort((a, b) => a[0] - b[0]);
     throw new FerryError(
       'CONFIG_INVALID',
-      `the target is a cluster (db 0 only) and the source has keys in db ${list.map(([db, n]) => `${db} (${n} keys)`).join(', ')}: map them with --db-map (e.g. --db-map 0=0,${list
+      `the target is ${this.spec.target.proxy ? `a ${this.spec.target.proxy} proxy` : 'a cluster'} (db 0 only) and the source has keys in db ${list.map(([db, n]) => `${db} (${n} keys)`).join(', ')}: map them with --db-map (e.g. --db-map 0=0,${list
         .map(([db]) => `${db}=0+db${db}:`)
         .join(',')} to keep them apart with a prefix), or migrate db 0 alone with --db-map 0=0`,
       { details: { dbs: Object.fromEntries(list) } },

@@ -13,11 +13,22 @@ import {
 import { type Endpoint, endpointName } from '../endpoint.js';
 import { SLOTS } from '../slot.js';
 import { compareVersions } from '../versions.js';
+import { type ProxyKind, TWEMPROXY_MAX_KEY_BYTES } from './proxy.js';
 
 export interface TargetOptions {
   endpoint: Endpoint;
   /** A Redis Cluster: discover its masters from this seed and route by slot. */
   cluster?: boolean;
+  /**
+   * A proxy in front of the real servers (twemproxy, codis-proxy): db 0 only, no SELECT, no MULTI,
+   * no INFO. Its backends' Redis version comes from `version` (default 3.2.0, the oldest Ferry
+   * assumes behind a proxy: codis-server is a 3.2 fork).
+   */
+  proxy?: ProxyKind;
+  /** The target's Redis version when it cannot be asked (a proxy). */
+  version?: string;
+  /** Longest key the target takes (twemproxy: its mbuf size less 48, 16 335 by default). */
+  maxKeyBytes?: number;
   maxInFlight?: number;
   signal?: AbortSignal;
   /** How long a retryable condition (LOADING, TRYAGAIN, CLUSTERDOWN, a lost connection) may last. Default 60 s. */
@@ -70,15 +81,24 @@ export function describeCommand(command: WireCommand): string {
  */
 export class TargetWriter {
   readonly cluster: boolean;
+  readonly proxy: ProxyKind | undefined;
+  readonly maxKeyBytes: number;
   private readonly nodes = new Map<string, Node>();
   private slots: Array<Node | undefined> = new Array<Node | undefined>(SLOTS).fill(undefined);
   private standalone: Node | undefined;
   /** Server version of the (first) target node, e.g. "7.0.15". */
   version = '0.0.0';
+  /** False behind a proxy given no version: RESTORE is tried and the rewrite path taken if refused. */
+  versionKnown = true;
   private refreshing: Promise<void> | undefined;
 
   private constructor(private readonly o: TargetOptions) {
     this.cluster = Boolean(o.cluster);
+    this.proxy = o.proxy;
+    this.maxKeyBytes =
+      o.maxKeyBytes ?? (o.proxy === 'twemproxy' ? TWEMPROXY_MAX_KEY_BYTES : Number.POSITIVE_INFINITY);
+    if (this.cluster && this.proxy)
+      throw new FerryError('CONFIG_INVALID', 'a target is either a cluster or a proxy, not both');
   }
 
   static async open(o: TargetOptions): Promise<TargetWriter> {
@@ -88,6 +108,13 @@ export class TargetWriter {
     const first = w.cluster ? w.masters()[0] : w.standalone;
     if (!first) throw new FerryError('CONNECTION_FAILED', `target ${endpointName(o.endpoint)} has no master`);
     const conn = await w.connection(first);
+    if (w.proxy) {
+      // twemproxy closes the connection on INFO; PING proves the proxy and its login
+      await conn.send(['PING']);
+      w.version = o.version ?? '3.2.0';
+      w.versionKnown = o.version !== undefined;
+      return w;
+    }
     const info = String(await conn.send(['INFO', 'server']));
     w.version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? '0.0.0';
     if (!w.cluster && /cluster_enabled:1/.test(String(await conn.send(['INFO', 'cluster'])))) {
@@ -239,6 +266,8 @@ export class TargetWriter {
   ): Promise<RespValue[]> {
     const deadline = Date.now() + (this.o.retryForMs ?? 60_000);
     let asking: Node | undefined;
+    // a proxy has no MULTI: the commands go one after another (see ShardRunner for what that costs)
+    if (this.proxy) atomic = false;
     for (let attempt = 0; ; attempt++) {
       this.o.signal?.throwIfAborted();
       const n = asking ?? this.nodeFor(slot);
@@ -287,7 +316,10 @@ export class TargetWriter {
     endDb: number,
   ): { wire: WireCommand[]; first: number } {
     const wire: WireCommand[] = [];
-    if (!this.cluster && n.db !== db) wire.push(['SELECT', db]);
+    if (this.proxy) {
+      if (db !== 0)
+        throw new FerryError('CONFIG_INVALID', `a ${this.proxy} target has db 0 only (asked for db ${db})`);
+    } else if (!this.cluster && n.db !== db) wire.push(['SELECT', db]);
     if (atomic) wire.push(['MULTI']);
     const first = wire.length;
     for (const argv of cmds) {
