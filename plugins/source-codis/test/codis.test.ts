@@ -1,0 +1,175 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEngine, MemoryCheckpointStore } from '@ferry/core';
+import {
+  compareDeployments,
+  defineSourceTopologySuite,
+  formatDifferences,
+  populate,
+  type RedisServer,
+  record,
+  serverScope,
+  startReplica,
+  untilSynced,
+  waitFor,
+  writeLoad,
+} from '@ferry/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseTopom, sourceCodis } from '../src/index.js';
+import { serveDashboard, topomFixture, withAddresses } from './helpers.js';
+
+// codis-server is a Redis 3.2 fork; no codis binaries run here, so redis-server stands in for it
+defineSourceTopologySuite('codis (explicit group masters)', {
+  plugin: sourceCodis,
+  invalidOptions: [
+    {},
+    { nodes: '' },
+    { nodes: 'nope' },
+    { nodes: 'h:1', dashboard: 'http://h:1' },
+    { dashboard: 'ftp://h' },
+    { nodes: 'h:1', watchIntervalMs: 0 },
+  ],
+  async setup(scope) {
+    const groups = await Promise.all(
+      [1, 2, 3].map((i) => scope.redis({ label: `codis-g${i}`, password: 'cpw' })),
+    );
+    let keys = 0;
+    for (const [i, g] of groups.entries())
+      keys += (await populate(g.client(), { randomKeys: 200 + i * 50, catalogue: false })).keys;
+    return {
+      // as operators paste them: one master per line
+      options: { nodes: groups.map((g) => `${g.host}:${g.port}:cpw`).join('\n') },
+      shards: 3,
+      keys,
+      unreachable: { options: { nodes: '127.0.0.1:1' }, names: 'codis group-1' },
+      wrongPassword: { nodes: groups.map((g) => `${g.host}:${g.port}:wrong`).join('\n') },
+    };
+  },
+});
+
+describe('codis-dashboard answer', () => {
+  it('reads groups (master first), slots and their migration state from the pinned 3.2 format', () => {
+    const t = parseTopom(topomFixture(), 'x');
+    expect(t.version).toBe('3.2.2-go1.9.2');
+    expect(t.product).toBe('codis-demo');
+    expect(t.groups.map((g) => [g.id, g.servers])).toEqual([
+      [1, ['10.0.0.11:6379', '10.0.0.12:6379']],
+      [2, ['10.0.0.21:6379', '10.0.0.22:6379']],
+      [3, ['10.0.0.31:6379', '10.0.0.32:6379']],
+    ]);
+    expect([1, 2, 3].map((g) => t.slotGroups.filter((x) => x === g).length)).toEqual([341, 341, 342]);
+    expect(t.moving).toEqual([]);
+    expect(() => parseTopom({ hello: 1 }, 'http://d/topom')).toThrow(/no "stats": is this a codis-dashboard/);
+    expect(() => parseTopom({ stats: { closed: true } }, 'u')).toThrow(/closed/);
+  });
+});
+
+const servers = serverScope();
+afterAll(() => servers.stop());
+
+/** Three groups of master + replica, with data in each master's slots (Codis routes by crc32 % 1024; any key will do here). */
+async function groups(): Promise<{ map: Record<string, string>; masters: RedisServer[] }> {
+  const map: Record<string, string> = {};
+  const masters: RedisServer[] = [];
+  for (const g of [1, 2, 3]) {
+    const m = await servers.redis({ label: `codis-master${g}` });
+    const r = servers.adopt(await startReplica(m, { label: `codis-replica${g}` }));
+    await populate(m.client(), { randomKeys: 500, prefix: `g${g}:`, catalogue: false });
+    map[`10.0.0.${g}1:6379`] = `${m.host}:${m.port}`;
+    map[`10.0.0.${g}2:6379`] = `${r.host}:${r.port}`;
+    masters.push(m);
+  }
+  return { map, masters };
+}
+
+function engine() {
+  return createEngine({
+    plugins: [sourceCodis()],
+    checkpoints: new MemoryCheckpointStore(),
+    spoolDir: mkdtempSync(join(tmpdir(), 'ferry-spool-')),
+  });
+}
+
+describe('codis source from the dashboard', () => {
+  it('discovers the groups, migrates them, refuses a slot migration in progress and pauses when one starts', async () => {
+    const { map, masters } = await groups();
+    let doc = withAddresses(topomFixture(), map);
+    const dashboard = await serveDashboard(() => doc);
+    try {
+      const plugin = sourceCodis();
+      const ctx = {
+        taskId: 't',
+        signal: new AbortController().signal,
+        log: { debug() {}, info() {}, warn() {} },
+        emit() {},
+      };
+      const shards = await plugin.discover(plugin.parseOptions({ dashboard: dashboard.url }), ctx);
+      expect(shards.map((s) => [s.id, `${s.primary.host}:${s.primary.port}`])).toEqual([
+        ['group-1', map['10.0.0.11:6379']],
+        ['group-2', map['10.0.0.21:6379']],
+        ['group-3', map['10.0.0.31:6379']],
+      ]);
+      // read from each group's replica (in sync), not from the master
+      expect(shards.map((s) => s.replicas.length)).toEqual([1, 1, 1]);
+
+      // a migration in progress: refused, naming the slots and groups
+      const migrating = (d: Record<string, unknown>): Record<string, unknown> => {
+        const copy = structuredClone(d) as {
+          stats: { slots: Array<{ id: number; action: Record<string, unknown> }> };
+        };
+        for (const id of [3, 4, 5, 9]) {
+          const slot = copy.stats.slots[id];
+          if (slot) slot.action = { index: id, state: id === 3 ? 'migrating' : 'pending', target_id: 2 };
+        }
+        return copy as unknown as Record<string, unknown>;
+      };
+      const clean = doc;
+      doc = migrating(clean);
+      await expect(plugin.discover(plugin.parseOptions({ dashboard: dashboard.url }), ctx)).rejects.toThrow(
+        /slot migration is in progress in Codis \(slot 3 group 1 → group 2 \(migrating\); slots 4-5, 9 group 1 → group 2 \(pending\)\)/,
+      );
+      doc = clean;
+
+      const target = await servers.redis({ label: 'codis-target' });
+      const task = engine().createTask({
+        id: 'codis1',
+        source: { topology: 'codis', options: { dashboard: dashboard.url, watchIntervalMs: 200 } },
+        target: { endpoint: target.endpoint },
+      });
+      const log = record(task);
+      const running = task.start();
+      await untilSynced(task);
+      const loads = masters.map((m, i) =>
+        writeLoad(m.client(), {
+          opsPerSec: 300,
+          durationMs: 1500,
+          prefix: `l${i}:`,
+          mix: { set: 5, incr: 3, hset: 2 },
+        }),
+      );
+      // a migration starts during the task: it pauses (applying stops, the links keep spooling)
+      doc = migrating(clean);
+      await waitFor(async () => task.state === 'paused', { timeoutMs: 10_000, what: 'the task to pause' });
+      expect(
+        log.warnings.some((w) => /paused: a Codis slot migration started \(slot 3 group 1 → group 2/.test(w)),
+      ).toBe(true);
+      expect(log.topology.some((t) => t.startsWith('slots-moving'))).toBe(true);
+      await Promise.all(loads);
+      doc = clean;
+      task.resume();
+      await untilSynced(task);
+      await task.complete();
+      await running;
+      expect(task.state).toBe('succeeded');
+      const diffs = await compareDeployments(
+        { kind: 'sharded', nodes: masters.map((m) => m.endpoint) },
+        target,
+        { dbs: [0] },
+      );
+      expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
+    } finally {
+      await dashboard.close();
+    }
+  });
+});
