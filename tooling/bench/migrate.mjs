@@ -15,6 +15,10 @@ import { startRedis, waitFor } from '../../packages/testkit/dist/index.js';
 import { benchDir, mixed1m } from './dataset.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
+if (process.argv.includes('--topology')) {
+  await import('./migrate-topology.mjs');
+  process.exit(0);
+}
 const dir = benchDir;
 const rdb = await mixed1m(); // shared with bench rdb and bench verify
 const mb = (b) => b / (1 << 20);

@@ -19,8 +19,15 @@ import type { Io } from './io.js';
 export const TASK_ARGS = {
   source: { type: 'string' },
   'source-node': { type: 'string', multiple: true },
+  'source-topology': { type: 'string' },
+  'nutcracker-config': { type: 'string' },
+  pool: { type: 'string' },
+  'codis-dashboard': { type: 'string' },
+  'source-password': { type: 'string' },
   target: { type: 'string' },
   'target-cluster': { type: 'boolean' },
+  'target-proxy': { type: 'string' },
+  'target-version': { type: 'string' },
   config: { type: 'string' },
   filter: { type: 'string', multiple: true },
   'db-map': { type: 'string' },
@@ -39,9 +46,16 @@ export const TASK_ARGS = {
 /** Their help text. */
 export const TASK_ARGS_USAGE = `  --source URL            redis://[user:password@]host:port (rediss:// for TLS)
   --source-node SPEC      host:port[:password], repeatable: the source and/or replicas of it
-                          (Ferry reads from an in-sync replica when one is given)
+                          (Ferry reads from an in-sync replica when one is given); for the
+                          sharded topologies: cluster seeds, twemproxy backends, codis group masters
+  --source-topology T     standalone (default) | cluster | twemproxy | codis
+  --nutcracker-config F   twemproxy: the pool's backends from this nutcracker.yml (--pool NAME)
+  --codis-dashboard URL   codis: groups and slots from codis-dashboard (http://host:18080)
+  --source-password PW    the password of every source node (twemproxy backends, codis servers)
   --target URL            redis://[user:password@]host:port
   --target-cluster        the target is a Redis Cluster (the URL is any node of it)
+  --target-proxy P        the target is a proxy: twemproxy | codis (db 0, no MULTI; codis: no RESTORE)
+  --target-version V      the Redis version behind the proxy (default: RESTORE tried, rewrite if refused)
   --config FILE           YAML with source, target and options (flags override it)
   --filter PATTERN        keys to migrate: glob (user:*), prefix:P, regex:R; !PATTERN excludes (repeatable)
   --db-map MAP            SRC=DST[+PREFIX],… e.g. 0=0,1=0+db1:  (* = every other db)
@@ -59,8 +73,17 @@ export const TASK_ARGS_USAGE = `  --source URL            redis://[user:password
 export type TaskArgValues = Record<string, string | boolean | string[] | undefined>;
 
 interface FileConfig {
-  source?: { url?: string; nodes?: string[] };
-  target?: { url?: string; cluster?: boolean };
+  source?: {
+    url?: string;
+    nodes?: string[];
+    topology?: string;
+    nutcrackerConfig?: string;
+    pool?: string;
+    codisDashboard?: string;
+    password?: string;
+    preferReplica?: boolean;
+  };
+  target?: { url?: string; cluster?: boolean; proxy?: string; version?: string };
   taskId?: string;
   options?: TaskOptions;
 }
@@ -138,15 +161,46 @@ export function buildTaskSpec(values: TaskArgValues): { spec: TaskSpec; stateDir
   }
   for (const n of (values['source-node'] as string[] | undefined) ?? file.source?.nodes ?? [])
     nodes.push(parseNodeSpec(n, '--source-node'));
-  if (nodes.length === 0)
+  const topology = (values['source-topology'] as string | undefined) ?? file.source?.topology ?? 'standalone';
+  const nutcracker = (values['nutcracker-config'] as string | undefined) ?? file.source?.nutcrackerConfig;
+  const dashboard = (values['codis-dashboard'] as string | undefined) ?? file.source?.codisDashboard;
+  const password = (values['source-password'] as string | undefined) ?? file.source?.password;
+  const pool = (values.pool as string | undefined) ?? file.source?.pool;
+  const sourceOptions: Record<string, unknown> = {};
+  if (password !== undefined) sourceOptions.password = password;
+  if (file.source?.preferReplica !== undefined) sourceOptions.preferReplica = file.source.preferReplica;
+  const withPw = (e: Endpoint): Endpoint => (password && e.password === undefined ? { ...e, password } : e);
+  if (topology === 'twemproxy' && nutcracker) {
+    sourceOptions.config = resolve(nutcracker);
+    if (pool) sourceOptions.pool = pool;
+  } else if (topology === 'codis' && dashboard) sourceOptions.dashboard = dashboard;
+  else if (nodes.length === 0)
     throw new FerryError(
       'CONFIG_INVALID',
-      'give the source: --source redis://host:port or --source-node host:port[:password]',
+      topology === 'twemproxy'
+        ? 'give the twemproxy source: --nutcracker-config nutcracker.yml [--pool NAME] or --source-node per backend'
+        : topology === 'codis'
+          ? 'give the codis source: --codis-dashboard http://host:18080 or --source-node per group master'
+          : 'give the source: --source redis://host:port or --source-node host:port[:password]',
+    );
+  else if (topology === 'twemproxy' || topology === 'codis') sourceOptions.nodes = nodes.map(withPw);
+  else {
+    sourceOptions.nodes = nodes.map(withPw);
+    delete sourceOptions.password;
+  }
+  if ((nutcracker && topology !== 'twemproxy') || (dashboard && topology !== 'codis'))
+    throw new FerryError(
+      'CONFIG_INVALID',
+      `${nutcracker ? '--nutcracker-config' : '--codis-dashboard'} goes with --source-topology ${nutcracker ? 'twemproxy' : 'codis'}`,
     );
   const targetUrl = (values.target as string | undefined) ?? file.target?.url;
   if (!targetUrl) throw new FerryError('CONFIG_INVALID', 'give the target: --target redis://host:port');
   const target = parseRedisUrl(targetUrl, '--target').endpoint;
   const cluster = Boolean(values['target-cluster'] ?? file.target?.cluster);
+  const proxy = (values['target-proxy'] as string | undefined) ?? file.target?.proxy;
+  if (proxy !== undefined && proxy !== 'twemproxy' && proxy !== 'codis')
+    throw new FerryError('CONFIG_INVALID', `--target-proxy must be twemproxy or codis; got "${proxy}"`);
+  const targetVersion = (values['target-version'] as string | undefined) ?? file.target?.version;
   const options: TaskOptions = { ...(file.options ?? {}) };
   if (values.filter) options.filter = parseFilter(values.filter as string[]);
   if (values['db-map']) options.dbMap = parseDbMap(values['db-map'] as string);
@@ -167,17 +221,36 @@ export function buildTaskSpec(values: TaskArgValues): { spec: TaskSpec; stateDir
     (values['task-id'] as string | undefined) ??
     file.taskId ??
     `m-${createHash('sha1')
-      .update(`${nodes.map(endpointName).join(',')}>${endpointName(target)}${cluster ? ':cluster' : ''}`)
+      .update(
+        // (a standalone source keeps the id earlier versions gave it, so its checkpoint is found)
+        `${topology === 'standalone' ? '' : `${topology}:`}${nutcracker ?? dashboard ?? nodes.map(endpointName).join(',')}>${endpointName(target)}${cluster ? ':cluster' : ''}${proxy ? `:${proxy}` : ''}`,
+      )
       .digest('hex')
       .slice(0, 12)}`;
   const stateDir = resolve((values['state-dir'] as string | undefined) ?? '.ferry');
   const spec: TaskSpec = {
     id: taskId,
-    source: { topology: 'standalone', options: { nodes } },
-    target: { endpoint: target, cluster },
+    source: { topology, options: sourceOptions },
+    target: {
+      endpoint: target,
+      cluster,
+      ...(proxy ? { proxy: proxy as 'twemproxy' | 'codis' } : {}),
+      ...(targetVersion ? { version: targetVersion } : {}),
+    },
     options,
   };
   return { spec, stateDir };
+}
+
+/** The source and target of a task spec, for a title line: "cluster 10.0.0.5:7000 → 10.0.0.9:6379 (proxy twemproxy)". */
+export function describeTask(spec: TaskSpec): string {
+  const o = spec.source.options as { nodes?: Endpoint[]; config?: string; pool?: string; dashboard?: string };
+  const where = o.config
+    ? `${o.config}${o.pool ? ` pool ${o.pool}` : ''}`
+    : (o.dashboard ?? (o.nodes ?? []).map(endpointName).join(', '));
+  const t = spec.target;
+  const kind = t.cluster ? ' (cluster)' : t.proxy ? ` (${t.proxy})` : '';
+  return `${spec.source.topology === 'standalone' ? '' : `${spec.source.topology} `}${where} → ${endpointName(t.endpoint)}${kind}`;
 }
 
 /** Prints a FerryError as one line with its code and what to do; exit code 2 for bad input, else 1. */

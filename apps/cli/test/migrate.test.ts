@@ -9,6 +9,7 @@ import {
   populate,
   type RedisServer,
   serverScope,
+  startTwemproxy,
   waitFor,
   writeLoad,
 } from '@ferry/testkit';
@@ -205,5 +206,63 @@ describe('ferry migrate', () => {
     expect(r.stdout).toContain('"mode":"sync"');
     expect(formatDifferences(await compareDeployments(source, target, { dbs: [0] }))).toBe('');
     src.disconnect();
+  });
+
+  it('--source-topology cluster, and twemproxy from a nutcracker.yml into a twemproxy target', async () => {
+    const source = await servers.cluster({ masters: 3 });
+    const target = await server({ label: 'target-c' });
+    await populate(source.client(), { randomKeys: 1500 });
+    const seed = source.seeds[0] as { host: string; port: number };
+    const state = mkdtempSync(join(tmpdir(), 'ferry-state-'));
+    let r = await ferry([
+      '--source-topology',
+      'cluster',
+      '--source-node',
+      `${seed.host}:${seed.port}`,
+      '--target',
+      url(target),
+      '--until-synced',
+      '--synced-for',
+      '2',
+      '--state-dir',
+      state,
+    ]);
+    expect(r.stderr).toContain('done');
+    expect(r.code).toBe(0);
+    expect(formatDifferences(await compareDeployments(source, target, { dbs: [0] }))).toBe('');
+
+    const backends = await Promise.all([1, 2].map((i) => server({ label: `tw-src${i}` })));
+    const proxy = servers.adopt(await startTwemproxy({ backends, pool: 'alpha' }));
+    const targets = await Promise.all([1, 2, 3].map((i) => server({ label: `tw-dst${i}` })));
+    const into = servers.adopt(await startTwemproxy({ backends: targets, pool: 'beta' }));
+    await populate(proxy.client(), {
+      randomKeys: 1000,
+      catalogue: false,
+      serverVersion: backends[0]?.version ?? '',
+    });
+    r = await ferry([
+      '--source-topology',
+      'twemproxy',
+      '--nutcracker-config',
+      proxy.configPath,
+      '--pool',
+      'alpha',
+      '--target',
+      `redis://${into.host}:${into.port}`,
+      '--target-proxy',
+      'twemproxy',
+      '--until-synced',
+      '--synced-for',
+      '2',
+      '--state-dir',
+      state,
+    ]);
+    expect(r.stderr).toContain('done');
+    expect(r.code).toBe(0);
+    expect(formatDifferences(await compareDeployments(proxy, into, { dbs: [0] }))).toBe('');
+    // a codis source without dashboard or nodes: a clear error, exit 2
+    r = await ferry(['--source-topology', 'codis', '--target', url(target)]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--codis-dashboard http://host:18080 or --source-node per group master');
   });
 });

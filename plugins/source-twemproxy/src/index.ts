@@ -19,6 +19,13 @@ export interface TwemproxySourceOptions {
   pool?: string;
 }
 
+function toEndpoint(v: unknown, what: string): Endpoint {
+  if (typeof v === 'string') return parseNodeSpec(v, what);
+  const e = v as Endpoint;
+  if (typeof v === 'object' && v !== null && typeof e.host === 'string' && Number.isInteger(e.port)) return e;
+  throw new FerryError('CONFIG_INVALID', `${what} must be "host:port[:password]" or { host, port }`);
+}
+
 /** A shard id from a server name: letters, digits, . _ - : kept, the rest replaced. */
 function shardId(name: string): string {
   return name.replace(/[^A-Za-z0-9._:-]/g, '_').slice(0, 100) || 'backend';
@@ -71,9 +78,7 @@ export function sourceTwemproxy(): SourceTopologyPlugin<TwemproxySourceOptions> 
       if (list.length === 0)
         throw new FerryError('CONFIG_INVALID', 'nodes lists no backend (host:port[:password])');
       const backends = list.map((n, i) => {
-        if (typeof n !== 'string')
-          throw new FerryError('CONFIG_INVALID', `backend ${i + 1} must be "host:port[:password]"`);
-        const e = parseNodeSpec(n, `backend ${i + 1}`);
+        const e = toEndpoint(n, `backend ${i + 1}`);
         const endpoint = password && e.password === undefined ? { ...e, password } : e;
         return { name: endpointName(e), endpoint };
       });

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { builtinChecks } from '@ferry/checks-builtin';
-import { type CheckReport, createEngine, type Endpoint, endpointName } from '@ferry/core';
-import { sourceStandalone } from '@ferry/source-standalone';
+import { type CheckReport, createEngine } from '@ferry/core';
 import { parseCommandArgs } from '../args.js';
 import type { Io } from '../io.js';
-import { buildTaskSpec, reportError, TASK_ARGS, TASK_ARGS_USAGE } from '../task-args.js';
+import { sourcePlugins } from '../plugins.js';
+import { buildTaskSpec, describeTask, reportError, TASK_ARGS, TASK_ARGS_USAGE } from '../task-args.js';
 
 export const CHECK_USAGE = `Usage: ferry check --source URL --target URL [options]
 
@@ -64,15 +64,14 @@ export async function checkCommand(
   try {
     const { spec, stateDir } = buildTaskSpec(values);
     const engine = createEngine({
-      plugins: [sourceStandalone(), ...builtinChecks()],
+      plugins: [...sourcePlugins(), ...builtinChecks()],
       spoolDir: join(stateDir, 'spool'),
     });
     const task = engine.createTask(spec);
     const report = await task.check();
     if (values.json || !stdoutIsTty) io.out(`${JSON.stringify(report, null, 2)}\n`);
     else {
-      const src = (spec.source.options as { nodes: Endpoint[] }).nodes.map(endpointName).join(', ');
-      const title = `ferry check: ${src} → ${endpointName(spec.target.endpoint)}${spec.target.cluster ? ' (cluster)' : ''}`;
+      const title = `ferry check: ${describeTask(spec)}`;
       io.out(formatReport(report, title, process.stdout.columns ?? 100));
     }
     return EXIT[report.status];

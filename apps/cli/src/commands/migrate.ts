@@ -1,18 +1,23 @@
 import { join } from 'node:path';
 import {
   createEngine,
-  type Endpoint,
-  endpointName,
   FileCheckpointStore,
   formatBytes as fmtBytes,
   type ShardMetrics,
   type Task,
   type TaskSpec,
 } from '@ferry/core';
-import { sourceStandalone } from '@ferry/source-standalone';
 import { parseCommandArgs } from '../args.js';
 import type { Io } from '../io.js';
-import { buildTaskSpec, number, reportError, TASK_ARGS, TASK_ARGS_USAGE } from '../task-args.js';
+import { sourcePlugins } from '../plugins.js';
+import {
+  buildTaskSpec,
+  describeTask,
+  number,
+  reportError,
+  TASK_ARGS,
+  TASK_ARGS_USAGE,
+} from '../task-args.js';
 
 export const MIGRATE_USAGE = `Usage: ferry migrate --source URL --target URL [options]
 
@@ -71,7 +76,7 @@ export async function migrateCommand(
   try {
     ({ spec, stateDir } = buildTaskSpec(values));
     const engine = createEngine({
-      plugins: [sourceStandalone()],
+      plugins: sourcePlugins(),
       checkpoints: new FileCheckpointStore((id) => join(stateDir, `${id}.checkpoint.json`)),
       spoolDir: join(stateDir, 'spool'),
     });
@@ -156,10 +161,7 @@ export async function migrateCommand(
   signals.on('SIGTERM', onSignal);
   try {
     if (!json) {
-      const src = (spec.source.options as { nodes: Endpoint[] }).nodes.map(endpointName).join(', ');
-      io.err(
-        `ferry: migrating ${src} → ${endpointName(spec.target.endpoint)}${spec.target.cluster ? ' (cluster)' : ''}, task ${task.id}, state in ${stateDir}\n`,
-      );
+      io.err(`ferry: migrating ${describeTask(spec)}, task ${task.id}, state in ${stateDir}\n`);
     }
     await task.start();
     if (task.state === 'succeeded') {

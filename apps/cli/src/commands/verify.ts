@@ -67,15 +67,26 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     const sample = number(values.sample as string | undefined, '--sample');
     if (sample !== undefined && !(sample > 0 && sample <= 1))
       throw new FerryError('CONFIG_INVALID', `--sample must be above 0 and at most 1; got ${sample}`);
+    const topology = spec.source.topology;
+    if (topology !== 'standalone' && topology !== 'cluster')
+      throw new FerryError(
+        'CONFIG_INVALID',
+        `ferry verify reads a standalone or cluster source; a ${topology} source is not supported yet (compare its backends one by one)`,
+      );
     const nodes = (spec.source.options as { nodes: Endpoint[] }).nodes;
-    if (nodes.length !== 1)
+    if (topology === 'standalone' && nodes.length !== 1)
       throw new FerryError('CONFIG_INVALID', 'ferry verify compares one source server: give --source once');
+    if (spec.target.proxy)
+      throw new FerryError(
+        'CONFIG_INVALID',
+        'ferry verify cannot read through a proxy target yet (it needs SCAN)',
+      );
     const source = nodes[0] as Endpoint;
     const o = spec.options ?? {};
     if (values.out) out = createWriteStream(values.out as string);
     const started = Date.now();
     const report = await verify({
-      source: { endpoint: source },
+      source: { endpoint: source, cluster: topology === 'cluster' },
       target: { endpoint: spec.target.endpoint, cluster: Boolean(spec.target.cluster) },
       mode: mode as VerifyMode,
       ...(sample !== undefined ? { sample } : {}),
