@@ -23,6 +23,7 @@ task.events.on('task:state', ({ to }) => {
       event: 'snapshot-done',
       ms: performance.now() - started,
       shards: task.metrics().map((m) => ({ id: m.shardId, keys: m.keys, writeMs: m.snapshotWriteMs })),
+      cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
       maxRss: process.resourceUsage().maxRSS * 1024,
     });
 });
