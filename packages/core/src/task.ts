@@ -240,6 +240,7 @@ export class Task {
           shards,
           target: this.spec.target.endpoint,
           targetCluster: Boolean(this.spec.target.cluster),
+          ...(this.spec.target.proxy ? { targetProxy: this.spec.target.proxy } : {}),
           options: this.options,
           spoolDir: join(this.services.spoolDir, this.id),
         },

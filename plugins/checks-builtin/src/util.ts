@@ -16,6 +16,8 @@ export function defineCheck(
   id: string,
   title: string,
   run: (input: CheckInput, ctx: PluginContext) => Promise<Array<Omit<CheckResult, 'checkId'>>>,
+  /** The check reads the target's servers (INFO, CONFIG, DBSIZE…), which a proxy does not let through. */
+  options: { readsTarget?: boolean } = {},
 ): CheckPlugin {
   return {
     kind: 'check',
@@ -23,6 +25,16 @@ export function defineCheck(
     id,
     title,
     async run(input, ctx) {
+      if (options.readsTarget && input.targetProxy)
+        return [
+          {
+            checkId: id,
+            status: 'warn',
+            message: `the target is a ${input.targetProxy} proxy: "${title}" cannot be checked through it`,
+            advice: `run the precheck against the ${input.targetProxy} servers themselves (or check this by hand) before starting`,
+            details: { proxy: input.targetProxy },
+          },
+        ];
       return (await run(input, ctx)).map((r) => ({ checkId: id, ...r }));
     },
   };

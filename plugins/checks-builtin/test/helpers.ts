@@ -23,6 +23,7 @@ export interface CheckRun {
   source?: Endpoint[];
   target: Endpoint;
   targetCluster?: boolean;
+  targetProxy?: 'twemproxy' | 'codis';
   options?: TaskOptions;
   /** Other plugins (a source topology, third-party checks); the built-in checks are always there. */
   plugins?: FerryPlugin[];
@@ -45,7 +46,11 @@ export async function precheck(run: CheckRun): Promise<CheckReport> {
   const task = engine.createTask({
     id: `check-${Date.now()}`,
     source: run.topology ?? { topology: 'standalone', options: { nodes: run.source ?? [] } },
-    target: { endpoint: run.target, cluster: Boolean(run.targetCluster) },
+    target: {
+      endpoint: run.target,
+      cluster: Boolean(run.targetCluster),
+      ...(run.targetProxy ? { proxy: run.targetProxy } : {}),
+    },
     ...(run.options ? { options: run.options } : {}),
   });
   const report = await task.check();

@@ -4,7 +4,15 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { populate, type RedisServer, serverScope, startRedis, startReplica, waitFor } from '@ferry/testkit';
+import {
+  populate,
+  type RedisServer,
+  serverScope,
+  startRedis,
+  startReplica,
+  startTwemproxy,
+  waitFor,
+} from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { endpointOf, of, precheck, show, statusOf } from './helpers.js';
 
@@ -436,3 +444,28 @@ function execFileSafe(args: string[]): string {
     return '';
   }
 }
+
+describe('a proxy target', () => {
+  it('is reached with PING; what needs its servers is a warn saying so, never an error or a dropped connection', async () => {
+    const source = await server({ label: 'src-proxy' });
+    const backends = await Promise.all([1, 2].map((i) => server({ label: `tw-b${i}` })));
+    const proxy = servers.adopt(await startTwemproxy({ backends }));
+    const report = await precheck({
+      source: [endpointOf(source)],
+      target: proxy.endpoint,
+      targetProxy: 'twemproxy',
+    });
+    expect(statusOf(report, 'connectivity')).toBe('pass');
+    for (const id of ['target-empty', 'target-memory', 'version', 'eviction-policy', 'databases']) {
+      const rs = of(report, id);
+      expect(
+        rs.map((r) => r.status),
+        id,
+      ).toEqual(['warn']);
+      expect(rs[0]?.message).toMatch(/the target is a twemproxy proxy: ".*" cannot be checked through it/);
+    }
+    // no check ran out of time or failed to run (a command twemproxy does not know would have reset its connection)
+    expect(report.results.filter((r) => /verified nothing|could not/.test(r.message))).toEqual([]);
+    expect(await proxy.client().ping()).toBe('PONG');
+  });
+});

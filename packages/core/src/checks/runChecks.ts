@@ -1,6 +1,7 @@
 import type { Endpoint } from '../endpoint.js';
 import type { ResolvedOptions } from '../options.js';
 import type { CheckPlugin, CheckResult, CheckStatus, PluginContext, ShardSpec } from '../plugins.js';
+import type { ProxyKind } from '../target/proxy.js';
 import { Probe, unreachableReason } from './Probe.js';
 
 /** What every check is given: the task's shards and target, its options, and the shared probe. */
@@ -11,6 +12,8 @@ export interface CheckInput {
   shards: ShardSpec[];
   target: Endpoint;
   targetCluster: boolean;
+  /** The target is a proxy (twemproxy, codis-proxy): its servers cannot be read through it. */
+  targetProxy?: ProxyKind;
   options: ResolvedOptions;
   /** Where the task spools snapshots and streams. */
   spoolDir: string;

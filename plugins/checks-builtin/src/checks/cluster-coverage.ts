@@ -26,38 +26,43 @@ async function coverage(input: CheckInput, node: Endpoint, side: string): Promis
 
 /** A cluster source or target covers all 16 384 slots and is cluster_state:ok. */
 export function checkClusterCoverage() {
-  return defineCheck('cluster-coverage', 'Cluster slot coverage', async (input) => {
-    const out: Result[] = [];
-    // the source: one look per cluster it belongs to (every shard of a cluster source sees the same)
-    const first = input.shards[0];
-    if (first) {
-      const node = readNode(first);
-      if ((await input.probe.info(node, 'cluster')).cluster_enabled === '1')
-        out.push(await coverage(input, node, 'source'));
-    }
-    const targetIsCluster = (await input.probe.info(input.target, 'cluster')).cluster_enabled === '1';
-    if (input.targetCluster && !targetIsCluster)
-      out.push(
-        result(
-          'fail',
-          `the target ${endpointName(input.target)} was given as a cluster but is not a cluster node`,
-          {
-            advice: 'drop --target-cluster, or give a node of the target cluster',
-          },
-        ),
-      );
-    else if (!input.targetCluster && targetIsCluster)
-      out.push(
-        result(
-          'fail',
-          `the target ${endpointName(input.target)} is a cluster node, but was not given as a cluster`,
-          {
-            advice: 'add --target-cluster, so keys are routed to the master of their slot',
-          },
-        ),
-      );
-    else if (targetIsCluster) out.push(await coverage(input, input.target, 'target'));
-    if (out.length === 0) out.push(result('pass', 'neither side is a cluster: nothing to cover'));
-    return out;
-  });
+  return defineCheck(
+    'cluster-coverage',
+    'Cluster slot coverage',
+    async (input) => {
+      const out: Result[] = [];
+      // the source: one look per cluster it belongs to (every shard of a cluster source sees the same)
+      const first = input.shards[0];
+      if (first) {
+        const node = readNode(first);
+        if ((await input.probe.info(node, 'cluster')).cluster_enabled === '1')
+          out.push(await coverage(input, node, 'source'));
+      }
+      const targetIsCluster = (await input.probe.info(input.target, 'cluster')).cluster_enabled === '1';
+      if (input.targetCluster && !targetIsCluster)
+        out.push(
+          result(
+            'fail',
+            `the target ${endpointName(input.target)} was given as a cluster but is not a cluster node`,
+            {
+              advice: 'drop --target-cluster, or give a node of the target cluster',
+            },
+          ),
+        );
+      else if (!input.targetCluster && targetIsCluster)
+        out.push(
+          result(
+            'fail',
+            `the target ${endpointName(input.target)} is a cluster node, but was not given as a cluster`,
+            {
+              advice: 'add --target-cluster, so keys are routed to the master of their slot',
+            },
+          ),
+        );
+      else if (targetIsCluster) out.push(await coverage(input, input.target, 'target'));
+      if (out.length === 0) out.push(result('pass', 'neither side is a cluster: nothing to cover'));
+      return out;
+    },
+    { readsTarget: true },
+  );
 }

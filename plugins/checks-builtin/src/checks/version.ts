@@ -42,17 +42,22 @@ export function judgeVersions(source: string, target: string): Result[] {
 
 /** The source is a version Ferry reads; the target is not older than the source. */
 export function checkVersion() {
-  return defineCheck('version', 'Versions', async (input) => {
-    const targets = await targetNodes(input);
-    const tv =
-      (await Promise.all(targets.map((t) => input.probe.version(t)))).sort(compareVersions)[0] ?? '0.0.0';
-    return eachNode(readNodes(input.shards), 'the version', async ({ shard, node }) => {
-      const sv = await input.probe.version(node);
-      return judgeVersions(sv, tv).map((r) => ({
-        ...r,
-        shardId: shard.id,
-        message: input.shards.length > 1 ? `${endpointName(node)}: ${r.message}` : r.message,
-      }));
-    });
-  });
+  return defineCheck(
+    'version',
+    'Versions',
+    async (input) => {
+      const targets = await targetNodes(input);
+      const tv =
+        (await Promise.all(targets.map((t) => input.probe.version(t)))).sort(compareVersions)[0] ?? '0.0.0';
+      return eachNode(readNodes(input.shards), 'the version', async ({ shard, node }) => {
+        const sv = await input.probe.version(node);
+        return judgeVersions(sv, tv).map((r) => ({
+          ...r,
+          shardId: shard.id,
+          message: input.shards.length > 1 ? `${endpointName(node)}: ${r.message}` : r.message,
+        }));
+      });
+    },
+    { readsTarget: true },
+  );
 }
