@@ -1,0 +1,3 @@
+export * from './entities.js';
+export { SecretBox } from './secrets.js';
+export { Storage, type StorageOptions, type StoredTask } from './storage.js';
