@@ -188,4 +188,9 @@ export class PluginRegistry {
   checks(): CheckPlugin[] {
     return [...this.checkList.values()];
   }
+
+  /** Every registered source topology. */
+  sourceTopologies(): SourceTopologyPlugin<unknown>[] {
+    return [...this.topologies.values()];
+  }
 }

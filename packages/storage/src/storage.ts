@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { CheckpointStore, CheckReport, ShardMetrics, TaskCheckpoint } from '@ferry/core';
 import { FerryError } from '@ferry/errors';
 import { type EntityManager, MikroORM, type Options } from '@mikro-orm/core';
+import { Migrator } from '@mikro-orm/migrations';
 import {
   type AlarmDeliveryRow,
   AlarmDeliverySchema,
@@ -67,9 +68,16 @@ export class Storage {
     const dialect = pg ? 'postgresql' : 'sqlite';
     const common: Partial<Options> = {
       entities: ENTITIES,
+      // registered here: MikroORM would look for the package from the working directory
+      extensions: [Migrator],
       debug: Boolean(o.debug),
       allowGlobalContext: false,
-      migrations: { migrationsList: migrationsFor(dialect), transactional: true, snapshot: false },
+      migrations: {
+        migrationsList: migrationsFor(dialect),
+        transactional: true,
+        snapshot: false,
+        silent: true,
+      },
       discovery: { warnWhenNoEntities: false },
     };
     let orm: MikroORM;

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { createHash, randomBytes } from 'node:crypto';
+import { Storage } from '@ferry/storage';
+import { schemaSdl, startGateway } from './server.js';
+
+const USAGE = `Usage: ferry-gateway [serve]            start the gateway (GraphQL at /graphql, HTTP and WebSocket)
+       ferry-gateway schema             print the GraphQL schema (SDL)
+       ferry-gateway token create NAME  make an API token (printed once; only its hash is kept)
+
+Environment: FERRY_PORT (4000), FERRY_HOST (127.0.0.1), FERRY_DATA_DIR (./data: ferry.db, secret.key,
+spool/), FERRY_DATABASE_URL (postgres://… instead of SQLite), FERRY_SECRET_KEY, FERRY_API_TOKENS
+(comma separated), FERRY_LOG_LEVEL (info).
+`;
+
+const [cmd = 'serve', ...rest] = process.argv.slice(2);
+const dataDir = process.env.FERRY_DATA_DIR ?? 'data';
+try {
+  if (cmd === 'schema') process.stdout.write(await schemaSdl());
+  else if (cmd === 'token' && rest[0] === 'create') {
+    const name = rest[1] ?? 'token';
+    const storage = await Storage.open({
+      sqlitePath: `${dataDir}/ferry.db`,
+      keyFile: `${dataDir}/secret.key`,
+    });
+    const token = `ferry_${randomBytes(24).toString('base64url')}`;
+    await storage.addToken(name, createHash('sha256').update(token).digest('hex'));
+    await storage.close();
+    process.stdout.write(`${token}\n`);
+  } else if (cmd === 'serve') {
+    const gw = await startGateway({
+      port: Number(process.env.FERRY_PORT ?? 4000),
+      host: process.env.FERRY_HOST ?? '127.0.0.1',
+      dataDir,
+    });
+    const stop = (): void => {
+      void gw.close().then(() => process.exit(0));
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  } else {
+    process.stderr.write(USAGE);
+    process.exit(cmd === '--help' || cmd === 'help' ? 0 : 2);
+  }
+} catch (err) {
+  process.stderr.write(`ferry-gateway: ${(err as Error).message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,528 @@
+import type { Endpoint, ProxyKind, TaskOptions } from '@ferry/core';
+import type { StoredTask } from '@ferry/storage';
+import { GraphQLError } from 'graphql';
+import {
+  Arg,
+  Ctx,
+  FieldResolver,
+  Float,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+} from 'type-graphql';
+import {
+  type FerryService,
+  type Progress as ProgressData,
+  type CreateTaskInput as ServiceCreate,
+  ServiceError,
+  type TargetSpec,
+} from '../service.js';
+import {
+  AlarmRuleInput,
+  AlarmRuleView,
+  CheckReportView,
+  ConnectivityResult,
+  CreateTaskInput,
+  EndpointInput,
+  type EndpointView,
+  EventPage,
+  EventView,
+  MetricPoint,
+  PageInput,
+  PluginView,
+  Progress,
+  ShardView,
+  type SourceInput,
+  type TargetInput,
+  TaskFilter,
+  TaskPage,
+  TaskView,
+  UpdateTaskInput,
+} from './types.js';
+
+export interface Context {
+  service: FerryService;
+}
+
+/** Errors with a stable `extensions.code` (NOT_FOUND, ACTION_NOT_ALLOWED, BAD_INPUT, PRECHECK_REQUIRED, LAGGING). */
+async function guard<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ServiceError) throw new GraphQLError(err.message, { extensions: { code: err.code } });
+    if (err instanceof GraphQLError) throw err;
+    const code = (err as { code?: string }).code === 'CONFIG_INVALID' ? 'BAD_INPUT' : 'INTERNAL';
+    throw new GraphQLError((err as Error).message, { extensions: { code } });
+  }
+}
+
+function endpoint(e: EndpointInput): Endpoint {
+  if (!e.host?.trim()) throw new ServiceError('BAD_INPUT', 'an endpoint needs a host');
+  if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535)
+    throw new ServiceError('BAD_INPUT', `endpoint ${e.host}: port ${e.port} is not 1–65535`);
+  return {
+    host: e.host.trim(),
+    port: e.port,
+    ...(e.username ? { username: e.username } : {}),
+    ...(e.password ? { password: e.password } : {}),
+    ...(e.tls ? { tls: true } : {}),
+  };
+}
+
+function sourceOf(s: SourceInput): ServiceCreate['source'] {
+  const options: Record<string, unknown> = {};
+  if (s.nodes?.length) options.nodes = s.nodes.map(endpoint);
+  if (s.nutcrackerConfig) options.configText = s.nutcrackerConfig;
+  if (s.pool) options.pool = s.pool;
+  if (s.codisDashboard) options.dashboard = s.codisDashboard;
+  if (s.preferReplica !== undefined && s.preferReplica !== null) options.preferReplica = s.preferReplica;
+  if (s.password) {
+    if (s.topology === 'twemproxy' || s.topology === 'codis') options.password = s.password;
+    else if (Array.isArray(options.nodes))
+      options.nodes = (options.nodes as Endpoint[]).map((n) =>
+        n.password ? n : { ...n, password: s.password },
+      );
+  }
+  if (s.topology === 'codis' && Array.isArray(options.nodes)) options.nodes = options.nodes as Endpoint[];
+  return { topology: s.topology, options };
+}
+
+function targetOf(t: TargetInput): TargetSpec {
+  if (t.proxy && t.proxy !== 'twemproxy' && t.proxy !== 'codis')
+    throw new ServiceError('BAD_INPUT', `target proxy must be twemproxy or codis; got "${t.proxy}"`);
+  return {
+    endpoint: endpoint(t.endpoint),
+    ...(t.cluster ? { cluster: true } : {}),
+    ...(t.proxy ? { proxy: t.proxy as ProxyKind } : {}),
+    ...(t.version ? { version: t.version } : {}),
+  };
+}
+
+function view(e: Endpoint): EndpointView {
+  return {
+    host: e.host,
+    port: e.port,
+    ...(e.username ? { username: e.username } : {}),
+    hasPassword: Boolean(e.password),
+  };
+}
+
+/** A stored task as the API shows it; the row rides along (not a field) for the field resolvers. */
+export function toView(service: FerryService, t: StoredTask): TaskView & { row: StoredTask } {
+  const v = service.view(t);
+  return {
+    row: t,
+    id: t.id,
+    name: t.name,
+    tags: t.tags,
+    source: { topology: v.source.topology, nodes: v.source.nodes.map(view), detail: v.source.detail },
+    target: {
+      endpoint: view(v.target.endpoint),
+      cluster: Boolean(v.target.cluster),
+      ...(v.target.proxy ? { proxy: v.target.proxy } : {}),
+    },
+    options: t.options,
+    runningMode: t.runningMode,
+    ...(t.scheduledAt ? { scheduledAt: t.scheduledAt } : {}),
+    status: service.state(t),
+    warningsAcknowledged: t.warningsAcknowledged,
+    ...(t.error ? { error: t.error } : {}),
+    createdAt: t.createdAt,
+    updatedAt: t.updatedAt,
+  };
+}
+
+type Viewed = TaskView & { row: StoredTask };
+
+@Resolver(() => TaskView)
+export class TaskResolver {
+  @Query(() => TaskPage)
+  tasks(
+    @Ctx() { service }: Context,
+    @Arg('filter', () => TaskFilter, { nullable: true }) filter?: TaskFilter,
+    @Arg('page', () => PageInput, { nullable: true }) page?: PageInput,
+  ): Promise<TaskPage> {
+    return guard(async () => {
+      const { items, total } = await service.storage.listTasks(
+        {
+          ...(filter?.status ? { status: filter.status } : {}),
+          ...(filter?.tag ? { tag: filter.tag } : {}),
+          ...(filter?.name ? { name: filter.name } : {}),
+        },
+        { offset: page?.offset ?? 0, limit: Math.min(page?.limit ?? 50, 500) },
+      );
+      return { items: items.map((t) => toView(service, t)), total };
+    });
+  }
+
+  @Query(() => TaskView)
+  task(@Ctx() { service }: Context, @Arg('id', () => ID) id: string): Promise<TaskView> {
+    return guard(async () => toView(service, await service.get(id)));
+  }
+
+  @Query(() => [PluginView])
+  plugins(@Ctx() { service }: Context): PluginView[] {
+    return service.plugins();
+  }
+
+  @FieldResolver(() => [String])
+  allowedActions(@Root() t: Viewed, @Ctx() { service }: Context): Promise<string[]> {
+    return service.allowedActions(t.row);
+  }
+
+  @FieldResolver(() => [ShardView])
+  async shards(@Root() t: Viewed, @Ctx() { service }: Context): Promise<ShardView[]> {
+    const live = service.live_(t.id)?.metrics() ?? [];
+    const rows = await service.storage.shards(t.id);
+    const ids = new Set([...live.map((m) => m.shardId), ...rows.map((r) => r.shardId)]);
+    return [...ids].sort().map((shardId) => {
+      const m = live.find((x) => x.shardId === shardId);
+      const r = rows.find((x) => x.shardId === shardId);
+      const c = (m ?? r?.counters ?? {}) as Record<string, unknown>;
+      return {
+        shardId,
+        phase: String(c.phase ?? r?.phase ?? 'unknown'),
+        replid: r?.replid ?? '',
+        appliedOffset: Number(c.appliedOffset ?? r?.offset ?? 0),
+        keys: Number(c.keys ?? 0),
+        commands: Number(c.commands ?? 0),
+        lagBytes: Number(c.lagBytes ?? 0),
+        counters: c,
+      };
+    });
+  }
+
+  @FieldResolver(() => CheckReportView, { nullable: true })
+  async checkReport(@Root() t: Viewed, @Ctx() { service }: Context): Promise<CheckReportView | null> {
+    const last = await service.storage.lastCheckReport(t.id);
+    if (!last) return null;
+    return {
+      status: last.report.status,
+      durationMs: last.report.durationMs,
+      at: last.report.createdAt,
+      results: last.results.map((r) => ({
+        checkId: r.checkId,
+        status: r.status,
+        message: r.message,
+        ...(r.advice ? { advice: r.advice } : {}),
+        ...(r.shardId ? { shardId: r.shardId } : {}),
+      })),
+    };
+  }
+
+  @FieldResolver(() => EventPage)
+  async events(
+    @Root() t: Viewed,
+    @Ctx() { service }: Context,
+    @Arg('page', () => PageInput, { nullable: true }) page?: PageInput,
+  ): Promise<EventPage> {
+    const { items, total } = await service.storage.events(t.id, {
+      offset: page?.offset ?? 0,
+      limit: Math.min(page?.limit ?? 100, 1000),
+    });
+    return {
+      items: items.map((e) => ({
+        id: String(e.id),
+        at: e.at,
+        kind: e.kind,
+        message: e.message,
+        ...(e.data ? { data: e.data } : {}),
+      })),
+      total,
+    };
+  }
+
+  @FieldResolver(() => [MetricPoint])
+  async metrics(
+    @Root() t: Viewed,
+    @Ctx() { service }: Context,
+    @Arg('from', () => Date, { nullable: true }) from?: Date,
+    @Arg('to', () => Date, { nullable: true }) to?: Date,
+    @Arg('step', () => Int, {
+      nullable: true,
+      description: 'Seconds per point (the last sample of each step).',
+    })
+    step?: number,
+  ): Promise<MetricPoint[]> {
+    const rows = await service.storage.metrics(
+      t.id,
+      from ?? new Date(Date.now() - 3600_000),
+      to ?? new Date(),
+    );
+    const every = Math.max(1, step ?? 1) * 1000;
+    const out = new Map<number, MetricPoint>();
+    for (const r of rows)
+      out.set(Math.floor(r.at.getTime() / every), {
+        at: r.at,
+        phase: r.phase,
+        keys: r.keys,
+        commands: r.commands,
+        lagBytes: r.lagBytes,
+        ...(r.lagMs !== null ? { lagSeconds: r.lagMs / 1000 } : {}),
+      });
+    return [...out.values()];
+  }
+
+  @FieldResolver(() => Float)
+  lagBytes(@Root() t: Viewed, @Ctx() { service }: Context): number {
+    return service.live_(t.id)?.lagBytes() ?? 0;
+  }
+
+  // ---------------------------------------------------------------- mutations
+
+  @Mutation(() => TaskView)
+  createTask(
+    @Ctx() { service }: Context,
+    @Arg('input', () => CreateTaskInput) input: CreateTaskInput,
+  ): Promise<TaskView> {
+    return guard(async () => {
+      const t = await service.create({
+        name: input.name,
+        tags: input.tags ?? [],
+        source: sourceOf(input.source),
+        target: targetOf(input.target),
+        options: (input.options ?? {}) as TaskOptions,
+        ...(input.scheduledAt ? { scheduledAt: input.scheduledAt } : {}),
+      });
+      return toView(service, t);
+    });
+  }
+
+  @Mutation(() => TaskView)
+  updateTask(
+    @Ctx() { service }: Context,
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateTaskInput) input: UpdateTaskInput,
+  ): Promise<TaskView> {
+    return guard(async () =>
+      toView(
+        service,
+        await service.update(id, {
+          ...(input.name ? { name: input.name } : {}),
+          ...(input.tags ? { tags: input.tags } : {}),
+          ...(input.source ? { source: sourceOf(input.source) } : {}),
+          ...(input.target ? { target: targetOf(input.target) } : {}),
+          ...(input.options ? { options: input.options as TaskOptions } : {}),
+        }),
+      ),
+    );
+  }
+
+  @Mutation(() => ConnectivityResult)
+  testConnectivity(
+    @Ctx() { service }: Context,
+    @Arg('endpoint', () => EndpointInput) e: EndpointInput,
+  ): Promise<ConnectivityResult> {
+    return guard(async () => {
+      const r = await service.testConnectivity(endpoint(e));
+      return {
+        ok: r.ok,
+        message: r.message,
+        ...(r.rttMs !== null ? { rttMs: r.rttMs } : {}),
+        ...(r.version ? { version: r.version } : {}),
+      };
+    });
+  }
+
+  @Mutation(() => CheckReportView)
+  runPrecheck(
+    @Ctx() { service }: Context,
+    @Arg('taskId', () => ID) taskId: string,
+  ): Promise<CheckReportView> {
+    return guard(async () => {
+      const { report } = await service.precheck(taskId);
+      return {
+        status: report.status,
+        durationMs: report.durationMs,
+        at: new Date(report.startedAt),
+        results: report.results.map((r) => ({
+          checkId: r.checkId,
+          status: r.status,
+          message: r.message,
+          ...(r.advice ? { advice: r.advice } : {}),
+          ...(r.shardId ? { shardId: r.shardId } : {}),
+        })),
+      };
+    });
+  }
+
+  @Mutation(() => TaskView)
+  acknowledgeWarnings(
+    @Ctx() { service }: Context,
+    @Arg('taskId', () => ID) taskId: string,
+  ): Promise<TaskView> {
+    return guard(async () => toView(service, await service.acknowledge(taskId)));
+  }
+
+  @Mutation(() => TaskView)
+  startTask(@Ctx() { service }: Context, @Arg('taskId', () => ID) taskId: string): Promise<TaskView> {
+    return guard(async () => toView(service, await service.start(taskId)));
+  }
+
+  @Mutation(() => TaskView)
+  scheduleTask(
+    @Ctx() { service }: Context,
+    @Arg('taskId', () => ID) taskId: string,
+    @Arg('at', () => Date) at: Date,
+  ): Promise<TaskView> {
+    return guard(async () => toView(service, await service.schedule(taskId, at)));
+  }
+
+  @Mutation(() => TaskView)
+  pauseTask(@Ctx() { service }: Context, @Arg('taskId', () => ID) taskId: string): Promise<TaskView> {
+    return guard(async () => toView(service, await service.pause(taskId)));
+  }
+
+  @Mutation(() => TaskView)
+  resumeTask(@Ctx() { service }: Context, @Arg('taskId', () => ID) taskId: string): Promise<TaskView> {
+    return guard(async () => toView(service, await service.resume(taskId)));
+  }
+
+  @Mutation(() => TaskView)
+  stopTask(@Ctx() { service }: Context, @Arg('taskId', () => ID) taskId: string): Promise<TaskView> {
+    return guard(async () => toView(service, await service.stop(taskId)));
+  }
+
+  @Mutation(() => TaskView)
+  completeTask(
+    @Ctx() { service }: Context,
+    @Arg('taskId', () => ID) taskId: string,
+    @Arg('force', () => Boolean, { nullable: true }) force?: boolean,
+  ): Promise<TaskView> {
+    return guard(async () => toView(service, await service.complete(taskId, Boolean(force))));
+  }
+
+  @Mutation(() => TaskView)
+  retryTask(@Ctx() { service }: Context, @Arg('taskId', () => ID) taskId: string): Promise<TaskView> {
+    return guard(async () => toView(service, await service.retry(taskId)));
+  }
+
+  @Mutation(() => TaskView)
+  cloneTask(
+    @Ctx() { service }: Context,
+    @Arg('taskId', () => ID) taskId: string,
+    @Arg('name', () => String, { nullable: true }) name?: string,
+  ): Promise<TaskView> {
+    return guard(async () => toView(service, await service.clone(taskId, name ?? undefined)));
+  }
+
+  @Mutation(() => Boolean)
+  deleteTask(@Ctx() { service }: Context, @Arg('taskId', () => ID) taskId: string): Promise<boolean> {
+    return guard(() => service.remove(taskId));
+  }
+
+  @Mutation(() => TaskView)
+  setRateLimit(
+    @Ctx() { service }: Context,
+    @Arg('taskId', () => ID) taskId: string,
+    @Arg('keysPerSec', () => Float, { nullable: true }) keysPerSec?: number,
+    @Arg('bytesPerSec', () => Float, { nullable: true }) bytesPerSec?: number,
+  ): Promise<TaskView> {
+    return guard(async () =>
+      toView(
+        service,
+        await service.setRateLimit(taskId, { keysPerSec: keysPerSec ?? 0, bytesPerSec: bytesPerSec ?? 0 }),
+      ),
+    );
+  }
+
+  @Mutation(() => AlarmRuleView)
+  createAlarmRule(
+    @Ctx() { service }: Context,
+    @Arg('input', () => AlarmRuleInput) input: AlarmRuleInput,
+  ): Promise<AlarmRuleView> {
+    return guard(async () => {
+      if (!['task-failed', 'lag', 'snapshot-duration'].includes(input.kind))
+        throw new ServiceError(
+          'BAD_INPUT',
+          `alarm kind must be task-failed, lag or snapshot-duration; got "${input.kind}"`,
+        );
+      if (!/^https?:\/\//.test(input.webhook))
+        throw new ServiceError('BAD_INPUT', 'the webhook must be an http(s) URL');
+      if (input.taskId) await service.get(input.taskId);
+      const r = await service.storage.addAlarmRule({
+        taskId: input.taskId ?? null,
+        kind: input.kind as 'lag',
+        threshold: input.threshold ?? 0,
+        forSeconds: input.forSeconds ?? 0,
+        webhook: service.storage.seal(input.webhook),
+      });
+      return {
+        id: String(r.id),
+        ...(r.taskId ? { taskId: r.taskId } : {}),
+        kind: r.kind,
+        threshold: r.threshold,
+        forSeconds: r.forSeconds,
+      };
+    });
+  }
+}
+
+/** Live progress and events over graphql-ws. */
+@Resolver()
+export class LiveResolver {
+  @Subscription(() => Progress, {
+    description: 'At most a few updates a second per task: phase, percent, keys/s, lag in bytes and seconds.',
+    subscribe: ({ args, context }) =>
+      listen<ProgressData>((context as Context).service, `progress:${(args as { taskId: string }).taskId}`),
+  })
+  taskProgress(@Root() p: ProgressData, @Arg('taskId', () => ID) _taskId: string): Progress {
+    return {
+      ...p,
+      ...(p.lagSeconds === null ? { lagSeconds: undefined } : { lagSeconds: p.lagSeconds }),
+    } as Progress;
+  }
+
+  @Subscription(() => EventView, {
+    subscribe: ({ args, context }) =>
+      listen((context as Context).service, `event:${(args as { taskId: string }).taskId}`),
+  })
+  taskEvents(
+    @Root() e: { id: number; at: Date; kind: string; message: string; data: Record<string, unknown> | null },
+    @Arg('taskId', () => ID) _taskId: string,
+  ): EventView {
+    return {
+      id: String(e.id),
+      at: e.at,
+      kind: e.kind,
+      message: e.message,
+      ...(e.data ? { data: e.data } : {}),
+    };
+  }
+}
+
+/** The service bus's `name` events as an async iterator, bounded (a slow subscriber gets the latest 100). */
+function listen<T>(service: FerryService, name: string): AsyncIterableIterator<T> {
+  const queue: T[] = [];
+  let wake: (() => void) | undefined;
+  let done = false;
+  const on = (v: T): void => {
+    queue.push(v);
+    if (queue.length > 100) queue.shift();
+    wake?.();
+  };
+  service.bus.on(name, on);
+  const stop = (): void => {
+    done = true;
+    service.bus.off(name, on);
+    wake?.();
+  };
+  const it: AsyncIterableIterator<T> = {
+    [Symbol.asyncIterator]: () => it,
+    async next(): Promise<IteratorResult<T>> {
+      while (!done && queue.length === 0) await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+      if (done) return { done: true, value: undefined };
+      return { done: false, value: queue.shift() as T };
+    },
+    async return(): Promise<IteratorResult<T>> {
+      stop();
+      return { done: true, value: undefined };
+    },
+  };
+  return it;
+}

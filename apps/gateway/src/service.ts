@@ -1,0 +1,697 @@
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import { builtinChecks } from '@ferry/checks-builtin';
+import {
+  ALLOWED_ACTIONS,
+  type CheckReport,
+  createEngine,
+  type Endpoint,
+  type Engine,
+  endpointName,
+  type FerryPlugin,
+  type ProxyKind,
+  type RateLimit,
+  resolveOptions,
+  type Task,
+  type TaskAction,
+  type TaskEvents,
+  type TaskOptions,
+  type TaskSpec,
+  type TaskState,
+} from '@ferry/core';
+import { FerryError, isFerryError } from '@ferry/errors';
+import { connect } from '@ferry/resp';
+import { sourceCluster } from '@ferry/source-cluster';
+import { sourceCodis } from '@ferry/source-codis';
+import { sourceStandalone } from '@ferry/source-standalone';
+import { sourceTwemproxy } from '@ferry/source-twemproxy';
+import type { Storage, StoredTask } from '@ferry/storage';
+import type { Logger } from 'pino';
+
+/** A GraphQL-facing error with a stable `extensions.code`. */
+export class ServiceError extends Error {
+  constructor(
+    readonly code:
+      | 'NOT_FOUND'
+      | 'ACTION_NOT_ALLOWED'
+      | 'BAD_INPUT'
+      | 'PRECHECK_REQUIRED'
+      | 'LAGGING'
+      | 'INTERNAL',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface TargetSpec {
+  endpoint: Endpoint;
+  cluster?: boolean;
+  proxy?: ProxyKind;
+  version?: string;
+}
+
+export interface CreateTaskInput {
+  name: string;
+  tags?: string[];
+  source: { topology: string; options: Record<string, unknown> };
+  target: TargetSpec;
+  options?: TaskOptions;
+  scheduledAt?: Date;
+}
+
+export interface Progress {
+  taskId: string;
+  state: string;
+  phase: string;
+  /** 0–100 over the snapshot (keys loaded ÷ keys expected); 100 once every shard streams. */
+  percent: number;
+  keysPerSec: number;
+  lagBytes: number;
+  lagSeconds: number | null;
+  at: Date;
+}
+
+const RUNNING: readonly string[] = [
+  'preparing',
+  'full_sync',
+  'incremental_sync',
+  'paused',
+  'completing',
+  'stopping',
+  'retrying',
+];
+
+export function sourcePlugins(): FerryPlugin[] {
+  return [sourceStandalone(), sourceCluster(), sourceTwemproxy(), sourceCodis()] as FerryPlugin[];
+}
+
+/**
+ * The service behind the gateway: tasks kept in storage, run by the engine, their events and metrics
+ * recorded, progress published, scheduled tasks started on time and running ones resumed after a
+ * restart (from the checkpoints in storage).
+ */
+export class FerryService {
+  readonly engine: Engine;
+  private readonly live = new Map<string, Task>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  readonly bus = new EventEmitter();
+  private closed = false;
+
+  constructor(
+    readonly storage: Storage,
+    private readonly o: { dataDir: string; log: Logger; progressEveryMs?: number; plugins?: FerryPlugin[] },
+  ) {
+    this.bus.setMaxListeners(1000);
+    this.engine = createEngine({
+      plugins: [...(o.plugins ?? sourcePlugins()), ...builtinChecks()],
+      checkpoints: storage.checkpoints(),
+      spoolDir: join(o.dataDir, 'spool'),
+    });
+  }
+
+  /** After a start: tasks that were running resume, scheduled ones get their timer. */
+  async recover(): Promise<void> {
+    const { items } = await this.storage.listTasks({}, { limit: 100_000 });
+    for (const t of items) {
+      if (RUNNING.includes(t.status)) {
+        this.o.log.info({ task: t.id, status: t.status }, 'resuming a task that was running');
+        await this.event(
+          t.id,
+          'resume',
+          `the gateway restarted while the task was ${t.status}: resuming from its checkpoint`,
+        );
+        await this.launch(t);
+      } else if (t.status === 'scheduled' && t.scheduledAt) this.arm(t.id, t.scheduledAt);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    // running tasks are left as they are: their checkpoints are in storage, a restart resumes them
+    await Promise.all(
+      [...this.live.values()].map((t) =>
+        RUNNING.includes(t.state) ? t.stop().catch(() => undefined) : undefined,
+      ),
+    );
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  async get(id: string): Promise<StoredTask> {
+    const t = await this.storage.getTask(id);
+    if (!t) throw new ServiceError('NOT_FOUND', `no task ${JSON.stringify(id)}`);
+    return t;
+  }
+
+  state(t: StoredTask): TaskState {
+    return (this.live.get(t.id)?.state ?? t.status) as TaskState;
+  }
+
+  /** What the user may do now (start needs a precheck without fail, warnings acknowledged). */
+  async allowedActions(t: StoredTask): Promise<string[]> {
+    const state = this.state(t);
+    const base = [...(ALLOWED_ACTIONS[state] ?? [])] as string[];
+    const out = base.filter((a) => a !== 'check');
+    if (base.includes('check')) out.unshift('precheck');
+    if (base.includes('start') && !(await this.startable(t)).ok) out.splice(out.indexOf('start'), 1);
+    if (
+      state === 'check_passed' &&
+      !t.warningsAcknowledged &&
+      (await this.storage.lastCheckReport(t.id))?.report.status === 'warn'
+    )
+      out.push('acknowledgeWarnings');
+    if (['created', 'check_passed', 'check_failed', 'stopped', 'failed', 'scheduled'].includes(state))
+      out.push('update');
+    if (RUNNING.includes(state)) out.push('setRateLimit');
+    return out;
+  }
+
+  live_(id: string): Task | undefined {
+    return this.live.get(id);
+  }
+
+  liveTasks(): Map<string, Task> {
+    return this.live;
+  }
+
+  /** Target and source as shown: endpoints without their passwords. */
+  view(t: StoredTask): {
+    source: { topology: string; nodes: Endpoint[]; detail: string };
+    target: TargetSpec;
+  } {
+    const src = this.storage.unseal<Record<string, unknown>>(t.sourceOptions);
+    const target = this.storage.unseal<TargetSpec>(t.target);
+    const nodes = (Array.isArray(src.nodes) ? (src.nodes as Endpoint[]) : []).filter(
+      (n) => typeof n === 'object',
+    );
+    const detail =
+      typeof src.config === 'string'
+        ? src.config
+        : typeof src.dashboard === 'string'
+          ? src.dashboard
+          : nodes.map(endpointName).join(', ');
+    return { source: { topology: t.sourceTopology, nodes, detail }, target };
+  }
+
+  // ------------------------------------------------------------------ create / update
+
+  private validate(input: CreateTaskInput, id: string): TaskSpec {
+    const spec: TaskSpec = {
+      id,
+      name: input.name,
+      tags: input.tags ?? [],
+      source: input.source,
+      target: input.target,
+      options: input.options ?? {},
+    };
+    try {
+      resolveOptions(spec.options);
+      const plugin = this.engine.registry.topology(spec.source.topology);
+      plugin.parseOptions(spec.source.options);
+      this.engine.createTask(spec); // what the engine refuses (proxy + cluster, codis + restore…)
+    } catch (err) {
+      throw new ServiceError('BAD_INPUT', (err as Error).message);
+    }
+    return spec;
+  }
+
+  async create(input: CreateTaskInput): Promise<StoredTask> {
+    if (!input.name.trim()) throw new ServiceError('BAD_INPUT', 'a task needs a name');
+    const id = `t-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    this.validate(input, id);
+    const row = await this.storage.insertTask({
+      id,
+      name: input.name.trim(),
+      tags: input.tags ?? [],
+      sourceTopology: input.source.topology,
+      sourceOptions: this.storage.seal(input.source.options),
+      target: this.storage.seal(input.target),
+      options: (input.options ?? {}) as Record<string, unknown>,
+      runningMode: input.scheduledAt ? 'scheduled' : 'immediate',
+      scheduledAt: input.scheduledAt ?? null,
+      status: 'created',
+      warningsAcknowledged: false,
+      error: null,
+    });
+    await this.event(id, 'created', `task "${row.name}" created`);
+    return row;
+  }
+
+  async update(id: string, patch: Partial<CreateTaskInput>): Promise<StoredTask> {
+    const t = await this.get(id);
+    if (!(await this.allowedActions(t)).includes('update'))
+      throw new ServiceError(
+        'ACTION_NOT_ALLOWED',
+        `task ${id} cannot be changed while it is ${this.state(t)}`,
+      );
+    const current = this.spec(t);
+    const merged: CreateTaskInput = {
+      name: patch.name ?? t.name,
+      tags: patch.tags ?? t.tags,
+      source: patch.source ?? (current.source as CreateTaskInput['source']),
+      target: patch.target ?? current.target,
+      options: patch.options ?? (t.options as TaskOptions),
+    };
+    this.validate(merged, id);
+    const changed = Boolean(patch.source || patch.target || patch.options);
+    const row = await this.storage.updateTask(id, {
+      name: merged.name,
+      tags: merged.tags ?? [],
+      sourceTopology: merged.source.topology,
+      sourceOptions: this.storage.seal(merged.source.options),
+      target: this.storage.seal(merged.target),
+      options: (merged.options ?? {}) as Record<string, unknown>,
+      // what was checked is no longer what would run
+      ...(changed ? { status: 'created', warningsAcknowledged: false } : {}),
+    });
+    if (changed) this.live.delete(id);
+    await this.event(
+      id,
+      'updated',
+      changed ? 'task changed: run the precheck again' : 'task renamed or retagged',
+    );
+    return row as StoredTask;
+  }
+
+  spec(t: StoredTask): TaskSpec {
+    return {
+      id: t.id,
+      name: t.name,
+      tags: t.tags,
+      source: { topology: t.sourceTopology, options: this.storage.unseal(t.sourceOptions) },
+      target: this.storage.unseal<TargetSpec>(t.target),
+      options: t.options as TaskOptions,
+    };
+  }
+
+  // ------------------------------------------------------------------ precheck
+
+  async precheck(id: string): Promise<{ report: CheckReport; t: StoredTask }> {
+    const t = await this.get(id);
+    const state = this.state(t);
+    if (!(ALLOWED_ACTIONS[state] ?? []).includes('check'))
+      throw new ServiceError('ACTION_NOT_ALLOWED', `cannot run the precheck of a task that is ${state}`);
+    const task = this.engine.createTask(this.spec(t));
+    this.attach(task);
+    this.live.set(id, task);
+    const report = await task.check();
+    await this.storage.saveCheckReport(id, report);
+    const row = await this.storage.updateTask(id, {
+      status: task.state,
+      warningsAcknowledged: report.status === 'pass',
+    });
+    await this.event(
+      id,
+      'precheck',
+      `precheck: ${report.status} (${report.results.filter((r) => r.status !== 'pass').length} not passing)`,
+      {
+        status: report.status,
+      },
+    );
+    return { report, t: row as StoredTask };
+  }
+
+  async acknowledge(id: string): Promise<StoredTask> {
+    const t = await this.get(id);
+    const last = await this.storage.lastCheckReport(id);
+    if (!last)
+      throw new ServiceError('PRECHECK_REQUIRED', `task ${id} has no precheck to acknowledge: run it first`);
+    if (last.report.status === 'fail')
+      throw new ServiceError(
+        'ACTION_NOT_ALLOWED',
+        'a failed precheck cannot be acknowledged: fix what failed and run it again',
+      );
+    const warnings = last.results.filter((r) => r.status === 'warn');
+    const row = await this.storage.updateTask(id, { warningsAcknowledged: true });
+    await this.event(id, 'acknowledged', `${warnings.length} precheck warning(s) acknowledged`, {
+      warnings: warnings.map((w) => `${w.checkId}: ${w.message}`),
+    });
+    return row ?? t;
+  }
+
+  private async startable(t: StoredTask): Promise<{ ok: boolean; why?: string }> {
+    const state = this.state(t);
+    if (state === 'stopped' || state === 'failed' || state === 'scheduled') return { ok: true };
+    const last = await this.storage.lastCheckReport(t.id);
+    if (!last) return { ok: false, why: 'run the precheck first' };
+    if (last.report.status === 'fail')
+      return { ok: false, why: 'the last precheck failed: fix it and run the precheck again' };
+    if (last.report.status === 'warn' && !t.warningsAcknowledged)
+      return { ok: false, why: 'the last precheck has warnings: acknowledge them first' };
+    return { ok: true };
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  async start(id: string): Promise<StoredTask> {
+    const t = await this.get(id);
+    const state = this.state(t);
+    if (!(ALLOWED_ACTIONS[state] ?? []).includes('start'))
+      throw new ServiceError('ACTION_NOT_ALLOWED', `cannot start a task that is ${state}`);
+    const ok = await this.startable(t);
+    if (!ok.ok) throw new ServiceError('PRECHECK_REQUIRED', `task ${id} cannot start: ${ok.why}`);
+    this.disarm(id);
+    await this.launch(t);
+    return this.get(id);
+  }
+
+  async schedule(id: string, at: Date): Promise<StoredTask> {
+    const t = await this.get(id);
+    const state = this.state(t);
+    if (!(ALLOWED_ACTIONS[state] ?? []).includes('schedule') && state !== 'scheduled')
+      throw new ServiceError('ACTION_NOT_ALLOWED', `cannot schedule a task that is ${state}`);
+    const ok = await this.startable(t);
+    if (!ok.ok) throw new ServiceError('PRECHECK_REQUIRED', `task ${id} cannot be scheduled: ${ok.why}`);
+    if (!(at.getTime() > Date.now()))
+      throw new ServiceError('BAD_INPUT', `the start time ${at.toISOString()} is not in the future`);
+    const row = await this.storage.updateTask(id, {
+      status: 'scheduled',
+      runningMode: 'scheduled',
+      scheduledAt: at,
+    });
+    this.live.delete(id);
+    await this.event(id, 'scheduled', `scheduled to start at ${at.toISOString()}`);
+    this.arm(id, at);
+    return row as StoredTask;
+  }
+
+  private arm(id: string, at: Date): void {
+    this.disarm(id);
+    const fire = (): void => {
+      const left = at.getTime() - Date.now();
+      if (left > 2 ** 30) {
+        this.timers.set(id, setTimeout(fire, 2 ** 30));
+        return;
+      }
+      this.timers.set(
+        id,
+        setTimeout(
+          () => {
+            this.timers.delete(id);
+            void this.get(id)
+              .then((t) => (t.status === 'scheduled' ? this.launch(t) : undefined))
+              .catch((err: unknown) => this.o.log.error({ task: id, err }, 'scheduled start failed'));
+          },
+          Math.max(0, left),
+        ),
+      );
+    };
+    fire();
+  }
+
+  private disarm(id: string): void {
+    const t = this.timers.get(id);
+    if (t) clearTimeout(t);
+    this.timers.delete(id);
+  }
+
+  /** Runs the task in the engine (resuming from its stored checkpoint); returns once it has started. */
+  private async launch(t: StoredTask): Promise<void> {
+    if (this.closed) return;
+    const task = this.engine.createTask(this.spec(t));
+    this.attach(task);
+    this.live.set(t.id, task);
+    const running = task.start();
+    running.catch(() => undefined); // the failure is recorded by the state events
+    await this.storage.updateTask(t.id, { status: task.state, error: null });
+  }
+
+  async pause(id: string): Promise<StoredTask> {
+    return this.act(id, 'pause', (task) => task.pause());
+  }
+
+  async resume(id: string): Promise<StoredTask> {
+    return this.act(id, 'resume', (task) => task.resume());
+  }
+
+  async stop(id: string): Promise<StoredTask> {
+    const t = await this.get(id);
+    if (this.state(t) === 'scheduled') {
+      this.disarm(id);
+      await this.storage.updateTask(id, { status: 'stopped' });
+      await this.event(id, 'state', 'scheduled → stopped (the scheduled start is cancelled)');
+      return this.get(id);
+    }
+    return this.act(id, 'stop', (task) => task.stop());
+  }
+
+  async complete(id: string, force: boolean): Promise<StoredTask> {
+    const t = await this.get(id);
+    const task = this.running(t, 'complete');
+    if (!force && task.lagBytes() > 0)
+      throw new ServiceError(
+        'LAGGING',
+        `task ${id} is ${task.lagBytes()} bytes behind its source: complete once the lag is 0, or force it`,
+      );
+    const done = task.complete({ force });
+    done.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 0));
+    return this.get(id);
+  }
+
+  async retry(id: string): Promise<StoredTask> {
+    const t = await this.get(id);
+    const state = this.state(t);
+    if (!(ALLOWED_ACTIONS[state] ?? []).includes('retry'))
+      throw new ServiceError('ACTION_NOT_ALLOWED', `cannot retry a task that is ${state}`);
+    await this.event(id, 'retry', 'retried: resuming from its checkpoint');
+    await this.launch(t);
+    return this.get(id);
+  }
+
+  async clone(id: string, name?: string): Promise<StoredTask> {
+    const t = await this.get(id);
+    const spec = this.spec(t);
+    return this.create({
+      name: name ?? `${t.name} (copy)`,
+      tags: t.tags,
+      source: spec.source as CreateTaskInput['source'],
+      target: spec.target,
+      options: spec.options ?? {},
+    });
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const t = await this.get(id);
+    const state = this.state(t);
+    if (!(ALLOWED_ACTIONS[state] ?? []).includes('delete'))
+      throw new ServiceError('ACTION_NOT_ALLOWED', `cannot delete a task that is ${state}: stop it first`);
+    this.disarm(id);
+    this.live.delete(id);
+    return this.storage.deleteTask(id);
+  }
+
+  async setRateLimit(id: string, limit: RateLimit): Promise<StoredTask> {
+    const t = await this.get(id);
+    const task = this.live.get(id);
+    const options = { ...(t.options as TaskOptions), rateLimit: limit };
+    try {
+      resolveOptions(options);
+    } catch (err) {
+      throw new ServiceError('BAD_INPUT', (err as Error).message);
+    }
+    task?.setRateLimit(limit);
+    await this.event(
+      id,
+      'rate-limit',
+      `rate limit: ${limit.keysPerSec ?? 0} keys/s, ${limit.bytesPerSec ?? 0} bytes/s (0: none)`,
+    );
+    return (await this.storage.updateTask(id, { options: options as Record<string, unknown> })) as StoredTask;
+  }
+
+  private running(t: StoredTask, action: TaskAction): Task {
+    const task = this.live.get(t.id);
+    const state = this.state(t);
+    if (!task || !(ALLOWED_ACTIONS[state] ?? []).includes(action))
+      throw new ServiceError('ACTION_NOT_ALLOWED', `cannot ${action} a task that is ${state}`);
+    return task;
+  }
+
+  private async act(id: string, action: TaskAction, fn: (task: Task) => unknown): Promise<StoredTask> {
+    const t = await this.get(id);
+    const task = this.running(t, action);
+    try {
+      await fn(task);
+    } catch (err) {
+      throw new ServiceError(
+        isFerryError(err, 'CONFIG_INVALID') ? 'ACTION_NOT_ALLOWED' : 'INTERNAL',
+        (err as Error).message,
+      );
+    }
+    await this.storage.updateTask(id, { status: task.state });
+    return this.get(id);
+  }
+
+  // ------------------------------------------------------------------ events, progress, metrics
+
+  private async event(
+    taskId: string,
+    kind: string,
+    message: string,
+    data?: Record<string, unknown>,
+  ): Promise<void> {
+    const row = await this.storage.addEvent(taskId, kind, message, data).catch((err: unknown) => {
+      this.o.log.error({ err, task: taskId }, 'could not record an event');
+      return undefined;
+    });
+    if (row) this.bus.emit(`event:${taskId}`, row);
+    this.o.log.info({ task: taskId, kind, msg: message }, 'task event');
+  }
+
+  private attach(task: Task): void {
+    const id = task.id;
+    const everyMs = this.o.progressEveryMs ?? 250;
+    let lastProgress = 0;
+    let lastKeys = 0;
+    let lastAt = Date.now();
+    let pending: NodeJS.Timeout | undefined;
+    const publish = (): void => {
+      pending = undefined;
+      lastProgress = Date.now();
+      const p = this.progress(task, lastKeys, lastAt);
+      lastKeys = task.metrics().reduce((n, m) => n + m.keys + m.commands, 0);
+      lastAt = Date.now();
+      this.bus.emit(`progress:${id}`, p);
+    };
+    const now = (): void => {
+      if (pending) clearTimeout(pending);
+      publish();
+    };
+    const tick = (): void => {
+      // at most one update per `everyMs` per task, the last one always sent
+      if (pending) return;
+      const wait = Math.max(0, lastProgress + everyMs - Date.now());
+      pending = setTimeout(publish, wait);
+    };
+    const sampler = setInterval(() => {
+      if (!this.live.has(id) || this.live.get(id) !== task) return;
+      const m = task.metrics();
+      if (m.length === 0) return;
+      void this.storage
+        .addMetric({
+          taskId: id,
+          at: new Date(),
+          phase: task.state,
+          keys: m.reduce((n, s) => n + s.keys, 0),
+          commands: m.reduce((n, s) => n + s.commands, 0),
+          snapshotBytes: m.reduce((n, s) => n + s.snapshotBytes, 0),
+          lagBytes: task.lagBytes(),
+          lagMs: m.some((s) => s.lagMs !== undefined) ? Math.max(...m.map((s) => s.lagMs ?? 0)) : null,
+          errors: m.reduce((n, s) => n + Object.values(s.errors).reduce((a, b) => a + b, 0), 0),
+        })
+        .catch(() => undefined);
+      void this.storage.saveShardMetrics(id, m).catch(() => undefined);
+    }, 1000);
+    sampler.unref();
+    task.events.on('task:state', (s: TaskEvents['task:state']) => {
+      void this.storage
+        .updateTask(id, {
+          status: s.to,
+          ...(s.to === 'failed' ? { error: task.error?.message ?? s.reason ?? 'failed' } : {}),
+        })
+        .catch(() => undefined);
+      void this.event(id, 'state', `${s.from} → ${s.to}${s.reason ? `: ${s.reason}` : ''}`, {
+        from: s.from,
+        to: s.to,
+      });
+      if (['succeeded', 'failed', 'stopped', 'check_passed', 'check_failed'].includes(s.to)) {
+        clearInterval(sampler);
+        void this.storage.saveShardMetrics(id, task.metrics()).catch(() => undefined);
+      }
+      now(); // every state change is sent (they are few): a subscriber sees full_sync even when it is short
+      this.bus.emit('state', s);
+    });
+    task.events.on(
+      'task:error',
+      (e) =>
+        void this.event(id, 'error', `${e.shardId ? `${e.shardId}: ` : ''}${e.message}`, {
+          code: e.code,
+          retrying: e.retrying,
+        }),
+    );
+    task.events.on(
+      'task:warning',
+      (w) =>
+        void this.event(id, 'warning', w.message, {
+          ...(w.key ? { key: w.key } : {}),
+          ...(w.command ? { command: w.command } : {}),
+        }),
+    );
+    task.events.on('topology:change', (c) => void this.event(id, 'topology', c.message, { kind: c.kind }));
+    task.events.on(
+      'shard:start',
+      (s) =>
+        void this.event(id, 'shard-start', `${s.shardId}: ${s.mode} sync from offset ${s.offset}`, {
+          mode: s.mode,
+          shardId: s.shardId,
+        }),
+    );
+    task.events.on('rdb:progress', tick);
+    task.events.on('stream:lag', tick);
+  }
+
+  progress(task: Task, lastKeys = 0, lastAt = Date.now()): Progress {
+    const m = task.metrics();
+    const keys = m.reduce((n, s) => n + s.keys, 0);
+    const total = m.reduce((n, s) => n + (s.keysTotal ?? 0), 0);
+    const streaming = m.length > 0 && m.every((s) => s.phase === 'streaming');
+    const done = m.reduce((n, s) => n + s.keys + s.commands, 0);
+    const secs = Math.max(0.001, (Date.now() - lastAt) / 1000);
+    const lagMs = m.some((s) => s.lagMs !== undefined) ? Math.max(...m.map((s) => s.lagMs ?? 0)) : undefined;
+    return {
+      taskId: task.id,
+      state: task.state,
+      phase: streaming
+        ? 'incremental'
+        : m.some((s) => s.phase === 'snapshot')
+          ? 'snapshot'
+          : (m[0]?.phase ?? task.state),
+      percent:
+        streaming || task.state === 'succeeded' ? 100 : total > 0 ? Math.min(99.9, (keys / total) * 100) : 0,
+      keysPerSec: lastKeys > 0 ? Math.max(0, (done - lastKeys) / secs) : 0,
+      lagBytes: task.lagBytes(),
+      lagSeconds: lagMs === undefined ? null : lagMs / 1000,
+      at: new Date(),
+    };
+  }
+
+  /** Can the gateway reach this endpoint and log in? (PING, and the server version when INFO answers.) */
+  async testConnectivity(
+    e: Endpoint,
+  ): Promise<{ ok: boolean; message: string; rttMs: number | null; version: string | null }> {
+    const t0 = performance.now();
+    try {
+      const conn = await connect({ ...e, connectTimeoutMs: 5000, commandTimeoutMs: 5000 });
+      try {
+        await conn.send(['PING']);
+        const rttMs = Math.round((performance.now() - t0) * 100) / 100;
+        const info = await conn.send(['INFO', 'server']).then(String, () => '');
+        const version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? null;
+        return { ok: true, message: `${endpointName(e)} reachable and authenticated`, rttMs, version };
+      } finally {
+        conn.destroy();
+      }
+    } catch (err) {
+      return {
+        ok: false,
+        message: `${endpointName(e)}: ${(err as Error).message}${isFerryError(err) ? ` [${err.code}]` : ''}`,
+        rttMs: null,
+        version: null,
+      };
+    }
+  }
+
+  plugins(): Array<{ kind: string; name: string; version: string; id: string }> {
+    const r = this.engine.registry;
+    return [
+      ...r
+        .sourceTopologies()
+        .map((p) => ({ kind: p.kind, name: p.meta.name, version: p.meta.version, id: p.topology })),
+      ...r.checks().map((c) => ({ kind: c.kind, name: c.meta.name, version: c.meta.version, id: c.id })),
+    ];
+  }
+}
+
+export { FerryError };
