@@ -1,6 +1,7 @@
 import { checkCommand } from './commands/check.js';
 import { migrateCommand } from './commands/migrate.js';
 import { rdbCommand } from './commands/rdb.js';
+import { tokenCommand } from './commands/token.js';
 import { verifyCommand } from './commands/verify.js';
 import { COMMANDS } from './commands.js';
 import type { Io } from './io.js';
@@ -47,6 +48,7 @@ export async function main(argv: string[], io: Io, version: string): Promise<num
   if (command.name === 'migrate') return migrateCommand(argv.slice(1), io);
   if (command.name === 'check') return checkCommand(argv.slice(1), io);
   if (command.name === 'verify') return verifyCommand(argv.slice(1), io);
+  if (command.name === 'token') return tokenCommand(argv.slice(1), io);
   io.err(`ferry: "${command.name}" is not in this build yet (${command.summary}).\n`);
   return 2;
 }

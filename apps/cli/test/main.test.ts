@@ -1,7 +1,11 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Storage } from '@ferry/storage';
 import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -57,5 +61,21 @@ describe('ferry', () => {
       expect(r.stderr).not.toContain('not in this build yet');
       expect(r.stderr).toContain('give the source');
     }
+  });
+
+  it('token create: prints a token once, keeps only its hash in the gateway storage', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-token-'));
+    const r = await ferry('token', 'create', 'ci', '--data-dir', dir);
+    expect(r.code).toBe(0);
+    const token = r.stdout.trim();
+    expect(token).toMatch(/^ferry_[A-Za-z0-9_-]{32}$/);
+    const storage = await Storage.open({
+      sqlitePath: join(dir, 'ferry.db'),
+      keyFile: join(dir, 'secret.key'),
+    });
+    expect(await storage.hasToken(createHash('sha256').update(token).digest('hex'))).toBe(true);
+    expect(await storage.hasToken(createHash('sha256').update('other').digest('hex'))).toBe(false);
+    await storage.close();
+    expect((await ferry('token')).code).toBe(2);
   });
 });

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
-import { createHash, randomBytes } from 'node:crypto';
 import { Storage } from '@ferry/storage';
 import { schemaSdl, startGateway } from './server.js';
 
@@ -23,8 +22,7 @@ try {
       sqlitePath: `${dataDir}/ferry.db`,
       keyFile: `${dataDir}/secret.key`,
     });
-    const token = `ferry_${randomBytes(24).toString('base64url')}`;
-    await storage.addToken(name, createHash('sha256').update(token).digest('hex'));
+    const token = await storage.createToken(name);
     await storage.close();
     process.stdout.write(`${token}\n`);
   } else if (cmd === 'serve') {

@@ -11,6 +11,7 @@ import pino, { type Logger } from 'pino';
 import { Gauge, Registry } from 'prom-client';
 import { buildSchema } from 'type-graphql';
 import { WebSocketServer } from 'ws';
+import { Alarms } from './alarms.js';
 import { type Context, LiveResolver, TaskResolver } from './schema/resolvers.js';
 import { FerryService } from './service.js';
 
@@ -43,6 +44,7 @@ export interface GatewayOptions {
   tokens?: string[];
   logger?: Logger;
   progressEveryMs?: number;
+  alarmEveryMs?: number;
   plugins?: FerryPlugin[];
 }
 
@@ -208,6 +210,11 @@ export async function startGateway(o: GatewayOptions = {}): Promise<Gateway> {
     wss,
   );
 
+  const alarms = new Alarms(service, storage, log, {
+    ...(o.alarmEveryMs ? { everyMs: o.alarmEveryMs } : {}),
+  });
+  service.onAlarmRule = () => alarms.invalidate();
+  alarms.start();
   await service.recover();
   await new Promise<void>((r) => http.listen(o.port ?? 4000, o.host ?? '127.0.0.1', r));
   const { port } = http.address() as AddressInfo;
@@ -224,6 +231,7 @@ export async function startGateway(o: GatewayOptions = {}): Promise<Gateway> {
       await new Promise<void>((r) => http.close(() => r()));
       http.closeAllConnections();
       await apollo.stop();
+      await alarms.stop();
       await service.close();
       await storage.close();
     },

@@ -96,6 +96,8 @@ export class FerryService {
   private readonly live = new Map<string, Task>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   readonly bus = new EventEmitter();
+  /** Called when an alarm rule is added (the evaluator re-reads its rules). */
+  onAlarmRule: () => void = () => undefined;
   private closed = false;
 
   constructor(
@@ -526,6 +528,53 @@ export class FerryService {
 
   // ------------------------------------------------------------------ events, progress, metrics
 
+  /** Records a task event (alarms use it for their deliveries). */
+  record(taskId: string, kind: string, message: string, data?: Record<string, unknown>): Promise<void> {
+    return this.event(taskId, kind, message, data);
+  }
+
+  /** Per task and shard: (time, source offset) samples not yet applied, oldest first. */
+  private readonly offsets = new Map<string, Map<string, Array<{ at: number; offset: number }>>>();
+  private readonly fullSyncAt = new Map<string, number>();
+
+  /**
+   * How far behind a live task is, in seconds: per shard, the age of the oldest source offset seen
+   * (sampled at each call, about once a second) that the target has not yet acknowledged; the
+   * heartbeat's measured lag when that is larger. 0 when caught up; null for a task not running.
+   */
+  secondsBehind(taskId: string): number | null {
+    const task = this.live.get(taskId);
+    if (!task) return null;
+    const now = Date.now();
+    let perShard = this.offsets.get(taskId);
+    if (!perShard) {
+      perShard = new Map();
+      this.offsets.set(taskId, perShard);
+    }
+    let worst = 0;
+    for (const m of task.metrics()) {
+      const seen = Math.max(m.sourceOffset, m.receivedOffset);
+      let q = perShard.get(m.shardId);
+      if (!q) {
+        q = [];
+        perShard.set(m.shardId, q);
+      }
+      if (seen > m.appliedOffset && (q.length === 0 || (q[q.length - 1]?.offset ?? 0) < seen))
+        q.push({ at: now, offset: seen });
+      while (q.length > 0 && (q[0]?.offset ?? 0) <= m.appliedOffset) q.shift();
+      if (q.length > 600) q.splice(0, q.length - 600);
+      const oldest = q[0];
+      if (oldest) worst = Math.max(worst, (now - oldest.at) / 1000);
+      if (m.lagMs !== undefined && m.lagMs > 0 && m.lagBytes > 0) worst = Math.max(worst, m.lagMs / 1000);
+    }
+    return worst;
+  }
+
+  /** When the task's current snapshot phase began (undefined when it is not in one). */
+  fullSyncSince(taskId: string): number | undefined {
+    return this.fullSyncAt.get(taskId);
+  }
+
   private async event(
     taskId: string,
     kind: string,
@@ -586,6 +635,8 @@ export class FerryService {
     }, 1000);
     sampler.unref();
     task.events.on('task:state', (s: TaskEvents['task:state']) => {
+      if (s.to === 'full_sync') this.fullSyncAt.set(id, Date.now());
+      else if (s.to !== 'paused') this.fullSyncAt.delete(id);
       void this.storage
         .updateTask(id, {
           status: s.to,
@@ -652,7 +703,7 @@ export class FerryService {
         streaming || task.state === 'succeeded' ? 100 : total > 0 ? Math.min(99.9, (keys / total) * 100) : 0,
       keysPerSec: lastKeys > 0 ? Math.max(0, (done - lastKeys) / secs) : 0,
       lagBytes: task.lagBytes(),
-      lagSeconds: lagMs === undefined ? null : lagMs / 1000,
+      lagSeconds: lagMs !== undefined && lagMs > 0 ? lagMs / 1000 : this.secondsBehind(task.id),
       at: new Date(),
     };
   }

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -81,7 +81,24 @@ describe('gateway restarts', () => {
   it('a running task resumes with +CONTINUE after SIGKILL; a task scheduled 3 s ahead starts after a restart before its time', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ferry-gw-restart-'));
     const port = await allocatePort();
+    // a token made with `ferry-gateway token create` (stored hashed) is accepted beside FERRY_API_TOKENS
+    const made = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [main, 'token', 'create', 'ops'],
+        { env: { ...process.env, FERRY_DATA_DIR: dataDir } },
+        (err, out) => (err ? reject(err) : resolve(out.trim())),
+      );
+    });
     let gw = await gateway(dataDir, port);
+    const probe = (token: string): Promise<number> =>
+      fetch(gw.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: '{ tasks { total } }' }),
+      }).then((r) => r.status);
+    expect(await probe(made)).toBe(200);
+    expect(await probe(`${made}x`)).toBe(401);
     const source = await servers.redis({ label: 'gw-rs-src' });
     const target = await servers.redis({ label: 'gw-rs-dst' });
     const source2 = await servers.redis({ label: 'gw-rs-src2' });

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { CheckpointStore, CheckReport, ShardMetrics, TaskCheckpoint } from '@ferry/core';
@@ -361,6 +362,13 @@ export class Storage {
     if (!r) return;
     em.assign(r, patch);
     await em.flush();
+  }
+
+  /** Makes an API token: returned once, only its SHA-256 kept. */
+  async createToken(name: string): Promise<string> {
+    const token = `ferry_${randomBytes(24).toString('base64url')}`;
+    await this.addToken(name, createHash('sha256').update(token).digest('hex'));
+    return token;
   }
 
   async addToken(name: string, sha256: string): Promise<ApiTokenRow> {

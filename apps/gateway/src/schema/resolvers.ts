@@ -451,6 +451,7 @@ export class TaskResolver {
         forSeconds: input.forSeconds ?? 0,
         webhook: service.storage.seal(input.webhook),
       });
+      service.onAlarmRule();
       return {
         id: String(r.id),
         ...(r.taskId ? { taskId: r.taskId } : {}),
