@@ -42,8 +42,29 @@ export class Alarms {
         this.send(rule, s.taskId, 'firing', `task ${s.taskId} failed${s.reason ? `: ${s.reason}` : ''}`, {}),
       );
     };
+    // an interruption (a link or node lost, retried): once a minute per task at most
+    const lastInterrupt = new Map<string, number>();
+    const onError = (e: { taskId: string; message: string; retrying: boolean; shardId?: string }): void => {
+      if (!e.retrying) return;
+      const prev = lastInterrupt.get(e.taskId) ?? 0;
+      if (Date.now() - prev < 60_000) return;
+      lastInterrupt.set(e.taskId, Date.now());
+      void this.forRules('task-failed', e.taskId, async (rule) =>
+        this.send(
+          rule,
+          e.taskId,
+          'firing',
+          `task ${e.taskId} interrupted${e.shardId ? ` (${e.shardId})` : ''}: ${e.message}; retrying`,
+          {},
+        ),
+      );
+    };
     service.bus.on('state', onState);
-    this.off = () => service.bus.off('state', onState);
+    service.bus.on('task-error', onError);
+    this.off = () => {
+      service.bus.off('state', onState);
+      service.bus.off('task-error', onError);
+    };
   }
 
   start(): void {

@@ -654,14 +654,13 @@ export class FerryService {
       now(); // every state change is sent (they are few): a subscriber sees full_sync even when it is short
       this.bus.emit('state', s);
     });
-    task.events.on(
-      'task:error',
-      (e) =>
-        void this.event(id, 'error', `${e.shardId ? `${e.shardId}: ` : ''}${e.message}`, {
-          code: e.code,
-          retrying: e.retrying,
-        }),
-    );
+    task.events.on('task:error', (e) => {
+      this.bus.emit('task-error', { ...e, taskId: id });
+      void this.event(id, 'error', `${e.shardId ? `${e.shardId}: ` : ''}${e.message}`, {
+        code: e.code,
+        retrying: e.retrying,
+      });
+    });
     task.events.on(
       'task:warning',
       (w) =>

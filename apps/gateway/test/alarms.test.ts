@@ -62,6 +62,9 @@ describe('alarms', () => {
       await ok(gw.url, 'mutation($i: AlarmRuleInput!) { createAlarmRule(input: $i) { id kind } }', {
         i: { taskId: id, kind: 'lag', threshold: 1, forSeconds: 1, webhook: hookUrl },
       });
+      await ok(gw.url, 'mutation($i: AlarmRuleInput!) { createAlarmRule(input: $i) { id kind } }', {
+        i: { kind: 'task-failed', webhook: hookUrl },
+      });
       const pre = await ok<{ runPrecheck: { status: string } }>(
         gw.url,
         'mutation($id: ID!) { runPrecheck(taskId: $id) { status } }',
@@ -110,6 +113,24 @@ describe('alarms', () => {
         timeoutMs: 20_000,
         what: 'the alarm to clear',
       });
+      // the replication link cut on the source: an interruption alarm (the task retries and goes on)
+      await source.client().call('CLIENT', 'KILL', 'TYPE', 'replica');
+      await waitFor(
+        async () => received.some((r) => r.alarm === 'task-failed' && /interrupted/.test(String(r.message))),
+        {
+          timeoutMs: 20_000,
+          what: 'the interruption alarm',
+        },
+      );
+      await waitFor(
+        async () =>
+          (
+            await ok<{ task: { status: string } }>(gw.url, 'query($id: ID!) { task(id: $id) { status } }', {
+              id,
+            })
+          ).task.status === 'incremental_sync',
+        { timeoutMs: 30_000, what: 'the task to stream again' },
+      );
       stop.abort();
       await load;
       const events = await ok<{ task: { events: { items: Array<{ kind: string; message: string }> } } }>(
