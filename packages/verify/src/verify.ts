@@ -21,10 +21,15 @@ import {
   type VerifyMode,
 } from './compare.js';
 
-/** One side of the comparison: a standalone server (every db) or a Redis Cluster (db 0). */
-export interface SideSpec {
-  endpoint: Endpoint;
-  cluster?: boolean;
+/**
+ * One side of the comparison: a standalone server (every db), a Redis Cluster (db 0), or a sharded
+ * deployment without routing Ferry can compute: the servers behind twemproxy, the groups of Codis
+ * (`shards`: each key lives on one of them).
+ */
+export type SideSpec = { endpoint: Endpoint; cluster?: boolean } | { shards: Endpoint[] };
+
+function isSharded(s: SideSpec): s is { shards: Endpoint[] } {
+  return 'shards' in s;
 }
 
 export interface VerifyOptions {
@@ -71,54 +76,105 @@ export interface VerifyReport {
 const SCAN_COUNT = 500;
 const BATCHES_IN_FLIGHT = 4;
 
-interface Side {
-  w: TargetWriter;
-  read: Read;
-  /** (db, slot) pairs that cover every key: each db of a standalone server, each master of a cluster. */
-  scanUnits(dbs: number[]): Array<{ db: number; slot: number | undefined }>;
+/** A part of a side SCAN covers: a db of one server (a standalone, a master, a shard). */
+interface Unit {
+  db: number;
+  send(argv: Array<string | number | Buffer>): Promise<RespValue>;
+  /** The keys a SCAN of this unit returned are on this node (a sharded side remembers it). */
+  saw?(keys: Buffer[]): void;
 }
 
+interface Side {
+  read: Read;
+  /** Units that cover every key of these dbs: each db of a standalone server or shard, each master of a cluster. */
+  scanUnits(dbs: number[]): Unit[];
+  /** One unit per node (for INFO). */
+  nodes(): Unit[];
+  /** db 0 only. */
+  cluster: boolean;
+  close(): Promise<void>;
+}
+
+const LOCATED_MAX = 200_000;
+
 async function openSide(s: SideSpec, signal?: AbortSignal): Promise<Side> {
-  const w = await TargetWriter.open({
-    endpoint: s.endpoint,
-    cluster: Boolean(s.cluster),
-    maxInFlight: 1024,
-    ...(signal ? { signal } : {}),
+  const open = (endpoint: Endpoint, cluster: boolean): Promise<TargetWriter> =>
+    TargetWriter.open({ endpoint, cluster, maxInFlight: 1024, ...(signal ? { signal } : {}) });
+  if (!isSharded(s)) {
+    const w = await open(s.endpoint, Boolean(s.cluster));
+    const unit = (db: number, slot: number | undefined): Unit => ({
+      db,
+      send: (argv) => w.send(db, slot, argv, { idempotent: true }),
+    });
+    return {
+      read: (db, key, argv) => w.send(db, w.cluster ? keySlot(key) : undefined, argv, { idempotent: true }),
+      scanUnits: (dbs) =>
+        w.cluster ? w.masterSlots().map((slot) => unit(0, slot)) : dbs.map((db) => unit(db, undefined)),
+      nodes: () => (w.cluster ? w.masterSlots().map((slot) => unit(0, slot)) : [unit(0, undefined)]),
+      cluster: w.cluster,
+      close: () => w.close(),
+    };
+  }
+  if (s.shards.length === 0) throw new Error('a sharded side needs at least one server');
+  const ws = await Promise.all(s.shards.map((e) => open(e, false)));
+  // where a key was last seen (SCAN of a shard), so reads go to its server; else every server is asked
+  const located = new Map<string, number>();
+  const remember = (db: number, keys: Buffer[], i: number): void => {
+    for (const k of keys) {
+      const id = `${db}\u0000${k.toString('latin1')}`;
+      located.delete(id);
+      located.set(id, i);
+      if (located.size > LOCATED_MAX) located.delete(located.keys().next().value as string);
+    }
+  };
+  const where = async (db: number, key: Buffer): Promise<number> => {
+    const id = `${db}\u0000${key.toString('latin1')}`;
+    const known = located.get(id);
+    if (known !== undefined) return known;
+    const exists = await Promise.all(
+      ws.map((w) => w.send(db, undefined, ['EXISTS', key], { idempotent: true })),
+    );
+    const at = exists.findIndex((n) => Number(n) > 0);
+    return at < 0 ? 0 : at; // nowhere: any server answers "none"
+  };
+  const unit = (i: number, db: number): Unit => ({
+    db,
+    send: (argv) => (ws[i] as TargetWriter).send(db, undefined, argv, { idempotent: true }),
+    saw: (keys) => remember(db, keys, i),
   });
   return {
-    w,
-    read: (db, key, argv) => w.send(db, w.cluster ? keySlot(key) : undefined, argv, { idempotent: true }),
-    scanUnits: (dbs) =>
-      w.cluster
-        ? w.masterSlots().map((slot) => ({ db: 0, slot }))
-        : dbs.map((db) => ({ db, slot: undefined })),
+    read: async (db, key, argv) =>
+      (ws[await where(db, key)] as TargetWriter).send(db, undefined, argv, { idempotent: true }),
+    scanUnits: (dbs) => ws.flatMap((_, i) => dbs.map((db) => unit(i, db))),
+    nodes: () => ws.map((_, i) => unit(i, 0)),
+    cluster: false,
+    close: async () => {
+      await Promise.all(ws.map((w) => w.close()));
+    },
   };
 }
 
-/** Dbs holding keys on a side (INFO keyspace of every master). */
+/** Dbs holding keys on a side (INFO keyspace of every node). */
 async function usedDbs(side: Side): Promise<number[]> {
   const dbs = new Set<number>();
-  for (const u of side.scanUnits([0])) {
-    const text = String(await side.w.send(0, u.slot, ['INFO', 'keyspace']));
+  for (const u of side.nodes()) {
+    const text = String(await u.send(['INFO', 'keyspace']));
     for (const m of text.matchAll(/^db(\d+):keys=(\d+)/gm)) if (Number(m[2]) > 0) dbs.add(Number(m[1]));
   }
   return [...dbs].sort((a, b) => a - b);
 }
 
 /** SCANs one unit to its end, a batch of keys at a time. */
-async function* scan(
-  side: Side,
-  unit: { db: number; slot: number | undefined },
-  signal?: AbortSignal,
-): AsyncGenerator<Buffer[]> {
+async function* scan(unit: Unit, signal?: AbortSignal): AsyncGenerator<Buffer[]> {
   let cursor = '0';
   do {
     signal?.throwIfAborted();
-    const [next, keys] = (await side.w.send(unit.db, unit.slot, ['SCAN', cursor, 'COUNT', SCAN_COUNT], {
-      idempotent: true,
-    })) as [RespValue, Buffer[]];
+    const [next, keys] = (await unit.send(['SCAN', cursor, 'COUNT', SCAN_COUNT])) as [RespValue, Buffer[]];
     cursor = String(next);
-    if (keys.length > 0) yield keys;
+    if (keys.length > 0) {
+      unit.saw?.(keys);
+      yield keys;
+    }
   } while (cursor !== '0');
 }
 
@@ -138,7 +194,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     const t = dbTargetOf(o.dbMap, db);
     if (!t) return undefined;
     return {
-      db: o.target.cluster ? 0 : t.db,
+      db: !isSharded(o.target) && o.target.cluster ? 0 : t.db,
       prefix: Buffer.from(`${t.prefix ?? ''}${o.renamePrefix ?? ''}`),
     };
   };
@@ -183,7 +239,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     // round 1, source → target: every (sampled, filtered) source key
     const dbs = await usedDbs(source);
     for (const unit of source.scanUnits(dbs)) {
-      for await (const keys of scan(source, unit, o.signal)) {
+      for await (const keys of scan(unit, o.signal)) {
         const to = prefixOf(unit.db);
         const pairs: KeyPair[] = [];
         for (const key of keys) {
@@ -197,7 +253,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     }
     // round 1, target → source: target keys the mapping does not lead to from an existing source key
     const reverse = new Map<number, Array<{ db: number; prefix: Buffer }>>();
-    for (const db of o.source.cluster
+    for (const db of source.cluster
       ? [0]
       : Array.from({ length: 16 }, (_, i) => i).concat(dbs.filter((d) => d >= 16))) {
       const to = prefixOf(db);
@@ -209,7 +265,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     const tdbs = await usedDbs(target);
     for (const unit of target.scanUnits(tdbs)) {
       const origins = reverse.get(unit.db) ?? [];
-      for await (const keys of scan(target, unit, o.signal)) {
+      for await (const keys of scan(unit, o.signal)) {
         const asked: Array<{ from: { db: number; prefix: Buffer }; key: Buffer; targetKey: Buffer }> = [];
         for (const targetKey of keys) {
           if (isOwn(targetKey) || !picked()) continue;
@@ -294,6 +350,6 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       durationMs: Date.now() - started,
     };
   } finally {
-    await Promise.all([source.w.close(), target.w.close()]);
+    await Promise.all([source.close(), target.close()]);
   }
 }

@@ -1,4 +1,4 @@
-import { populate, type RedisServer, serverScope, waitFor, writeLoad } from '@ferry/testkit';
+import { populate, type RedisServer, serverScope, startTwemproxy, waitFor, writeLoad } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verify } from '../src/index.js';
 
@@ -180,5 +180,42 @@ describe('verify', () => {
       'missing',
       'db1:only-on-cluster',
     ]);
+  });
+
+  it('compares the backends of a twemproxy pool with a 3-master cluster, both ways', async () => {
+    const backends = await Promise.all([1, 2, 3].map((i) => servers.redis({ label: `tw${i}` })));
+    const proxy = servers.adopt(await startTwemproxy({ backends }));
+    const cluster = await servers.cluster({ masters: 3 });
+    // the same data written through the proxy (hashed over the backends) and into the cluster
+    const spec = { catalogue: false, randomKeys: 3000, expireBaseMs: Date.now() + 86_400_000 };
+    await populate(proxy.client(), { ...spec, serverVersion: backends[0]?.version ?? '' });
+    await populate(cluster.client(), spec);
+    const seed = cluster.seeds[0] as { host: string; port: number };
+    const sides = {
+      source: { shards: backends.map((b) => ({ host: b.host, port: b.port })) },
+      target: { endpoint: { host: seed.host, port: seed.port }, cluster: true },
+    };
+    let r = await verify({ ...sides, mode: 'full', rounds: 1 });
+    expect(r.differences).toBe(0);
+    expect(r.keysChecked).toBeGreaterThanOrEqual(3000);
+    // one changed on the target, one removed from a backend, one only on the target
+    const c = cluster.client();
+    const keys = (await backends[1]?.client().keys('rand:*')) ?? [];
+    const [changed, removed] = keys as [string, string];
+    const type = await c.type(changed);
+    const originalLength = type === 'string' ? ((await c.get(changed)) ?? '').length : 0;
+    if (type === 'string') await c.set(changed, 'changed');
+    else await c.del(changed);
+    await backends[1]?.client().del(removed);
+    await c.set('only-on-target', '1');
+    r = await verify({ ...sides, mode: 'full', rounds: 2, intervalMs: 100 });
+    const seen = r.details.map((d) => `${d.kind}:${d.targetKey.toString()}`).sort();
+    // a string of another length is a "length" difference (that stage runs before values)
+    const kindOfChange =
+      type === 'string' ? (originalLength === 'changed'.length ? 'value' : 'length') : 'missing';
+    expect(seen).toEqual([`${kindOfChange}:${changed}`, `extra:${removed}`, 'extra:only-on-target'].sort());
+    // the other direction: the cluster as the source, the backends as the target
+    r = await verify({ source: sides.target, target: sides.source, mode: 'outline', rounds: 1 });
+    expect(r.counts.missing).toBe(2); // the removed key and the one only in the cluster
   });
 });
