@@ -135,7 +135,7 @@ async function openSide(s: SideSpec, signal?: AbortSignal): Promise<Side> {
       ws.map((w) => w.send(db, undefined, ['EXISTS', key], { idempotent: true })),
     );
     const at = exists.findIndex((n) => Number(n) > 0);
-    return at < 0 ? 0 : at; // nowhere: any server answers "none"
+    return Math.max(0, at); // nowhere (-1): any server answers "none"
   };
   const unit = (i: number, db: number): Unit => ({
     db,
