@@ -25,7 +25,8 @@ import { sourceCluster } from '@ferry/source-cluster';
 import { sourceCodis } from '@ferry/source-codis';
 import { sourceStandalone } from '@ferry/source-standalone';
 import { sourceTwemproxy } from '@ferry/source-twemproxy';
-import type { Storage, StoredTask } from '@ferry/storage';
+import type { Storage, StoredTask, VerifyRunRow } from '@ferry/storage';
+import { verifier } from '@ferry/verify';
 import type { Logger } from 'pino';
 
 /** A GraphQL-facing error with a stable `extensions.code`. */
@@ -109,6 +110,7 @@ export class FerryService {
       plugins: [...(o.plugins ?? sourcePlugins()), ...builtinChecks()],
       checkpoints: storage.checkpoints(),
       spoolDir: join(o.dataDir, 'spool'),
+      verifier,
     });
   }
 
@@ -483,6 +485,78 @@ export class FerryService {
     this.disarm(id);
     this.live.delete(id);
     return this.storage.deleteTask(id);
+  }
+
+  /**
+   * Starts a verification of the task (while it streams, or after it ended) and returns its run
+   * at once; the run's row is updated when it ends, its progress goes to the task's subscribers.
+   */
+  async verify(
+    id: string,
+    o: { mode: 'outline' | 'length' | 'full'; rounds: number; sample?: number; keysPerSec?: number },
+  ): Promise<VerifyRunRow> {
+    const t = await this.get(id);
+    const task = this.live.get(id) ?? this.engine.createTask(this.spec(t));
+    if (!['outline', 'length', 'full'].includes(o.mode))
+      throw new ServiceError('BAD_INPUT', `mode must be outline, length or full; got "${o.mode}"`);
+    if (!(o.rounds >= 1 && o.rounds <= 10)) throw new ServiceError('BAD_INPUT', 'rounds must be 1 to 10');
+    if (o.sample !== undefined && !(o.sample > 0 && o.sample <= 1))
+      throw new ServiceError('BAD_INPUT', 'sample must be above 0 and at most 1');
+    if (this.storage.unseal<TargetSpec>(t.target).proxy)
+      throw new ServiceError(
+        'BAD_INPUT',
+        'a proxy target cannot be scanned through the proxy: verify against its servers',
+      );
+    const run = await this.storage.startVerifyRun(id, o.mode);
+    await this.event(
+      id,
+      'verify',
+      `verification ${run.id} started (${o.mode}, ${o.rounds} rounds${o.sample ? `, sample ${o.sample}` : ''})`,
+    );
+    const off = task.events.on('verify:progress', (p) =>
+      this.bus.emit(`event:${id}`, {
+        id: 0,
+        at: new Date(),
+        kind: 'verify-progress',
+        message: `round ${p.round}: ${p.keysChecked} keys checked, ${p.differences} differences`,
+        data: p,
+      }),
+    );
+    void task
+      .verify({
+        mode: o.mode,
+        rounds: o.rounds,
+        ...(o.sample ? { sample: o.sample } : {}),
+        ...(o.keysPerSec ? { keysPerSec: o.keysPerSec } : {}),
+      })
+      .then(async (r) => {
+        await this.storage.finishVerifyRun(run.id, {
+          status: 'done',
+          rounds: r.rounds,
+          keysChecked: r.keysChecked,
+          differences: r.differences,
+          counts: r.counts,
+          perRound: r.perRound,
+          details: r.details.slice(0, 1000) as unknown as Array<Record<string, unknown>>,
+        });
+        await this.event(
+          id,
+          'verify',
+          `verification ${run.id}: ${r.differences} differences after ${r.rounds} round(s), ${r.keysChecked} keys checked`,
+          {
+            run: run.id,
+            counts: r.counts,
+          },
+        );
+      })
+      .catch(async (err: unknown) => {
+        await this.storage.finishVerifyRun(run.id, { status: 'failed', error: (err as Error).message });
+        await this.event(id, 'verify', `verification ${run.id} failed: ${(err as Error).message}`, {
+          run: run.id,
+        });
+      })
+      .finally(off);
+    return run;
   }
 
   async setRateLimit(id: string, limit: RateLimit): Promise<StoredTask> {

@@ -192,9 +192,44 @@ describe('the gateway', () => {
           timeoutMs: 60_000,
           what: 'progress to reach incremental_sync',
         });
+        // a verification while the task streams and the source is written to: 3 rounds, nothing false
+        const during = await ok<{ verifyTask: { id: string; status: string } }>(
+          gw.url,
+          'mutation($id: ID!) { verifyTask(taskId: $id, mode: "full", rounds: 3) { id status } }',
+          { id },
+        );
+        expect(during.verifyTask.status).toBe('running');
         await new Promise((r) => setTimeout(r, 1500));
         stop.abort();
         expect((await load).errors).toBe(0);
+        const VERIFY =
+          'query($id: ID!) { task(id: $id) { verifications { id status differences keysChecked counts details error } } }';
+        type Runs = {
+          task: {
+            verifications: Array<{
+              id: string;
+              status: string;
+              differences: number;
+              keysChecked: number;
+              error?: string;
+              details: unknown[];
+            }>;
+          };
+        };
+        const finished = async (runId: string): Promise<Runs['task']['verifications'][0]> => {
+          let run: Runs['task']['verifications'][0] | undefined;
+          await waitFor(
+            async () => {
+              run = (await ok<Runs>(gw.url, VERIFY, { id })).task.verifications.find((v) => v.id === runId);
+              return run && run.status !== 'running';
+            },
+            { timeoutMs: 60_000, what: 'the verification to end' },
+          );
+          return run as Runs['task']['verifications'][0];
+        };
+        const v1 = await finished(during.verifyTask.id);
+        expect([v1.status, v1.error, v1.differences], JSON.stringify(v1)).toEqual(['done', null, 0]);
+        expect(v1.keysChecked).toBeGreaterThan(2000);
         await waitFor(
           async () => {
             const r = await gql(gw.url, 'mutation($id: ID!) { completeTask(taskId: $id) { status } }', {
@@ -222,6 +257,19 @@ describe('the gateway', () => {
         events.stop();
         expect(events.items.map((e) => e.taskEvents.kind)).toContain('state');
 
+        // and after it ended, from storage alone (the task is no longer live)
+        const after = await ok<{ verifyTask: { id: string } }>(
+          gw.url,
+          'mutation($id: ID!) { verifyTask(taskId: $id, rounds: 1) { id } }',
+          { id },
+        );
+        const v2 = await finished(after.verifyTask.id);
+        expect([v2.status, v2.differences]).toEqual(['done', 0]);
+        expect(
+          await errorCode(gw.url, 'mutation($id: ID!) { verifyTask(taskId: $id, mode: "deep") { id } }', {
+            id,
+          }),
+        ).toBe('BAD_INPUT');
         const final = await ok<{ task: Record<string, unknown> }>(gw.url, TASK, { id });
         const diffs = await compareDeployments(source, target, { dbs: [0] });
         expect(formatDifferences(diffs)).toBe('');

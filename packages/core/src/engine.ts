@@ -21,6 +21,7 @@ export function createEngine(options: EngineOptions): Engine {
     checkpoints: options.checkpoints ?? new MemoryCheckpointStore(),
     spoolDir: options.spoolDir ?? join(tmpdir(), 'ferry-spool'),
     ...(options.log ? { log: options.log } : {}),
+    ...(options.verifier ? { verifier: options.verifier } : {}),
   };
   return {
     registry,

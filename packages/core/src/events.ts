@@ -43,6 +43,8 @@ export interface TaskEvents {
   'task:error': { taskId: string; shardId?: string; code: string; message: string; retrying: boolean };
   /** Things a user should know that do not stop the task (a split transaction, an unsupported command, a write-mode switch). */
   'task:warning': { taskId: string; shardId?: string; message: string; key?: string; command?: string };
+  'verify:progress': { taskId: string; round: number; keysChecked: number; differences: number };
+  'verify:done': { taskId: string; differences: number; counts: Record<string, number>; keysChecked: number };
   /** What the source topology's watcher saw (a failover followed, slots moving, shards added). */
   'topology:change': {
     taskId: string;
@@ -74,6 +76,8 @@ export class TaskEmitter {
       'task:error',
       'task:warning',
       'topology:change',
+      'verify:progress',
+      'verify:done',
     ];
     const offs = names.map((n) => this.on(n, (p) => listener(n, p)));
     return () => {

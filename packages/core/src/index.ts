@@ -17,4 +17,5 @@ export * from './state.js';
 export { type ProxyKind, proxyRefuses } from './target/proxy.js';
 export { describeCommand, type TargetOptions, TargetWriter } from './target/writer.js';
 export { type EngineServices, Task, type TaskSpec } from './task.js';
+export * from './verification.js';
 export * from './versions.js';

@@ -17,6 +17,7 @@ import { FERRY_KEY_PREFIX, ShardRunner } from './shard.js';
 import { assertAllowed, canTransition, type TaskAction, type TaskState } from './state.js';
 import type { ProxyKind } from './target/proxy.js';
 import { TargetWriter } from './target/writer.js';
+import type { VerificationReport, Verifier, VerifyModeName, VerifySide } from './verification.js';
 
 export interface TaskSpec {
   /** Stable id: checkpoints and the target's checkpoint keys are named after it. Letters, digits, . _ - */
@@ -43,6 +44,8 @@ export interface EngineServices {
   /** Spool files go under `<spoolDir>/<taskId>/<shardId>`. */
   spoolDir: string;
   log?: Logger;
+  /** The verifier (`@ferry/verify`), for `task.verify()`. */
+  verifier?: Verifier;
 }
 
 /** Errors a new pass can get past (the link or a node dropped, a node was loading). */
@@ -557,6 +560,64 @@ export class Task {
     this.completing = true;
     for (const r of this.runners) r.requestComplete();
     await this.running;
+  }
+
+  /**
+   * Compares the source with the target under the task's mapping (db map, rename prefix, filter),
+   * while the task streams or after it ended: multi-round, so keys in flight drop out. Progress and
+   * the result are task events (`verify:progress`, `verify:done`).
+   */
+  async verify(
+    o: {
+      mode?: VerifyModeName;
+      rounds?: number;
+      intervalMs?: number;
+      sample?: number;
+      keysPerSec?: number;
+      signal?: AbortSignal;
+    } = {},
+  ): Promise<VerificationReport> {
+    const verifier = this.services.verifier;
+    if (!verifier) throw new FerryError('CONFIG_INVALID', 'no verifier is configured for this engine');
+    const t = this.spec.target;
+    if (t.proxy)
+      throw new FerryError(
+        'CONFIG_INVALID',
+        `a ${t.proxy} target cannot be scanned through the proxy: verify against its servers (ferry verify)`,
+      );
+    let shards = this.shards;
+    if (shards.length === 0) {
+      const plugin = this.registry.topology(this.spec.source.topology);
+      shards = await plugin.discover(plugin.parseOptions(this.spec.source.options), this.context());
+    }
+    const read = (s: ShardSpec): Endpoint => s.replicas[0] ?? s.primary;
+    const source: VerifySide =
+      this.spec.source.topology === 'cluster'
+        ? { endpoint: (shards[0] as ShardSpec).primary, cluster: true }
+        : shards.length === 1
+          ? { endpoint: read(shards[0] as ShardSpec) }
+          : { shards: shards.map(read) };
+    const report = await verifier({
+      source,
+      target: { endpoint: t.endpoint, cluster: Boolean(t.cluster) },
+      mode: o.mode ?? 'full',
+      rounds: o.rounds ?? 3,
+      intervalMs: o.intervalMs ?? 1000,
+      ...(o.sample !== undefined ? { sample: o.sample } : {}),
+      ...(o.keysPerSec !== undefined ? { keysPerSec: o.keysPerSec } : {}),
+      ...(this.options.dbMap ? { dbMap: this.options.dbMap } : {}),
+      ...(this.options.renamePrefix ? { renamePrefix: this.options.renamePrefix } : {}),
+      filter: this.options.filter,
+      ...(o.signal ? { signal: o.signal } : {}),
+      onProgress: (p) => this.events.emit('verify:progress', { taskId: this.id, ...p }),
+    });
+    this.events.emit('verify:done', {
+      taskId: this.id,
+      differences: report.differences,
+      counts: report.counts,
+      keysChecked: report.keysChecked,
+    });
+    return report;
   }
 
   get isCompleting(): boolean {

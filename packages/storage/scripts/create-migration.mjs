@@ -15,7 +15,7 @@ import { ENTITIES } from '../dist/entities.js';
 import { migrationsFor } from '../dist/migrations/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const name = process.argv[2] ?? 'change';
+const name = (process.argv[2] ?? 'change').replace(/\W+/g, '_'); // part of a class name
 const pg = await startPostgres();
 try {
   for (const dialect of ['sqlite', 'postgresql']) {

@@ -256,7 +256,47 @@ export const ApiTokenSchema = new EntitySchema<ApiTokenRow>({
   },
 });
 
+/** A verification of a task's source against its target, and what it found. */
+export interface VerifyRunRow {
+  id: number;
+  taskId: string;
+  mode: string;
+  /** running | done | failed */
+  status: string;
+  rounds: number;
+  keysChecked: number;
+  differences: number;
+  counts: Record<string, number>;
+  perRound: number[];
+  /** The differences left after the last round (bounded), keys as latin1 text. */
+  details: Array<Record<string, unknown>>;
+  error: string | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+export const VerifyRunSchema = new EntitySchema<VerifyRunRow>({
+  name: 'VerifyRunRow',
+  tableName: 'ferry_verify_run',
+  properties: {
+    id: { type: 'integer', primary: true, autoincrement: true },
+    taskId: { type: 'string', length: 100, index: true },
+    mode: { type: 'string', length: 10 },
+    status: { type: 'string', length: 10 },
+    rounds: { type: 'integer' },
+    keysChecked: { type: 'double' },
+    differences: { type: 'double' },
+    counts: { type: 'json' },
+    perRound: { type: 'json' },
+    details: { type: 'json' },
+    error: { type: 'text', nullable: true },
+    startedAt: { type: 'datetime' },
+    finishedAt: { type: 'datetime', nullable: true },
+  },
+});
+
 export const ENTITIES = [
+  VerifyRunSchema,
   TaskSchema,
   ShardRunSchema,
   CheckReportSchema,

@@ -25,6 +25,8 @@ import {
   TaskEventSchema,
   type TaskRow,
   TaskSchema,
+  type VerifyRunRow,
+  VerifyRunSchema,
 } from './entities.js';
 import { migrationsFor } from './migrations/index.js';
 import { SecretBox } from './secrets.js';
@@ -163,6 +165,7 @@ export class Storage {
     await em.nativeDelete(ShardRunSchema, { taskId: id });
     await em.nativeDelete(TaskEventSchema, { taskId: id });
     await em.nativeDelete(MetricSampleSchema, { taskId: id });
+    await em.nativeDelete(VerifyRunSchema, { taskId: id });
     const reports = await em.find(CheckReportSchema, { taskId: id });
     if (reports.length)
       await em.nativeDelete(CheckResultSchema, { reportId: { $in: reports.map((r) => r.id) } });
@@ -369,6 +372,40 @@ export class Storage {
     const token = `ferry_${randomBytes(24).toString('base64url')}`;
     await this.addToken(name, createHash('sha256').update(token).digest('hex'));
     return token;
+  }
+
+  // ------------------------------------------------------------------ verifications
+
+  async startVerifyRun(taskId: string, mode: string): Promise<VerifyRunRow> {
+    const em = this.em();
+    const r = em.create(VerifyRunSchema, {
+      taskId,
+      mode,
+      status: 'running',
+      rounds: 0,
+      keysChecked: 0,
+      differences: 0,
+      counts: {},
+      perRound: [],
+      details: [],
+      error: null,
+      startedAt: new Date(),
+      finishedAt: null,
+    });
+    await em.persistAndFlush(r);
+    return r;
+  }
+
+  async finishVerifyRun(id: number, patch: Partial<VerifyRunRow>): Promise<void> {
+    const em = this.em();
+    const r = await em.findOne(VerifyRunSchema, { id });
+    if (!r) return;
+    em.assign(r, { ...patch, finishedAt: new Date() });
+    await em.flush();
+  }
+
+  verifyRuns(taskId: string): Promise<VerifyRunRow[]> {
+    return this.em().find(VerifyRunSchema, { taskId }, { orderBy: { id: 'desc' } });
   }
 
   async addToken(name: string, sha256: string): Promise<ApiTokenRow> {

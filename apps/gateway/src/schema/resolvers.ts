@@ -1,5 +1,5 @@
 import type { Endpoint, ProxyKind, TaskOptions } from '@ferry/core';
-import type { StoredTask } from '@ferry/storage';
+import type { StoredTask, VerifyRunRow } from '@ferry/storage';
 import { GraphQLError } from 'graphql';
 import {
   Arg,
@@ -42,6 +42,7 @@ import {
   TaskPage,
   TaskView,
   UpdateTaskInput,
+  VerifyRunView,
 } from './types.js';
 
 export interface Context {
@@ -137,6 +138,23 @@ export function toView(service: FerryService, t: StoredTask): TaskView & { row: 
 }
 
 type Viewed = TaskView & { row: StoredTask };
+
+function runView(r: VerifyRunRow): VerifyRunView {
+  return {
+    id: String(r.id),
+    mode: r.mode,
+    status: r.status,
+    rounds: r.rounds,
+    keysChecked: r.keysChecked,
+    differences: r.differences,
+    counts: r.counts,
+    perRound: r.perRound,
+    details: r.details,
+    ...(r.error ? { error: r.error } : {}),
+    startedAt: r.startedAt,
+    ...(r.finishedAt ? { finishedAt: r.finishedAt } : {}),
+  };
+}
 
 @Resolver(() => TaskView)
 export class TaskResolver {
@@ -265,6 +283,36 @@ export class TaskResolver {
         ...(r.lagMs !== null ? { lagSeconds: r.lagMs / 1000 } : {}),
       });
     return [...out.values()];
+  }
+
+  @FieldResolver(() => [VerifyRunView])
+  async verifications(@Root() t: Viewed, @Ctx() { service }: Context): Promise<VerifyRunView[]> {
+    return (await service.storage.verifyRuns(t.id)).map(runView);
+  }
+
+  @Mutation(() => VerifyRunView, {
+    description:
+      'Starts a verification (while streaming or after); poll task.verifications or follow taskEvents.',
+  })
+  verifyTask(
+    @Ctx() { service }: Context,
+    @Arg('taskId', () => ID) taskId: string,
+    @Arg('mode', () => String, { nullable: true, description: 'outline | length | full (default)' })
+    mode?: string,
+    @Arg('rounds', () => Int, { nullable: true }) rounds?: number,
+    @Arg('sample', () => Float, { nullable: true }) sample?: number,
+    @Arg('keysPerSec', () => Float, { nullable: true }) keysPerSec?: number,
+  ): Promise<VerifyRunView> {
+    return guard(async () =>
+      runView(
+        await service.verify(taskId, {
+          mode: (mode ?? 'full') as 'full',
+          rounds: rounds ?? 3,
+          ...(sample ? { sample } : {}),
+          ...(keysPerSec ? { keysPerSec } : {}),
+        }),
+      ),
+    );
   }
 
   @FieldResolver(() => Float)

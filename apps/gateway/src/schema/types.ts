@@ -331,3 +331,33 @@ export class AlarmRuleView {
   @Field(() => Float)
   forSeconds!: number;
 }
+
+@ObjectType({ description: 'A verification of the task: source against target under its mapping.' })
+export class VerifyRunView {
+  @Field(() => ID)
+  id!: string;
+  @Field(() => String)
+  mode!: string;
+  @Field(() => String, { description: 'running | done | failed' })
+  status!: string;
+  @Field(() => Int)
+  rounds!: number;
+  @Field(() => Float)
+  keysChecked!: number;
+  @Field(() => Float)
+  differences!: number;
+  @Field(() => GraphQLJSONObject)
+  counts!: Record<string, number>;
+  @Field(() => [Int])
+  perRound!: number[];
+  @Field(() => [GraphQLJSONObject], {
+    description: 'The differences left after the last round (at most 1000; keys as latin1 text).',
+  })
+  details!: Array<Record<string, unknown>>;
+  @Field(() => String, { nullable: true })
+  error?: string;
+  @Field(() => Date)
+  startedAt!: Date;
+  @Field(() => Date, { nullable: true })
+  finishedAt?: Date;
+}

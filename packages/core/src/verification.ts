@@ -1,0 +1,47 @@
+import type { Endpoint } from './endpoint.js';
+import type { DbMap, KeyFilterSpec } from './options.js';
+
+/** A side of a verification: one server, a cluster, or several servers each holding part of the keys. */
+export type VerifySide = { endpoint: Endpoint; cluster?: boolean } | { shards: Endpoint[] };
+
+export type VerifyModeName = 'outline' | 'length' | 'full';
+
+export interface VerificationRequest {
+  source: VerifySide;
+  target: VerifySide;
+  mode: VerifyModeName;
+  rounds: number;
+  intervalMs: number;
+  sample?: number;
+  keysPerSec?: number;
+  dbMap?: DbMap;
+  renamePrefix?: string;
+  filter?: KeyFilterSpec;
+  signal?: AbortSignal;
+  onProgress?: (p: { round: number; keysChecked: number; differences: number }) => void;
+}
+
+/** What a verification found (keys as latin1 text, so any byte survives storage as JSON). */
+export interface VerificationReport {
+  mode: VerifyModeName;
+  rounds: number;
+  keysChecked: number;
+  perRound: number[];
+  counts: Record<string, number>;
+  differences: number;
+  details: Array<{
+    kind: string;
+    db: number;
+    key: string;
+    targetDb: number;
+    targetKey: string;
+    detail?: string;
+  }>;
+  durationMs: number;
+}
+
+/**
+ * The verification port: `@ferry/verify` implements it (apps inject it, so core does not depend on
+ * the verifier), the service keeps the reports.
+ */
+export type Verifier = (req: VerificationRequest) => Promise<VerificationReport>;
