@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { populate, type RedisServer, serverScope } from '@ferry/testkit';
+import { populate, type RedisServer, serverScope, startTwemproxy } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
@@ -81,5 +81,31 @@ describe('ferry verify', () => {
     const bad = await ferryVerify(['--source', url(a), '--target', url(b), '--mode', 'deep']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--mode must be outline, length or full; got "deep"');
+  });
+
+  it('reads a twemproxy source through its nutcracker.yml: the backends, each holding part of the keys', async () => {
+    const backends = await Promise.all([1, 2].map((i) => servers.redis({ label: `vtw${i}` })));
+    const proxy = servers.adopt(await startTwemproxy({ backends }));
+    const target = await servers.redis({ label: 'vtw-target' });
+    const spec = { catalogue: false, randomKeys: 800, expireBaseMs: Date.now() + 86_400_000 };
+    await populate(proxy.client(), { ...spec, serverVersion: backends[0]?.version ?? '' });
+    await populate(target.client(), spec);
+    const args = [
+      '--source-topology',
+      'twemproxy',
+      '--nutcracker-config',
+      proxy.configPath,
+      '--target',
+      url(target),
+      '--rounds',
+      '1',
+    ];
+    let r = await ferryVerify(args);
+    expect(r.stdout).toContain('no difference');
+    expect(r.code).toBe(0);
+    await target.client().set('extra-one', 'x');
+    r = await ferryVerify(args);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/1 difference\(s\): missing 0, extra 1/);
   });
 });

@@ -109,6 +109,23 @@ describe('the gateway', () => {
         expect(created.createTask.allowedActions).toContain('precheck');
         expect(created.createTask.allowedActions).not.toContain('start');
 
+        const conn = await ok<{
+          a: { ok: boolean; version: string; rttMs: number };
+          b: { ok: boolean; message: string };
+        }>(
+          gw.url,
+          `mutation($a: EndpointInput!, $b: EndpointInput!) { a: testConnectivity(endpoint: $a) { ok version rttMs message }
+            b: testConnectivity(endpoint: $b) { ok message } }`,
+          {
+            a: { host: source.host, port: source.port, password: SECRET },
+            b: { host: '127.0.0.1', port: 1 },
+          },
+        );
+        expect(conn.a.ok).toBe(true);
+        expect(conn.a.version).toMatch(/^\d+\.\d+/);
+        expect(conn.b.ok).toBe(false);
+        expect(conn.b.message).toContain('127.0.0.1:1');
+
         // invalid inputs: stable codes
         expect(await errorCode(gw.url, TASK, { id: 'nope' })).toBe('NOT_FOUND');
         expect(await errorCode(gw.url, 'mutation($id: ID!) { pauseTask(taskId: $id) { id } }', { id })).toBe(

@@ -155,8 +155,10 @@ async function toSpec(
   signal: AbortSignal,
   checkSync: boolean,
 ): Promise<ShardSpec> {
-  const healthy = s.replicas.filter((r) => r.healthy);
-  let replicas = healthy.map((r) => nodeEndpoint(r, creds));
+  // at discovery each candidate says itself whether it is in sync (the cluster's gossip may lag);
+  // while watching, the gossip's view is what there is
+  const candidates = s.replicas.filter((r) => (checkSync ? !r.failed : r.healthy));
+  let replicas = candidates.map((r) => nodeEndpoint(r, creds));
   if (opts.preferReplica && checkSync) {
     const ok = await Promise.all(replicas.map((r) => inSync(r, signal)));
     replicas = replicas.filter((_, i) => ok[i]);
@@ -217,7 +219,7 @@ export function sourceCluster(): SourceTopologyPlugin<ClusterSourceOptions> {
       const specs = await Promise.all(shards.map((s) => toSpec(s, opts, creds, ctx.signal, true)));
       for (const [i, s] of shards.entries()) {
         const spec = specs[i] as ShardSpec;
-        const dropped = s.replicas.filter((r) => r.healthy).length - spec.replicas.length;
+        const dropped = s.replicas.filter((r) => !r.failed).length - spec.replicas.length;
         if (opts.preferReplica && dropped > 0)
           ctx.emit('task:warning', {
             taskId: ctx.taskId,

@@ -11,6 +11,8 @@ export interface ClusterNode {
   masterId: string | undefined;
   /** Not failed, not in handshake, has an address, link connected, not loading. */
   healthy: boolean;
+  /** Marked failed (or without an address): never a candidate to read from. */
+  failed: boolean;
   slots: Array<[number, number]>;
 }
 
@@ -76,6 +78,7 @@ export function parseClusterNodes(reply: string, seedHost: string): ClusterView 
         !flags.has('fail?') &&
         !flags.has('handshake') &&
         !flags.has('noaddr'),
+      failed: port === 0 || flags.has('fail') || flags.has('noaddr') || flags.has('handshake'),
       slots,
     });
   }
@@ -114,6 +117,8 @@ export function parseClusterShards(reply: RespValue, seedHost: string): ClusterV
         role,
         masterId: role === 'replica' && master ? text(master.get('id') ?? '') : undefined,
         healthy: port > 0 && text(n.get('health') ?? 'online') === 'online',
+        // "loading" is also what a seed says while its gossip has not seen the replica's offset yet
+        failed: port === 0 || text(n.get('health') ?? 'online') === 'fail',
         slots: role === 'master' ? slots : [],
       });
     }

@@ -1,9 +1,10 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { type Endpoint, endpointName } from '@ferry/core';
+import { type Endpoint, endpointName, type SourceTopologyPlugin } from '@ferry/core';
 import { FerryError } from '@ferry/errors';
-import { type Difference, type VerifyMode, verify } from '@ferry/verify';
+import { type Difference, type SideSpec, type VerifyMode, verify } from '@ferry/verify';
 import { parseCommandArgs } from '../args.js';
 import type { Io } from '../io.js';
+import { sourcePlugins } from '../plugins.js';
 import { buildTaskSpec, number, reportError, TASK_ARGS, TASK_ARGS_USAGE } from '../task-args.js';
 
 export const VERIFY_USAGE = `Usage: ferry verify --source URL --target URL [options]
@@ -68,12 +69,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     if (sample !== undefined && !(sample > 0 && sample <= 1))
       throw new FerryError('CONFIG_INVALID', `--sample must be above 0 and at most 1; got ${sample}`);
     const topology = spec.source.topology;
-    if (topology !== 'standalone' && topology !== 'cluster')
-      throw new FerryError(
-        'CONFIG_INVALID',
-        `ferry verify reads a standalone or cluster source; a ${topology} source is not supported yet (compare its backends one by one)`,
-      );
-    const nodes = (spec.source.options as { nodes: Endpoint[] }).nodes;
+    const nodes = (spec.source.options as { nodes?: Endpoint[] }).nodes ?? [];
     if (topology === 'standalone' && nodes.length !== 1)
       throw new FerryError('CONFIG_INVALID', 'ferry verify compares one source server: give --source once');
     if (spec.target.proxy)
@@ -81,12 +77,28 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
         'CONFIG_INVALID',
         'ferry verify cannot read through a proxy target yet (it needs SCAN)',
       );
-    const source = nodes[0] as Endpoint;
+    // twemproxy backends and Codis groups: the topology plugin finds the servers, each holding part of the keys
+    let source: SideSpec;
+    if (topology === 'standalone' || topology === 'cluster')
+      source = { endpoint: nodes[0] as Endpoint, cluster: topology === 'cluster' };
+    else {
+      const plugin = sourcePlugins().find((p) => p.kind === 'source-topology' && p.topology === topology) as
+        | SourceTopologyPlugin<unknown>
+        | undefined;
+      if (!plugin) throw new FerryError('CONFIG_INVALID', `unknown source topology "${topology}"`);
+      const shards = await plugin.discover(plugin.parseOptions(spec.source.options), {
+        taskId: 'verify',
+        signal: new AbortController().signal,
+        log: { debug() {}, info() {}, warn() {} },
+        emit() {},
+      });
+      source = { shards: shards.map((s) => s.primary) };
+    }
     const o = spec.options ?? {};
     if (values.out) out = createWriteStream(values.out as string);
     const started = Date.now();
     const report = await verify({
-      source: { endpoint: source, cluster: topology === 'cluster' },
+      source,
       target: { endpoint: spec.target.endpoint, cluster: Boolean(spec.target.cluster) },
       mode: mode as VerifyMode,
       ...(sample !== undefined ? { sample } : {}),
@@ -111,7 +123,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
       const c = report.counts;
       io.out(
         [
-          `ferry verify (${report.mode}): ${endpointName(source)} → ${endpointName(spec.target.endpoint)}${spec.target.cluster ? ' (cluster)' : ''}`,
+          `ferry verify (${report.mode}): ${'shards' in source ? `${topology} ${source.shards.map(endpointName).join(', ')}` : endpointName(source.endpoint)} → ${endpointName(spec.target.endpoint)}${spec.target.cluster ? ' (cluster)' : ''}`,
           `  ${report.keysChecked} keys checked in ${((Date.now() - started) / 1000).toFixed(1)} s, ${report.rounds} round(s): ${report.perRound.join(' → ')} differences`,
           report.differences === 0
             ? '  no difference: the target holds what the source holds'
