@@ -1,4 +1,5 @@
 import { FerryError } from '@ferry/errors';
+import { connect, type RespConnection } from '@ferry/resp';
 
 /** Where a Redis node is and how to log in. */
 export interface Endpoint {
@@ -78,4 +79,40 @@ export function parseRedisUrl(url: string, what = 'URL'): { endpoint: Endpoint; 
 /** host:port, for messages and ids. */
 export function endpointName(e: Endpoint): string {
   return e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+}
+
+/** One node given as `host:port[:password]` or `{ host, port, … }`. */
+export function toEndpoint(v: unknown, what: string): Endpoint {
+  if (typeof v === 'string') return parseNodeSpec(v, what);
+  const e = v as Endpoint;
+  if (typeof v === 'object' && v !== null && typeof e.host === 'string' && Number.isInteger(e.port)) return e;
+  throw new FerryError('CONFIG_INVALID', `${what} must be "host:port[:password]" or { host, port }`);
+}
+
+/**
+ * A node list as plugins take it: an array of specs or endpoints, or one string of specs separated
+ * by spaces, commas or newlines. Empty: an error saying what is needed (`needs`).
+ */
+export function parseNodeList(raw: unknown, needs: string, what = 'source node'): Endpoint[] {
+  const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(/[\s,]+/).filter(Boolean) : [];
+  if (list.length === 0) throw new FerryError('CONFIG_INVALID', needs);
+  return list.map((v, i) => toEndpoint(v, `${what} ${i + 1}`));
+}
+
+/** A connection to a node with its credentials, for short reads (INFO, CLUSTER …). */
+export function connectEndpoint(
+  e: Endpoint,
+  signal: AbortSignal,
+  timeouts: { connectMs?: number; commandMs?: number } = {},
+): Promise<RespConnection> {
+  return connect({
+    host: e.host,
+    port: e.port,
+    ...(e.username ? { username: e.username } : {}),
+    ...(e.password !== undefined ? { password: e.password } : {}),
+    ...(e.tls ? { tls: true } : {}),
+    signal,
+    connectTimeoutMs: timeouts.connectMs ?? 10_000,
+    commandTimeoutMs: timeouts.commandMs ?? 10_000,
+  });
 }

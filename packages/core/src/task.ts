@@ -3,10 +3,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError, isFerryError } from '@ferry/errors';
-import { connect } from '@ferry/resp';
 import type { CheckpointStore, TaskCheckpoint } from './checkpoint.js';
 import { type CheckReport, type RunChecksOptions, runChecks } from './checks/runChecks.js';
-import { type Endpoint, endpointName } from './endpoint.js';
+import { connectEndpoint, type Endpoint, endpointName } from './endpoint.js';
 import { type ShardMetrics, TaskEmitter, type TaskEvents } from './events.js';
 import { KeyMapper } from './keys.js';
 import { RateLimiter } from './limiter.js';
@@ -409,16 +408,7 @@ export class Task {
     await Promise.all(
       this.shards.map(async (shard) => {
         const e = shard.replicas[0] ?? shard.primary;
-        const conn = await connect({
-          host: e.host,
-          port: e.port,
-          ...(e.username ? { username: e.username } : {}),
-          ...(e.password !== undefined ? { password: e.password } : {}),
-          ...(e.tls ? { tls: true } : {}),
-          signal: this.controller.signal,
-          connectTimeoutMs: 10_000,
-          commandTimeoutMs: 10_000,
-        });
+        const conn = await connectEndpoint(e, this.controller.signal);
         try {
           const text = String(await conn.send(['INFO', 'keyspace']));
           for (const m of text.matchAll(/^db(\d+):keys=(\d+)/gm)) {

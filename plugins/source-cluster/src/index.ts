@@ -1,15 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  connectEndpoint,
   type Endpoint,
   endpointName,
   type PluginContext,
-  parseNodeSpec,
+  parseNodeList,
   type ShardSpec,
   type SourceTopologyPlugin,
   type TopologyChange,
 } from '@ferry/core';
 import { FerryError, isFerryError } from '@ferry/errors';
-import { connect, ReplyError, type RespConnection } from '@ferry/resp';
+import { ReplyError, type RespConnection } from '@ferry/resp';
 import {
   type ClusterShard,
   type ClusterView,
@@ -33,21 +34,6 @@ export interface ClusterSourceOptions {
   watchIntervalMs: number;
 }
 
-function toEndpoint(v: unknown, i: number): Endpoint {
-  if (typeof v === 'string') return parseNodeSpec(v, `source node ${i + 1}`);
-  if (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof (v as Endpoint).host === 'string' &&
-    Number.isInteger((v as Endpoint).port)
-  )
-    return v as Endpoint;
-  throw new FerryError(
-    'CONFIG_INVALID',
-    `source node ${i + 1} must be "host:port[:password]" or { host, port }`,
-  );
-}
-
 function credentials(e: Endpoint): Omit<Endpoint, 'host' | 'port'> {
   return {
     ...(e.username ? { username: e.username } : {}),
@@ -57,14 +43,7 @@ function credentials(e: Endpoint): Omit<Endpoint, 'host' | 'port'> {
 }
 
 function open(e: Endpoint, signal: AbortSignal): Promise<RespConnection> {
-  return connect({
-    host: e.host,
-    port: e.port,
-    ...credentials(e),
-    signal,
-    connectTimeoutMs: 5_000,
-    commandTimeoutMs: 10_000,
-  });
+  return connectEndpoint(e, signal, { connectMs: 5_000 });
 }
 
 /** The topology as one seed sees it: CLUSTER SHARDS (7.0+), else CLUSTER NODES (3.0+). */
@@ -190,23 +169,17 @@ export function sourceCluster(): SourceTopologyPlugin<ClusterSourceOptions> {
         preferReplica?: unknown;
         watchIntervalMs?: unknown;
       };
-      const list = Array.isArray(o.nodes)
-        ? o.nodes
-        : typeof o.nodes === 'string'
-          ? o.nodes.split(/[\s,]+/).filter(Boolean)
-          : [];
-      if (list.length === 0)
-        throw new FerryError(
-          'CONFIG_INVALID',
-          'the cluster source needs at least one seed node (host:port[:password]) of the cluster',
-        );
+      const nodes = parseNodeList(
+        o.nodes,
+        'the cluster source needs at least one seed node (host:port[:password]) of the cluster',
+      );
       if (o.preferReplica !== undefined && typeof o.preferReplica !== 'boolean')
         throw new FerryError('CONFIG_INVALID', 'preferReplica must be true or false');
       const every = o.watchIntervalMs ?? 1000;
       if (typeof every !== 'number' || !Number.isFinite(every) || every < 50)
         throw new FerryError('CONFIG_INVALID', 'watchIntervalMs must be a number ≥ 50');
       return {
-        nodes: list.map(toEndpoint),
+        nodes,
         preferReplica: o.preferReplica !== false,
         watchIntervalMs: every,
       };

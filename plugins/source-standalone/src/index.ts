@@ -1,34 +1,19 @@
 import {
+  connectEndpoint,
   type Endpoint,
   endpointName,
   type PluginContext,
-  parseNodeSpec,
+  parseNodeList,
   type ShardSpec,
   type SourceTopologyPlugin,
 } from '@ferry/core';
 import { FerryError } from '@ferry/errors';
-import { connect } from '@ferry/resp';
 
 export interface StandaloneSourceOptions {
   /** The server, or any mix of it and its replicas: roles are read from each node's INFO. */
   nodes: Endpoint[];
   /** Read from a replica when one is given (default true): the primary only serves its usual clients. */
   preferReplica: boolean;
-}
-
-function toEndpoint(v: unknown, i: number): Endpoint {
-  if (typeof v === 'string') return parseNodeSpec(v, `source node ${i + 1}`);
-  if (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof (v as Endpoint).host === 'string' &&
-    Number.isInteger((v as Endpoint).port)
-  )
-    return v as Endpoint;
-  throw new FerryError(
-    'CONFIG_INVALID',
-    `source node ${i + 1} must be "host:port[:password]" or { host, port }`,
-  );
 }
 
 interface Role {
@@ -40,16 +25,7 @@ interface Role {
 }
 
 async function roleOf(e: Endpoint, signal: AbortSignal): Promise<Role> {
-  const conn = await connect({
-    host: e.host,
-    port: e.port,
-    ...(e.username ? { username: e.username } : {}),
-    ...(e.password !== undefined ? { password: e.password } : {}),
-    ...(e.tls ? { tls: true } : {}),
-    signal,
-    connectTimeoutMs: 10_000,
-    commandTimeoutMs: 10_000,
-  });
+  const conn = await connectEndpoint(e, signal);
   try {
     const info = String(await conn.send(['INFO', 'replication']));
     const get = (f: string): string | undefined => new RegExp(`^${f}:(.*)\\r?$`, 'm').exec(info)?.[1]?.trim();
@@ -82,19 +58,13 @@ export function sourceStandalone(): SourceTopologyPlugin<StandaloneSourceOptions
         nodes?: unknown;
         preferReplica?: unknown;
       };
-      const list = Array.isArray(o.nodes)
-        ? o.nodes
-        : typeof o.nodes === 'string'
-          ? o.nodes.split(/[\s,]+/).filter(Boolean)
-          : [];
-      if (list.length === 0)
-        throw new FerryError(
-          'CONFIG_INVALID',
-          'the standalone source needs at least one node (host:port[:password])',
-        );
+      const nodes = parseNodeList(
+        o.nodes,
+        'the standalone source needs at least one node (host:port[:password])',
+      );
       if (o.preferReplica !== undefined && typeof o.preferReplica !== 'boolean')
         throw new FerryError('CONFIG_INVALID', 'preferReplica must be true or false');
-      return { nodes: list.map(toEndpoint), preferReplica: o.preferReplica !== false };
+      return { nodes, preferReplica: o.preferReplica !== false };
     },
     async discover(opts: StandaloneSourceOptions, ctx: PluginContext): Promise<ShardSpec[]> {
       const roles = await Promise.all(opts.nodes.map((n) => roleOf(n, ctx.signal)));

@@ -2,6 +2,7 @@ import {
   compareDeployments,
   formatDifferences,
   loadAcrossSnapshot,
+  PROXY_LOAD_MIX,
   populate,
   serverScope,
   startTwemproxy,
@@ -12,23 +13,6 @@ import { endpointOf, engine, record, spec, untilSynced } from './helpers.js';
 
 const servers = serverScope();
 afterAll(() => servers.stop());
-
-// what twemproxy 0.5 takes of the write load (no MULTI, SELECT, RENAME, XADD)
-const PROXY_MIX = {
-  set: 20,
-  incr: 10,
-  append: 4,
-  lpush: 8,
-  rpop: 5,
-  hset: 10,
-  hdel: 3,
-  sadd: 8,
-  srem: 3,
-  zadd: 7,
-  zincrby: 4,
-  expire: 4,
-  del: 3,
-};
 
 describe('proxy targets', () => {
   it('standalone → twemproxy (3 backends): RESTORE through the proxy, the stream as the proxy takes it, unsupported commands reported with their key', async () => {
@@ -41,7 +25,7 @@ describe('proxy targets', () => {
       spec(source, proxy.endpoint, { target: { endpoint: proxy.endpoint, proxy: 'twemproxy' } }),
     );
     const log = record(task);
-    const load = loadAcrossSnapshot(source.client(), task, { opsPerSec: 1500, mix: PROXY_MIX });
+    const load = loadAcrossSnapshot(source.client(), task, { opsPerSec: 1500, mix: PROXY_LOAD_MIX });
     const running = task.start();
     expect((await load.done).spannedSnapshot).toBe(true);
     await untilSynced(task);
@@ -105,7 +89,7 @@ describe('proxy targets', () => {
       }),
     );
     const log = record(task);
-    const load = loadAcrossSnapshot(source.client(), task, { opsPerSec: 1000, mix: PROXY_MIX });
+    const load = loadAcrossSnapshot(source.client(), task, { opsPerSec: 1000, mix: PROXY_LOAD_MIX });
     const running = task.start();
     expect((await load.done).spannedSnapshot).toBe(true);
     await untilSynced(task);

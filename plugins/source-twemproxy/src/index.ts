@@ -2,9 +2,9 @@ import {
   type Endpoint,
   endpointName,
   type PluginContext,
-  parseNodeSpec,
   type ShardSpec,
   type SourceTopologyPlugin,
+  toEndpoint,
 } from '@ferry/core';
 import { FerryError } from '@ferry/errors';
 import { sourceStandalone } from '@ferry/source-standalone';
@@ -17,13 +17,6 @@ export interface TwemproxySourceOptions {
   backends: Array<{ name: string; endpoint: Endpoint }>;
   /** The pool read from nutcracker.yml, when the backends came from one. */
   pool?: string;
-}
-
-function toEndpoint(v: unknown, what: string): Endpoint {
-  if (typeof v === 'string') return parseNodeSpec(v, what);
-  const e = v as Endpoint;
-  if (typeof v === 'object' && v !== null && typeof e.host === 'string' && Number.isInteger(e.port)) return e;
-  throw new FerryError('CONFIG_INVALID', `${what} must be "host:port[:password]" or { host, port }`);
 }
 
 /** A shard id from a server name: letters, digits, . _ - : kept, the rest replaced. */

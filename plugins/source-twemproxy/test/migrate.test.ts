@@ -6,6 +6,7 @@ import {
   compareDeployments,
   formatDifferences,
   loadAcrossSnapshot,
+  PROXY_LOAD_MIX,
   populate,
   record,
   serverScope,
@@ -17,23 +18,6 @@ import { sourceTwemproxy } from '../src/index.js';
 
 const servers = serverScope();
 afterAll(() => servers.stop());
-
-// what an application can send through twemproxy 0.5 (no MULTI, SELECT, RENAME or XADD)
-const PROXY_MIX = {
-  set: 20,
-  incr: 10,
-  append: 4,
-  lpush: 8,
-  rpop: 5,
-  hset: 10,
-  hdel: 3,
-  sadd: 8,
-  srem: 3,
-  zadd: 7,
-  zincrby: 4,
-  expire: 4,
-  del: 3,
-};
 
 describe('twemproxy source', () => {
   it('twemproxy (3 backends, from its nutcracker.yml) → 3-master cluster under write load', async () => {
@@ -56,7 +40,7 @@ describe('twemproxy source', () => {
       target: { endpoint: target.seeds[0] as { host: string; port: number }, cluster: true },
     });
     const log = record(task);
-    const load = loadAcrossSnapshot(proxy.client(), task, { opsPerSec: 1500, mix: PROXY_MIX });
+    const load = loadAcrossSnapshot(proxy.client(), task, { opsPerSec: 1500, mix: PROXY_LOAD_MIX });
     const running = task.start();
     const done = await load.done;
     expect(done.spannedSnapshot).toBe(true);

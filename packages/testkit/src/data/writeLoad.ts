@@ -44,6 +44,11 @@ export const DEFAULT_LOAD_MIX: Readonly<Record<LoadOp, number>> = {
   select: 2,
 };
 
+/** The part of the load twemproxy 0.5 takes (no MULTI, SELECT, RENAME or XADD): for loads through a proxy. */
+export const PROXY_LOAD_MIX: Readonly<Partial<Record<LoadOp, number>>> = Object.fromEntries(
+  Object.entries(DEFAULT_LOAD_MIX).filter(([op]) => !['multi', 'select', 'rename', 'xadd'].includes(op)),
+);
+
 export interface WriteLoadOptions {
   opsPerSec: number;
   durationMs: number;
