@@ -1,10 +1,10 @@
 import { FerryError, isFerryError } from '@ferry/errors';
 import { dumpPayload, type KeyEntry, RdbParser } from '@ferry/rdb';
 import { ReplicaLink, type StreamCommand, type SyncStart } from '@ferry/replication';
-import { type Arg, connect, ReplyError, type RespConnection, type WireCommand } from '@ferry/resp';
+import { type Arg, ReplyError, type RespConnection, type WireCommand } from '@ferry/resp';
 import type { ShardCheckpoint } from './checkpoint.js';
 import { COMMANDS, commandName, keyPositions, replaySafe } from './commands.js';
-import { type Endpoint, endpointName } from './endpoint.js';
+import { connectEndpoint, type Endpoint, endpointName } from './endpoint.js';
 import type { ShardMetrics, TaskEvents } from './events.js';
 import { type DbRoute, type KeyMapper, mapKey } from './keys.js';
 import type { RateLimiter } from './limiter.js';
@@ -287,20 +287,12 @@ export class ShardRunner {
     }
   }
 
-  /** Refreshes lag and progress, persists the checkpoint, emits the metrics event. */
+  /** A connection to a node of this shard (INFO for the lag, the heartbeat), on the task's signal. */
   private connectTo(e: Endpoint): Promise<RespConnection> {
-    return connect({
-      host: e.host,
-      port: e.port,
-      ...(e.username ? { username: e.username } : {}),
-      ...(e.password !== undefined ? { password: e.password } : {}),
-      ...(e.tls ? { tls: true } : {}),
-      signal: this.ctx.signal,
-      connectTimeoutMs: 10_000,
-      commandTimeoutMs: 30_000,
-    });
+    return connectEndpoint(e, this.ctx.signal, { commandMs: 30_000 });
   }
 
+  /** Refreshes lag and progress, persists the checkpoint, emits the metrics event. */
   private async tick(): Promise<void> {
     const m = this.metrics;
     try {
