@@ -535,15 +535,8 @@ export class ShardRunner {
     } catch (err) {
       const reply = err instanceof FerryError && err.cause instanceof ReplyError ? err.cause : undefined;
       if (reply && /BUSYKEY/.test(reply.message)) {
-        if (options.conflict === 'skip') {
-          this.metrics.skippedKeys++;
-          return;
-        }
-        throw new FerryError(
-          'TARGET_WRITE_FAILED',
-          `key ${JSON.stringify(key.toString('latin1'))} already exists on the target (conflict policy "fail"; use --conflict replace or skip)`,
-          { cause: err },
-        );
+        this.keyExists(key, err);
+        return;
       }
       // the target cannot take this payload (older RDB version, RESTORE disabled or renamed): rewrite
       if (
@@ -586,7 +579,7 @@ export class ShardRunner {
     raw: Buffer | undefined,
     replace: boolean,
   ): Promise<void> {
-    const { writer, options } = this.ctx;
+    const { writer } = this.ctx;
     if (writer.proxy) {
       await this.rewriteInPlace(route, key, e, raw, replace);
       return;
@@ -615,14 +608,8 @@ export class ShardRunner {
     const replies = await writer.sendGroup(route.db, slot, tail, false, { idempotent: true });
     if (!replace && replies[replies.length - 1] === 0) {
       await send([['DEL', tmp]]);
-      if (options.conflict === 'skip') {
-        this.metrics.skippedKeys++;
-        return;
-      }
-      throw new FerryError(
-        'TARGET_WRITE_FAILED',
-        `key ${JSON.stringify(key.toString('latin1'))} already exists on the target (conflict policy "fail"; use --conflict replace or skip)`,
-      );
+      this.keyExists(key);
+      return;
     }
   }
 
@@ -638,17 +625,11 @@ export class ShardRunner {
     raw: Buffer | undefined,
     replace: boolean,
   ): Promise<void> {
-    const { writer, options } = this.ctx;
+    const { writer } = this.ctx;
     const proxy = writer.proxy as ProxyKind;
     if (!replace && Number(await writer.send(route.db, undefined, ['EXISTS', key])) === 1) {
-      if (options.conflict === 'skip') {
-        this.metrics.skippedKeys++;
-        return;
-      }
-      throw new FerryError(
-        'TARGET_WRITE_FAILED',
-        `key ${JSON.stringify(key.toString('latin1'))} already exists on the target (conflict policy "fail"; use --conflict replace or skip)`,
-      );
+      this.keyExists(key);
+      return;
     }
     const send = async (cmds: Arg[][]): Promise<boolean> => {
       for (const c of cmds) {
@@ -681,6 +662,19 @@ export class ShardRunner {
       this.rewriter.endValue();
     }
     if (e.expireAtMs !== undefined) await send([['PEXPIREAT', key, e.expireAtMs]]);
+  }
+
+  /** The key is already on the target: skipped under the "skip" policy, else the task fails saying so. */
+  private keyExists(key: Buffer, cause?: unknown): void {
+    if (this.ctx.options.conflict === 'skip') {
+      this.metrics.skippedKeys++;
+      return;
+    }
+    throw new FerryError(
+      'TARGET_WRITE_FAILED',
+      `key ${JSON.stringify(key.toString('latin1'))} already exists on the target (conflict policy "fail"; use --conflict replace or skip)`,
+      cause === undefined ? undefined : { cause },
+    );
   }
 
   private async estimateKeys(): Promise<void> {
