@@ -3,16 +3,29 @@ import { Crc64 } from '@ferry/rdb';
 const RESTORE = Buffer.from('$7\r\nRESTORE\r\n', 'latin1');
 const REPLACE = Buffer.from('$7\r\nREPLACE\r\n', 'latin1');
 const ABSTTL = Buffer.from('$6\r\nABSTTL\r\n', 'latin1');
+/** One checksum state for every payload (reset per payload): no object a key. */
+const crc = new Crc64();
 
-/** Writes a non-negative integer's decimal digits at `o`; returns the new offset. */
+/**
+ * Writes a non-negative integer's decimal digits at `o`; returns the new offset. By arithmetic, not
+ * `String(n)`: three numbers a key (lengths, TTL) made that a tenth of the snapshot's CPU.
+ */
 function digits(out: Buffer, o: number, n: number): number {
-  if (n < 10) {
-    out[o] = 48 + n;
-    return o + 1;
+  const end = o + digitCount(n);
+  let p = end;
+  while (n >= 10) {
+    // exact below 2^53: a rounded-up quotient is corrected by the remainder's sign
+    let q = Math.floor(n / 10);
+    let r = n - q * 10;
+    if (r < 0) {
+      q--;
+      r += 10;
+    }
+    out[--p] = 48 + r;
+    n = q;
   }
-  const s = String(n);
-  for (let i = 0; i < s.length; i++) out[o + i] = s.charCodeAt(i);
-  return o + s.length;
+  out[--p] = 48 + n;
+  return end;
 }
 
 function digitCount(n: number): number {
@@ -80,7 +93,9 @@ export function writeRestore(out: Buffer, o: number, it: RestoreItem, rdbVersion
   o += value.copy(out, o);
   out[o++] = rdbVersion & 0xff;
   out[o++] = rdbVersion >>> 8;
-  const crc = new Crc64().update(out, start, o);
+  crc.hi = 0;
+  crc.lo = 0;
+  crc.update(out, start, o);
   out.writeUInt32LE(crc.lo >>> 0, o);
   out.writeUInt32LE(crc.hi >>> 0, o + 4);
   o += 8;

@@ -370,9 +370,11 @@ export class ShardRunner {
     const replace = options.conflict === 'replace' || rewriting;
     const abs = writer.atLeast('5.0.0');
     const targetRdb = rdbVersionOf(writer.version);
-    const parser = new RdbParser((this.link as ReplicaLink).snapshot(signal), {
+    const link = this.link as ReplicaLink;
+    const parser = new RdbParser(link.snapshot(signal), {
       rawLimit: options.bigKeyThreshold,
       checksumThread: (start.snapshotBytes ?? Number.POSITIVE_INFINITY) > 16 << 20,
+      checksumFile: link.snapshotPath, // the thread reads the spool itself: no chunk copied to it
     });
     // commands written and not yet acknowledged, at most maxInflight
     let inflight = 0;

@@ -197,6 +197,14 @@ describe('encodeRestores', () => {
       [b('k'), 0, b('\x05hello'), false, false],
       [Buffer.alloc(300, 7), 1_900_000_000_123, Buffer.alloc(70_000, 1), true, true],
       [b('x'), 5, b(''), true, false],
+      // every digit count, the powers of ten and their neighbours, up to 2^53 - 1
+      ...[9, 10, 11, 99, 100, 101, 999_999_999, 2 ** 31, 2 ** 32 + 1, 10 ** 15, 2 ** 53 - 1].map((ttl, i) => [
+        b(`d${i}`),
+        ttl,
+        Buffer.alloc(i * 13, i),
+        false,
+        true,
+      ]),
     ] as Array<[Buffer, number, Buffer, boolean, boolean]>;
     const expected: Buffer[] = [];
     for (const [key, ttl, value, replace, absttl] of cases) {

@@ -4,6 +4,8 @@
  * parser turns into RDB_CORRUPT with the offset and key) on anything malformed.
  */
 
+import { view } from './view.js';
+
 export class BlobError extends Error {}
 
 /** A compact-encoding element: bytes, or an integer the encoding stored as such. */
@@ -46,21 +48,21 @@ export function ziplistItems(buf: Buffer): BlobItem[] {
       const len = enc & 0x3f;
       p += 1;
       check(p + len <= buf.length, 'ziplist string runs past the end');
-      items.push(buf.subarray(p, p + len));
+      items.push(view(buf, p, p + len));
       p += len;
     } else if (top === 1) {
       check(p + 2 <= buf.length, 'ziplist string header runs past the end');
       const len = ((enc & 0x3f) << 8) | (buf[p + 1] as number);
       p += 2;
       check(p + len <= buf.length, 'ziplist string runs past the end');
-      items.push(buf.subarray(p, p + len));
+      items.push(view(buf, p, p + len));
       p += len;
     } else if (top === 2) {
       check(p + 5 <= buf.length, 'ziplist string header runs past the end');
       const len = buf.readUInt32BE(p + 1);
       p += 5;
       check(p + len <= buf.length, 'ziplist string runs past the end');
-      items.push(buf.subarray(p, p + len));
+      items.push(view(buf, p, p + len));
       p += len;
     } else {
       p += 1;
@@ -128,7 +130,7 @@ export function listpackItems(buf: Buffer): BlobItem[] {
     } else if ((b & 0xc0) === 0x80) {
       const len = b & 0x3f;
       check(p + 1 + len <= buf.length, 'listpack string runs past the end');
-      items.push(buf.subarray(p + 1, p + 1 + len));
+      items.push(view(buf, p + 1, p + 1 + len));
       p += 1 + len;
     } else if ((b & 0xe0) === 0xc0) {
       check(p + 2 <= buf.length, 'listpack integer runs past the end');
@@ -139,7 +141,7 @@ export function listpackItems(buf: Buffer): BlobItem[] {
       check(p + 2 <= buf.length, 'listpack string header runs past the end');
       const len = ((b & 0x0f) << 8) | (buf[p + 1] as number);
       check(p + 2 + len <= buf.length, 'listpack string runs past the end');
-      items.push(buf.subarray(p + 2, p + 2 + len));
+      items.push(view(buf, p + 2, p + 2 + len));
       p += 2 + len;
     } else {
       const need = (n: number): void => check(p + n <= buf.length, 'listpack entry runs past the end');
@@ -148,7 +150,7 @@ export function listpackItems(buf: Buffer): BlobItem[] {
           need(5);
           const len = buf.readUInt32LE(p + 1);
           need(5 + len);
-          items.push(buf.subarray(p + 5, p + 5 + len));
+          items.push(view(buf, p + 5, p + 5 + len));
           p += 5 + len;
           break;
         }
@@ -223,7 +225,7 @@ export function zipmapItems(buf: Buffer): BlobItem[] {
     const klen = readLen();
     if (klen === undefined) break;
     check(p + klen <= buf.length, 'zipmap key runs past the end');
-    items.push(buf.subarray(p, p + klen));
+    items.push(view(buf, p, p + klen));
     p += klen;
     const vlen = readLen();
     check(vlen !== undefined, 'zipmap key without a value');
@@ -231,7 +233,7 @@ export function zipmapItems(buf: Buffer): BlobItem[] {
     const free = buf[p] as number;
     p += 1;
     check(p + vlen + free <= buf.length, 'zipmap value runs past the end');
-    items.push(buf.subarray(p, p + vlen));
+    items.push(view(buf, p, p + vlen));
     p += vlen + free;
   }
   check(p === buf.length - 1, 'zipmap has bytes after its end marker');

@@ -13,9 +13,8 @@ export function lzfDecompress(input: Buffer, outLength: number): Buffer | undefi
       // literal run of ctrl + 1 bytes
       ctrl++;
       if (op + ctrl > outLength || ip + ctrl > inLen) return undefined;
-      input.copy(out, op, ip, ip + ctrl);
-      op += ctrl;
-      ip += ctrl;
+      // at most 32 bytes: a loop beats Buffer#copy's call overhead
+      for (const end = ip + ctrl; ip < end; ) out[op++] = input[ip++] as number;
     } else {
       // back reference
       let len = ctrl >> 5;

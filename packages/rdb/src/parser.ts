@@ -13,6 +13,7 @@ import {
   type ValueChunk,
   type ValueOptions,
 } from './values.js';
+import { view } from './view.js';
 
 export interface ParseOptions {
   /** Serialized values up to this size are captured for RESTORE; bigger ones must be decoded. Default 32 MB. */
@@ -25,6 +26,11 @@ export interface ParseOptions {
   verifyChecksum?: boolean;
   /** Compute the CRC64 on a worker thread (for big inputs). Default false; parseRdbFile turns it on past 16 MB. */
   checksumThread?: boolean;
+  /**
+   * With checksumThread: a file holding the input from its first byte (the RDB file, a snapshot
+   * spool still being written). The thread reads the bytes there instead of being sent every chunk.
+   */
+  checksumFile?: string;
 }
 
 export interface AuxEntry {
@@ -126,9 +132,19 @@ export class KeyEntry {
     readonly lfuFreq: number | undefined,
     /** Offset of the value's type byte in the stream. */
     readonly offset: number,
-    /** Elements announced at the value's start (aggregates) or the blob's byte size (compact encodings). */
-    readonly sizeHint: { elements?: number; bytes?: number },
+    /** @internal elements announced at the value's start (aggregates); -1: none */
+    readonly hintElements: number,
+    /** @internal the value's byte size (strings, compact blobs); -1: none */
+    readonly hintBytes: number,
   ) {}
+
+  /** Elements announced at the value's start (aggregates) or the blob's byte size (compact encodings). */
+  get sizeHint(): { elements?: number; bytes?: number } {
+    const h: { elements?: number; bytes?: number } = {};
+    if (this.hintElements >= 0) h.elements = this.hintElements;
+    if (this.hintBytes >= 0) h.bytes = this.hintBytes;
+    return h;
+  }
 
   /**
    * True when the value turned out to hold no element (known once read). Redis skips such keys on
@@ -255,7 +271,7 @@ function plainString(value: Buffer): Buffer | undefined {
     default:
       return undefined;
   }
-  return header + len === value.length ? value.subarray(header) : undefined;
+  return header + len === value.length ? view(value, header, value.length) : undefined;
 }
 
 /** A source and reader options over one value held in memory. */
@@ -341,7 +357,7 @@ export async function* decodeBuffer(
  */
 export class RdbParser {
   private readonly src: ByteSource;
-  private readonly opts: Required<ParseOptions>;
+  private readonly opts: Required<Omit<ParseOptions, 'checksumFile'>>;
   /** RDB version from the header (set once the first entry is read). */
   version = 0;
   db = 0;
@@ -354,7 +370,12 @@ export class RdbParser {
       verifyChecksum: options.verifyChecksum ?? true,
       checksumThread: options.checksumThread ?? false,
     };
-    this.src = new ByteSource(input, this.opts.verifyChecksum, this.opts.checksumThread);
+    this.src = new ByteSource(
+      input,
+      this.opts.verifyChecksum,
+      this.opts.checksumThread,
+      options.checksumFile,
+    );
   }
 
   /** Bytes consumed so far. */
@@ -410,7 +431,7 @@ export class RdbParser {
     }
     e.foundEmpty = foundEmpty(o); // set by the readers (TypeScript still sees the reset above)
     e.foundBytes = src.offset - start;
-    return src.buf.subarray(start - src.base, src.pos);
+    return view(src.buf, start - src.base, src.pos);
   }
 
   async readRaw(e: KeyEntry): Promise<Buffer | undefined> {
@@ -434,7 +455,7 @@ export class RdbParser {
     }
     e.foundEmpty = o.empty === true;
     e.foundBytes = src.offset - start;
-    return src.buf.subarray(start - src.base, src.pos);
+    return view(src.buf, start - src.base, src.pos);
   }
 
   /** Reads the value through the full reader, waiting for data as needed; yields chunks when decoding. */
@@ -498,66 +519,67 @@ export class RdbParser {
    * many bytes from here are required).
    */
   private step(): RdbEntry | undefined | typeof NEEDS_IO {
+    // (no closures here: this runs once an opcode, and each would be an allocation)
     const src = this.src;
     const start = src.pos;
     const opAt = src.offset;
-    const short = (): typeof NEEDS_IO => {
-      this.needed = src.pos - start + src.short;
-      src.pos = start;
-      return NEEDS_IO;
-    };
-    const len = (): number => this.needLen();
-    const str = (): Buffer => this.needStr();
-    const bytes = (n: number): Buffer => this.needBytes(n);
     src.key = undefined;
     try {
       if (src.pos >= src.buf.length) {
         src.short = 1;
-        return short();
+        return this.short(start);
       }
       const op = src.buf[src.pos++] as number;
       switch (op) {
         case C.RDB_OPCODE_EOF: {
           // the checksum is compared by verifyEof(), which may wait for the checksum thread
           if (this.version >= 5) {
-            this.storedChecksum = bytes(8);
+            this.storedChecksum = this.needBytes(8);
             src.foldCrc(src.offset - 8);
           }
           this.done = true;
           return { kind: 'eof', offset: src.offset, checksum: 'disabled' };
         }
         case C.RDB_OPCODE_SELECTDB:
-          this.db = len();
+          this.db = this.needLen();
           return { kind: 'select', db: this.db };
         case C.RDB_OPCODE_RESIZEDB: {
-          const size = len();
-          return { kind: 'resizedb', db: this.db, size, expires: len() };
+          const size = this.needLen();
+          return { kind: 'resizedb', db: this.db, size, expires: this.needLen() };
         }
         case C.RDB_OPCODE_AUX: {
-          const key = str();
-          return { kind: 'aux', key, value: str() };
+          const key = this.needStr();
+          return { kind: 'aux', key, value: this.needStr() };
         }
         case C.RDB_OPCODE_EXPIRETIME:
-          this.expireAt = bytes(4).readInt32LE(0) * 1000;
+          this.expireAt = this.needBytes(4).readInt32LE(0) * 1000;
           return undefined;
-        case C.RDB_OPCODE_EXPIRETIME_MS:
-          this.expireAt = Number(bytes(8).readBigInt64LE(0));
+        case C.RDB_OPCODE_EXPIRETIME_MS: {
+          // read in place (no view, no BigInt: a fifth of the keys have one); exact below 2^53
+          if (src.avail() < 8) {
+            src.short = 8;
+            throw NEEDS_IO;
+          }
+          const p = src.pos;
+          this.expireAt = src.buf.readInt32LE(p + 4) * 4294967296 + src.buf.readUInt32LE(p);
+          src.pos = p + 8;
           return undefined;
+        }
         case C.RDB_OPCODE_IDLE:
-          this.idle = len();
+          this.idle = this.needLen();
           return undefined;
         case C.RDB_OPCODE_FREQ:
-          this.freq = bytes(1)[0];
+          this.freq = this.needBytes(1)[0];
           return undefined;
         case C.RDB_OPCODE_FUNCTION2:
-          return { kind: 'function', code: str() };
+          return { kind: 'function', code: this.needStr() };
         case C.RDB_OPCODE_FUNCTION_PRE_GA: {
           // Redis 7.0 release candidates: name, engine, optional description, body. Redis 7.0 GA loads
           // it as the library "#!<engine> name=<name>\n<body>" (the description is dropped), and so do we.
-          const name = str();
-          const engine = str();
-          if (len() !== 0) str();
-          const body = str();
+          const name = this.needStr();
+          const engine = this.needStr();
+          if (this.needLen() !== 0) this.needStr();
+          const body = this.needStr();
           const header = Buffer.from(
             `#!${engine.toString('latin1')} name=${name.toString('latin1')}\n`,
             'latin1',
@@ -567,32 +589,32 @@ export class RdbParser {
         case C.RDB_OPCODE_MODULE_AUX: {
           const id = src.tryBigLength();
           if (id === undefined) throw NEEDS_IO;
-          const whenOpcode = len();
+          const whenOpcode = this.needLen();
           if (whenOpcode !== C.RDB_MODULE_OPCODE_UINT)
             src.fail(`MODULE_AUX "when" has opcode ${whenOpcode}, not UINT`);
-          const when = len();
+          const when = this.needLen();
           // the module's data, annotated with opcodes like a MODULE_2 value
           for (;;) {
-            const opcode = len();
+            const opcode = this.needLen();
             if (opcode === C.RDB_MODULE_OPCODE_EOF) break;
             if (opcode === C.RDB_MODULE_OPCODE_SINT || opcode === C.RDB_MODULE_OPCODE_UINT) {
               if (src.tryBigLength() === undefined) throw NEEDS_IO;
-            } else if (opcode === C.RDB_MODULE_OPCODE_FLOAT) bytes(4);
-            else if (opcode === C.RDB_MODULE_OPCODE_DOUBLE) bytes(8);
-            else if (opcode === C.RDB_MODULE_OPCODE_STRING) str();
+            } else if (opcode === C.RDB_MODULE_OPCODE_FLOAT) this.needBytes(4);
+            else if (opcode === C.RDB_MODULE_OPCODE_DOUBLE) this.needBytes(8);
+            else if (opcode === C.RDB_MODULE_OPCODE_STRING) this.needStr();
             else src.fail(`unknown module opcode ${opcode} in data of module ${moduleName(id)}`);
           }
           return { kind: 'module-aux', moduleId: id, name: moduleName(id), when };
         }
         case C.RDB_OPCODE_SLOT_INFO: {
-          const slot = len();
-          const size = len();
-          return { kind: 'slot-info', slot, size, expiresSize: len() };
+          const slot = this.needLen();
+          const size = this.needLen();
+          return { kind: 'slot-info', slot, size, expiresSize: this.needLen() };
         }
         default: {
           const info = C.RDB_TYPES.get(op);
           if (!info && op !== C.RDB_TYPE_MODULE_PRE_GA) src.fail(`unknown opcode or value type ${op}`, opAt);
-          const key = str();
+          const key = this.needStr();
           src.key = key;
           if (!info) {
             throw unsupported(
@@ -608,19 +630,20 @@ export class RdbParser {
             src.short = 17;
             throw NEEDS_IO;
           }
-          const { encoding, hint } = this.peekValue(op, info.encoding);
+          this.peekValue(op, info.encoding);
           const entry = new KeyEntry(
             this,
             this.db,
             key,
             op,
             info.type,
-            encoding,
+            this.peekEncoding,
             this.expireAt,
             this.idle,
             this.freq,
             opAt,
-            hint,
+            this.peekElements,
+            this.peekBytes,
           );
           this.expireAt = undefined;
           this.idle = undefined;
@@ -629,7 +652,7 @@ export class RdbParser {
         }
       }
     } catch (err) {
-      if (err === NEEDS_IO) return short();
+      if (err === NEEDS_IO) return this.short(start);
       throw err;
     }
   }
@@ -648,6 +671,14 @@ export class RdbParser {
       if (this.src.avail() > before || this.src.ended !== ended) return;
       throw err;
     }
+  }
+
+  /** Rolls a step back to `start`, recording how many bytes from there it needs. */
+  private short(start: number): typeof NEEDS_IO {
+    const src = this.src;
+    this.needed = src.pos - start + src.short;
+    src.pos = start;
+    return NEEDS_IO;
   }
 
   /* step()'s reads: throw NEEDS_IO (caught in step, which rolls back) when the window is short */
@@ -740,27 +771,30 @@ export class RdbParser {
     }
   }
 
+  /** What peekValue found (fields, not a returned object: this runs once a key). */
+  private peekEncoding = '';
+  private peekElements = -1;
+  private peekBytes = -1;
+
   /** The encoding and size hint of the value at the current position, without consuming it. */
-  private peekValue(
-    rdbType: number,
-    encoding: string,
-  ): { encoding: string; hint: { elements?: number; bytes?: number } } {
+  private peekValue(rdbType: number, encoding: string): void {
     const src = this.src;
     const start = src.pos;
+    this.peekEncoding = encoding;
+    this.peekElements = -1;
+    this.peekBytes = -1;
     try {
       if (rdbType === C.RDB_TYPE_HASH_METADATA || rdbType === C.RDB_TYPE_HASH_LISTPACK_EX) src.pos += 8;
       const n = src.pos < src.buf.length ? src.tryLength() : -1;
-      if (n < 0) return { encoding, hint: {} };
+      if (n < 0) return;
       if (rdbType === C.RDB_TYPE_STRING) {
-        return src.encoded
-          ? { encoding: n === C.RDB_ENC_LZF ? 'lzf' : 'int', hint: {} }
-          : { encoding, hint: { bytes: n } };
-      }
-      if (BLOB_TYPES.has(rdbType)) return { encoding, hint: src.encoded ? {} : { bytes: n } };
-      if (ELEMENT_TYPES.has(rdbType)) return { encoding, hint: { elements: n } };
-      return { encoding, hint: {} };
+        if (src.encoded) this.peekEncoding = n === C.RDB_ENC_LZF ? 'lzf' : 'int';
+        else this.peekBytes = n;
+      } else if (BLOB_TYPES.has(rdbType)) {
+        if (!src.encoded) this.peekBytes = n;
+      } else if (ELEMENT_TYPES.has(rdbType)) this.peekElements = n;
     } catch {
-      return { encoding, hint: {} }; // the value reader reports the corruption with its context
+      // the value reader reports the corruption with its context
     } finally {
       src.pos = start;
     }
@@ -781,7 +815,11 @@ const CHECKSUM_THREAD_BYTES = 16 << 20;
 /** A parser over an RDB file, reading it in 1 MB chunks (checksum on a worker thread past 16 MB). */
 export function rdbFileParser(path: string, options: ParseOptions = {}): RdbParser {
   const checksumThread = options.checksumThread ?? statSync(path).size > CHECKSUM_THREAD_BYTES;
-  return new RdbParser(createReadStream(path, { highWaterMark: 1 << 20 }), { ...options, checksumThread });
+  return new RdbParser(createReadStream(path, { highWaterMark: 1 << 20 }), {
+    ...options,
+    checksumThread,
+    checksumFile: path,
+  });
 }
 
 /** Parses an RDB file (see rdbFileParser). */

@@ -1,9 +1,13 @@
+import { closeSync, openSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { Crc64 } from './crc64.js';
 import { corrupt } from './errors.js';
 import { lzfDecompress } from './lzf.js';
+import { view } from './view.js';
 
 const EMPTY = Buffer.alloc(0);
+/** The checksum thread is told to fold at most every this many bytes. */
+const CRC_POST_BYTES = 8 << 20;
 
 /** Largest string Redis accepts (proto-max-bulk-len's ceiling): longer lengths are corruption. */
 export const MAX_STRING = 512 * 1024 * 1024;
@@ -34,17 +38,25 @@ export class ByteSource {
   private readonly crc: Crc64 | undefined;
   /** The checksum thread (big inputs): gets every chunk, folds up to what was consumed. */
   private readonly crcWorker: Worker | undefined;
+  /** The checksum thread reads the input from this file (opened here, closed by close()). */
+  private crcFd: number | undefined;
   private crcAt = 0;
+  /** The last offset the checksum thread was told to fold up to. */
+  private crcPosted = 0;
 
   /**
    * @param checksum keep a CRC64 of what is consumed
    * @param checksumThread compute it on a worker thread (worth it for big inputs: the parsing thread
    *   then only copies each chunk once to the worker)
+   * @param checksumFile a file whose content from its first byte is the input (an RDB file, a
+   *   snapshot spool that may still be growing): the checksum thread reads it there, and the parsing
+   *   thread copies nothing
    */
   constructor(
     input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     checksum: boolean,
     checksumThread = false,
+    checksumFile?: string,
   ) {
     this.iterator =
       input === NO_INPUT
@@ -53,7 +65,17 @@ export class ByteSource {
           ? (input as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
           : toAsync((input as Iterable<Uint8Array>)[Symbol.iterator]());
     if (checksum && checksumThread) {
-      this.crcWorker = new Worker(new URL('./crc-worker.js', import.meta.url));
+      if (checksumFile !== undefined) {
+        try {
+          // opened now, while the file surely exists (a spool file is removed once read)
+          this.crcFd = openSync(checksumFile, 'r');
+        } catch {
+          this.crcFd = undefined; // then the chunks are posted
+        }
+      }
+      this.crcWorker = new Worker(new URL('./crc-worker.js', import.meta.url), {
+        workerData: { fd: this.crcFd },
+      });
       this.crcWorker.unref();
     } else if (checksum) this.crc = new Crc64();
   }
@@ -81,8 +103,14 @@ export class ByteSource {
   /** Folds consumed bytes up to absolute offset `upTo` into the running CRC64. */
   foldCrc(upTo: number): void {
     if (upTo <= this.crcAt) return;
-    if (this.crcWorker) this.crcWorker.postMessage({ upTo });
-    else if (this.crc) this.crc.update(this.buf, this.crcAt - this.base, upTo - this.base);
+    if (this.crcWorker) {
+      // the thread is told every few MB (a message a fill cost the parsing thread more than the
+      // checksum); crcDigest() sends the last offset
+      if (upTo - this.crcPosted >= CRC_POST_BYTES) {
+        this.crcWorker.postMessage({ upTo });
+        this.crcPosted = upTo;
+      }
+    } else if (this.crc) this.crc.update(this.buf, this.crcAt - this.base, upTo - this.base);
     this.crcAt = upTo;
   }
 
@@ -90,11 +118,14 @@ export class ByteSource {
   async crcDigest(): Promise<Buffer | undefined> {
     const worker = this.crcWorker;
     if (!worker) return this.crc?.digest();
-    const state = await new Promise<{ hi: number; lo: number; at: number }>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-      worker.postMessage({ upTo: this.crcAt, reply: true });
-    });
+    const state = await new Promise<{ hi: number; lo: number; at: number; error?: string }>(
+      (resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+        worker.postMessage({ upTo: this.crcAt, reply: true });
+      },
+    );
+    if (state.error) throw new Error(`checksum thread: ${state.error}`);
     if (state.at !== this.crcAt)
       throw new Error(`checksum thread folded ${state.at} bytes, not ${this.crcAt}`);
     const c = new Crc64();
@@ -120,7 +151,7 @@ export class ByteSource {
         ? next.value
         : Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
       if (chunk.length === 0) continue;
-      this.crcWorker?.postMessage({ chunk });
+      if (this.crcFd === undefined) this.crcWorker?.postMessage({ chunk });
       parts.push(chunk);
       have += chunk.length;
     }
@@ -139,6 +170,10 @@ export class ByteSource {
   async close(): Promise<void> {
     this.ended = true;
     await this.crcWorker?.terminate();
+    if (this.crcFd !== undefined) {
+      closeSync(this.crcFd);
+      this.crcFd = undefined;
+    }
     await this.iterator.return?.();
   }
 
@@ -262,7 +297,7 @@ export class ByteSource {
           if (p2 + clen > buf.length) return this.need(start, p2 + clen);
           this.pos = p2 + clen;
           if (skip) return EMPTY;
-          const out = lzfDecompress(buf.subarray(p2, p2 + clen), ulen);
+          const out = lzfDecompress(view(buf, p2, p2 + clen), ulen);
           if (!out) this.fail(`LZF data does not decompress to ${ulen} bytes`, p2);
           return out;
         }
@@ -274,7 +309,7 @@ export class ByteSource {
     const p = this.pos;
     if (p + len > buf.length) return this.need(start, p + len);
     this.pos = p + len;
-    return skip ? EMPTY : buf.subarray(p, p + len);
+    return skip ? EMPTY : view(buf, p, p + len);
   }
 
   /** Rewinds to `start` and records how many bytes (from start) are needed up to `end`. */
@@ -290,7 +325,7 @@ export class ByteSource {
       this.short = n;
       return undefined;
     }
-    const out = this.buf.subarray(this.pos, this.pos + n);
+    const out = view(this.buf, this.pos, this.pos + n);
     this.pos += n;
     return out;
   }

@@ -1,4 +1,6 @@
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { populate, type RedisServer, startRedis, writeLoad } from '@ferry/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBuffer, dumpPayload, parseDumpPayload, parseRdbFile, type ValueChunk } from '../src/index.js';
@@ -137,6 +139,30 @@ describe('round trip against a live server: populate → SAVE → parse', () => 
         code: 'RDB_CORRUPT',
         message: expect.stringContaining('checksum mismatch'),
       });
+    }
+    // the thread reading the bytes from the file itself (an RDB file, a snapshot spool)
+    const fromFile = await collect(server.rdbPath, {
+      checksumThread: true,
+      checksumFile: server.rdbPath,
+      batched: true,
+    });
+    expect(fromFile.checksum).toBe('ok');
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-crc-'));
+    try {
+      const bad = join(dir, 'bad.rdb');
+      writeFileSync(bad, bytes);
+      await expect(collect(bad, { checksumThread: true, checksumFile: bad })).rejects.toMatchObject({
+        code: 'RDB_CORRUPT',
+        message: expect.stringContaining('checksum mismatch'),
+      });
+      // a file that does not hold what was parsed is said so, not taken for a checksum
+      const short = join(dir, 'short.rdb');
+      writeFileSync(short, bytes.subarray(0, 1000));
+      await expect(collect(server.rdbPath, { checksumThread: true, checksumFile: short })).rejects.toThrow(
+        /checksum thread: the input file ends at byte 1000/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

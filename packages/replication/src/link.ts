@@ -488,6 +488,14 @@ export class ReplicaLink {
     this.setState('closed');
   }
 
+  /**
+   * The snapshot's spool file while it exists: it holds the RDB payload from its first byte, as
+   * snapshot() yields it (a parser's checksum thread reads it there).
+   */
+  get snapshotPath(): string | undefined {
+    return this.snapshotFile?.path;
+  }
+
   /** The RDB payload as it arrives; the spool file is removed once read to the end. */
   async *snapshot(signal?: AbortSignal): AsyncGenerator<Buffer> {
     const file = this.snapshotFile;

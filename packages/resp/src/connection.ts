@@ -327,6 +327,8 @@ export class RespConnection {
   }
 
   private readonly onData = (chunk: Buffer): void => {
+    // every reply in a chunk arrived at once: one clock read for all of them
+    this.lastReplyAt = Date.now();
     try {
       this.decoder.feed(chunk, (value) => {
         if (value instanceof RespPush) {
@@ -340,7 +342,6 @@ export class RespConnection {
             `unexpected reply from ${this.name} with no command waiting`,
           );
         this.inflightCount--;
-        this.lastReplyAt = Date.now();
         if (p.replies) {
           if (value instanceof ReplyError)
             value.command =

@@ -186,6 +186,18 @@ export class RespDecoder {
     const buf = this.buf;
     while (this.pos < buf.length) {
       const start = this.pos;
+      if (
+        buf[start] === 0x2b &&
+        buf[start + 1] === 0x4f &&
+        buf[start + 2] === 0x4b &&
+        buf[start + 3] === CR &&
+        buf[start + 4] === LF
+      ) {
+        // "+OK": the reply to nearly every write, a million times a snapshot: no CRLF search
+        this.pos = start + 5;
+        this.emit('OK', sink);
+        continue;
+      }
       const eol = buf.indexOf(CRLF, start + 1);
       if (eol < 0) {
         if (buf.length - start > this.maxLine)
