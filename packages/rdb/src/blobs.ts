@@ -4,7 +4,7 @@
  * parser turns into RDB_CORRUPT with the offset and key) on anything malformed.
  */
 
-import { view } from './view.js';
+import { viewAt } from './view.js';
 
 export class BlobError extends Error {}
 
@@ -12,7 +12,43 @@ export class BlobError extends Error {}
 export type BlobItem = Buffer | number | bigint;
 
 export function itemToBuffer(item: BlobItem): Buffer {
-  return Buffer.isBuffer(item) ? item : Buffer.from(String(item), 'latin1');
+  if (typeof item === 'object') return item;
+  if (typeof item === 'number') return intBytes(item);
+  return Buffer.from(String(item), 'latin1');
+}
+
+/**
+ * Integer elements as their decimal bytes, written into a shared 8 KB arena (like Node's own Buffer
+ * pool, never written twice, so the views stay valid): no string and no allocation per element.
+ */
+let arena = new ArrayBuffer(0);
+let arenaBytes = new Uint8Array(arena);
+let arenaAt = 0;
+const ARENA = 8 << 10;
+
+function intBytes(n: number): Buffer {
+  if (!Number.isSafeInteger(n)) return Buffer.from(String(n), 'latin1');
+  if (arenaAt + 17 > arena.byteLength) {
+    arena = new ArrayBuffer(ARENA);
+    arenaBytes = new Uint8Array(arena);
+    arenaAt = 0;
+  }
+  const start = arenaAt;
+  let v = n;
+  if (v < 0) {
+    arenaBytes[arenaAt++] = 0x2d;
+    v = -v;
+  }
+  let digits = 1;
+  for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+  let p = arenaAt + digits;
+  arenaAt = p;
+  do {
+    const q = Math.floor(v / 10);
+    arenaBytes[--p] = 48 + (v - q * 10);
+    v = q;
+  } while (v > 0);
+  return viewAt(arena, start, arenaAt - start);
 }
 
 function check(cond: boolean, message: string): asserts cond {
@@ -27,6 +63,8 @@ function int64(buf: Buffer, at: number): number | bigint {
 /* ---------------- ziplist (ziplist.c) ---------------- */
 
 export function ziplistItems(buf: Buffer): BlobItem[] {
+  const ab = buf.buffer as ArrayBuffer; // views cut below: every bound is checked against buf first
+  const bo = buf.byteOffset;
   check(buf.length >= 11, `ziplist of ${buf.length} bytes is shorter than its header`);
   const zlbytes = buf.readUInt32LE(0);
   check(zlbytes === buf.length, `ziplist says ${zlbytes} bytes but has ${buf.length}`);
@@ -48,21 +86,21 @@ export function ziplistItems(buf: Buffer): BlobItem[] {
       const len = enc & 0x3f;
       p += 1;
       check(p + len <= buf.length, 'ziplist string runs past the end');
-      items.push(view(buf, p, p + len));
+      items.push(viewAt(ab, bo + p, len));
       p += len;
     } else if (top === 1) {
       check(p + 2 <= buf.length, 'ziplist string header runs past the end');
       const len = ((enc & 0x3f) << 8) | (buf[p + 1] as number);
       p += 2;
       check(p + len <= buf.length, 'ziplist string runs past the end');
-      items.push(view(buf, p, p + len));
+      items.push(viewAt(ab, bo + p, len));
       p += len;
     } else if (top === 2) {
       check(p + 5 <= buf.length, 'ziplist string header runs past the end');
       const len = buf.readUInt32BE(p + 1);
       p += 5;
       check(p + len <= buf.length, 'ziplist string runs past the end');
-      items.push(view(buf, p, p + len));
+      items.push(viewAt(ab, bo + p, len));
       p += len;
     } else {
       p += 1;
@@ -113,6 +151,8 @@ function backlenSize(len: number): number {
 }
 
 export function listpackItems(buf: Buffer): BlobItem[] {
+  const ab = buf.buffer as ArrayBuffer; // views cut below: every bound is checked against buf first
+  const bo = buf.byteOffset;
   check(buf.length >= 7, `listpack of ${buf.length} bytes is shorter than its header`);
   const total = buf.readUInt32LE(0);
   check(total === buf.length, `listpack says ${total} bytes but has ${buf.length}`);
@@ -130,7 +170,7 @@ export function listpackItems(buf: Buffer): BlobItem[] {
     } else if ((b & 0xc0) === 0x80) {
       const len = b & 0x3f;
       check(p + 1 + len <= buf.length, 'listpack string runs past the end');
-      items.push(view(buf, p + 1, p + 1 + len));
+      items.push(viewAt(ab, bo + p + 1, len));
       p += 1 + len;
     } else if ((b & 0xe0) === 0xc0) {
       check(p + 2 <= buf.length, 'listpack integer runs past the end');
@@ -141,7 +181,7 @@ export function listpackItems(buf: Buffer): BlobItem[] {
       check(p + 2 <= buf.length, 'listpack string header runs past the end');
       const len = ((b & 0x0f) << 8) | (buf[p + 1] as number);
       check(p + 2 + len <= buf.length, 'listpack string runs past the end');
-      items.push(view(buf, p + 2, p + 2 + len));
+      items.push(viewAt(ab, bo + p + 2, len));
       p += 2 + len;
     } else {
       const need = (n: number): void => check(p + n <= buf.length, 'listpack entry runs past the end');
@@ -150,7 +190,7 @@ export function listpackItems(buf: Buffer): BlobItem[] {
           need(5);
           const len = buf.readUInt32LE(p + 1);
           need(5 + len);
-          items.push(view(buf, p + 5, p + 5 + len));
+          items.push(viewAt(ab, bo + p + 5, len));
           p += 5 + len;
           break;
         }
@@ -205,6 +245,8 @@ export function intsetItems(buf: Buffer): BlobItem[] {
 /* ---------------- zipmap (zipmap.c, Redis < 2.6) ---------------- */
 
 export function zipmapItems(buf: Buffer): BlobItem[] {
+  const ab = buf.buffer as ArrayBuffer; // views cut below: every bound is checked against buf first
+  const bo = buf.byteOffset;
   check(buf.length >= 2, 'zipmap is shorter than its header');
   const items: BlobItem[] = [];
   let p = 1;
@@ -225,7 +267,7 @@ export function zipmapItems(buf: Buffer): BlobItem[] {
     const klen = readLen();
     if (klen === undefined) break;
     check(p + klen <= buf.length, 'zipmap key runs past the end');
-    items.push(view(buf, p, p + klen));
+    items.push(viewAt(ab, bo + p, klen));
     p += klen;
     const vlen = readLen();
     check(vlen !== undefined, 'zipmap key without a value');
@@ -233,7 +275,7 @@ export function zipmapItems(buf: Buffer): BlobItem[] {
     const free = buf[p] as number;
     p += 1;
     check(p + vlen + free <= buf.length, 'zipmap value runs past the end');
-    items.push(view(buf, p, p + vlen));
+    items.push(viewAt(ab, bo + p, vlen));
     p += vlen + free;
   }
   check(p === buf.length - 1, 'zipmap has bytes after its end marker');

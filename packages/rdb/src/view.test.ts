@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import * as blobs from './blobs.js';
 import { view } from './view.js';
 
 describe('view', () => {
@@ -19,5 +20,19 @@ describe('view', () => {
   it('throws on bounds outside the buffer instead of clamping them', () => {
     expect(() => view(base, 10, 40)).toThrow(RangeError);
     expect(view(base, 3, 3).length).toBe(0);
+  });
+});
+
+describe('itemToBuffer', () => {
+  it('writes integers as String(n) would, across arena refills, without later ones overwriting earlier', () => {
+    const { itemToBuffer } = blobs;
+    const ints = [0, 1, -1, 9, 10, -10, 99, 100, 4095, -4096, 2 ** 31, -(2 ** 31), 2 ** 32 + 7];
+    ints.push(Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 1e15, -999_999_999_999_999);
+    for (let i = 0; i < 3000; i++) ints.push(Math.round((Math.random() - 0.5) * 2 ** (i % 54)));
+    const out = ints.map((n) => itemToBuffer(n)); // more than one 8 KB arena's worth
+    for (const [i, n] of ints.entries()) expect(out[i]?.toString('latin1')).toBe(String(n));
+    expect(itemToBuffer(2n ** 63n - 1n).toString()).toBe('9223372036854775807');
+    const b = Buffer.from('as is');
+    expect(itemToBuffer(b)).toBe(b);
   });
 });

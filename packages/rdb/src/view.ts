@@ -20,3 +20,11 @@ export function view(buf: Buffer, start: number, end: number): Buffer {
     throw new RangeError(`view ${start}..${end} of a buffer of ${buf.length} bytes`);
   return new BufferView(buf.buffer as ArrayBuffer, buf.byteOffset + start, end - start) as unknown as Buffer;
 }
+
+/**
+ * A view of `length` bytes at `byteOffset` of `ab`, unchecked: for decoders that have checked the
+ * bounds against their buffer already and cut many views from it (hoisting its buffer and offset).
+ */
+export function viewAt(ab: ArrayBuffer, byteOffset: number, length: number): Buffer {
+  return new BufferView(ab, byteOffset, length) as unknown as Buffer;
+}
