@@ -88,14 +88,11 @@ export function writeRestore(out: Buffer, o: number, it: RestoreItem, rdbVersion
   out[o++] = 13;
   out[o++] = 10;
   bulk(payload);
-  const start = o;
   out[o++] = it.rdbType;
   o += value.copy(out, o);
   out[o++] = rdbVersion & 0xff;
   out[o++] = rdbVersion >>> 8;
-  crc.hi = 0;
-  crc.lo = 0;
-  crc.update(out, start, o);
+  crc.dumpBody(it.rdbType, value, rdbVersion);
   out.writeUInt32LE(crc.lo >>> 0, o);
   out.writeUInt32LE(crc.hi >>> 0, o + 4);
   o += 8;

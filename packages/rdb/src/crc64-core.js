@@ -38,6 +38,129 @@ for (let t = 1; t < 8; t++) {
   }
 }
 
+/*
+ * The same slicing-by-8 in WebAssembly, which has 64-bit integers: one i64 load and eight table
+ * loads per 8 bytes instead of sixteen 32-bit ones. Measured about 4x faster than the JavaScript
+ * loop; the checksum of every RESTORE payload was the biggest single cost of a snapshot.
+ * Hand-assembled (the module is 200 bytes; no toolchain needed to rebuild it). Memory: the eight
+ * tables at 0 (T[t][n] as an i64 at (t * 256 + n) * 8), the running CRC at STATE, input at DATA.
+ * Exports: memory "m", and "crc"(ptr, len) folding len bytes at ptr into the CRC at STATE.
+ */
+const STATE = 16384;
+const DATA = 16392;
+const WASM_CHUNK = 65536;
+
+/** @param {number} n */
+function uleb(n) {
+  const out = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+/** @param {number} n (small, non-negative here) */
+function sleb(n) {
+  const out = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+/** @param {number} id @param {number[]} body */
+const section = (id, body) => [id, ...uleb(body.length), ...body];
+
+function wasmModule() {
+  const get = (i) => [0x20, i];
+  const set = (i) => [0x21, i];
+  const i32 = (n) => [0x41, ...sleb(n)];
+  const i64 = (n) => [0x42, ...sleb(n)];
+  const load64 = (offset) => [0x29, 0x03, ...uleb(offset)];
+  const AND = 0x83;
+  const XOR = 0x85;
+  const SHR = 0x88;
+  const WRAP = 0xa7;
+  const SHL32 = 0x74;
+  // T[table][(crc >> shift) & 0xff]
+  const lookup = (shift, table) => [
+    ...get(3),
+    ...(shift ? [...i64(shift), SHR] : []),
+    ...(shift < 56 ? [...i64(0xff), AND] : []),
+    WRAP,
+    ...i32(3),
+    SHL32,
+    ...load64(table * 2048),
+  ];
+  const [ADD32, SUB32, LTU32, GEU32] = [0x6a, 0x6b, 0x49, 0x4f];
+  const [BLOCK, LOOP, VOID, BR, BR_IF, END] = [0x02, 0x03, 0x40, 0x0c, 0x0d, 0x0b];
+  const LOAD8 = [0x31, 0x00, 0x00]; // i64.load8_u, no alignment hint, offset 0
+  const STORE64 = [0x37, 0x03, 0x00];
+  const code = [
+    [...get(0), ...get(1), ADD32, ...set(2)], // end = ptr + len
+    [...i32(STATE), ...load64(0), ...set(3)], // crc = *STATE
+    [BLOCK, VOID, LOOP, VOID], // 8 bytes at a time
+    [...get(2), ...get(0), SUB32, ...i32(8), LTU32, BR_IF, 1], // out when end - ptr < 8
+    [...get(3), ...get(0), 0x29, 0x00, 0x00, XOR, ...set(3)], // crc ^= *(u64 *)ptr
+    [...lookup(0, 7), ...lookup(8, 6), XOR, ...lookup(16, 5), XOR, ...lookup(24, 4), XOR],
+    [...lookup(32, 3), XOR, ...lookup(40, 2), XOR, ...lookup(48, 1), XOR, ...lookup(56, 0), XOR],
+    [...set(3), ...get(0), ...i32(8), ADD32, ...set(0)], // crc = the lookups; ptr += 8
+    [BR, 0, END, END],
+    [BLOCK, VOID, LOOP, VOID], // the last bytes one by one
+    [...get(0), ...get(2), GEU32, BR_IF, 1], // out when ptr >= end
+    [...get(3), ...get(0), ...LOAD8, XOR, ...i64(0xff), AND, WRAP, ...i32(3), SHL32, ...load64(0)],
+    [...get(3), ...i64(8), SHR, XOR, ...set(3)], // crc = T[0][(crc ^ *ptr) & 0xff] ^ (crc >> 8)
+    [...get(0), ...i32(1), ADD32, ...set(0)], // ptr += 1
+    [BR, 0, END, END],
+    [...i32(STATE), ...get(3), ...STORE64, END], // *STATE = crc
+  ].flat();
+  const body = [0x02, 0x01, 0x7f, 0x01, 0x7e, ...code]; // locals: end i32, crc i64
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
+    ...section(1, [0x01, 0x60, 0x02, 0x7f, 0x7f, 0x00]), // type (i32, i32) -> ()
+    ...section(3, [0x01, 0x00]),
+    ...section(5, [0x01, 0x00, 0x02]), // memory: 2 pages (tables, state, a 64 KB input window)
+    ...section(7, [0x02, 0x01, 0x6d, 0x02, 0x00, 0x03, 0x63, 0x72, 0x63, 0x00, 0x00]),
+    ...section(10, [0x01, ...uleb(body.length), ...body]),
+  ]);
+}
+
+/** @type {{ crc: (ptr: number, len: number) => void, mem: Uint8Array, state: Uint32Array } | undefined} */
+const W = (() => {
+  if (typeof WebAssembly === 'undefined' || process.env.FERRY_CRC_JS === '1') return undefined;
+  try {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(wasmModule()));
+    const memory = /** @type {WebAssembly.Memory} */ (instance.exports.m);
+    const words = new Uint32Array(memory.buffer);
+    for (let i = 0; i < 8 * 256; i++) {
+      words[i * 2] = T[i * 2 + 1]; // lo first: the i64 is little-endian
+      words[i * 2 + 1] = T[i * 2];
+    }
+    return {
+      crc: /** @type {(ptr: number, len: number) => void} */ (instance.exports.crc),
+      mem: new Uint8Array(memory.buffer),
+      state: new Uint32Array(memory.buffer, STATE, 2),
+    };
+  } catch {
+    return undefined; // no WebAssembly here: the JavaScript loop does it
+  }
+})();
+
+const TYPE_BYTE = new Uint8Array(1);
+const VERSION_BYTES = new Uint8Array(2);
+
+/** Which loop update() uses for inputs of WASM_MIN bytes and more. */
+export const CRC64_BACKEND = W === undefined ? 'js' : 'wasm';
+
+/** Inputs shorter than this are folded in JavaScript (the copy into WebAssembly would cost more). */
+const WASM_MIN = 32;
+
 /** An incremental CRC64 (Jones) as two 32-bit halves. */
 export class Crc64 {
   hi = 0;
@@ -50,6 +173,29 @@ export class Crc64 {
    * @returns {this}
    */
   update(buf, start = 0, end = buf.length) {
+    if (W !== undefined && end - start >= WASM_MIN) {
+      W.state[0] = this.lo;
+      W.state[1] = this.hi;
+      for (let p = start; p < end; p += WASM_CHUNK) {
+        const n = Math.min(WASM_CHUNK, end - p);
+        W.mem.set(p === 0 && n === buf.length ? buf : buf.subarray(p, p + n), DATA);
+        W.crc(DATA, n);
+      }
+      this.lo = W.state[0];
+      this.hi = W.state[1];
+      return this;
+    }
+    return this.updateJs(buf, start, end);
+  }
+
+  /**
+   * The JavaScript loop (short inputs, or no WebAssembly).
+   * @param {Uint8Array} buf
+   * @param {number} start
+   * @param {number} end
+   * @returns {this}
+   */
+  updateJs(buf, start, end) {
     // int32 inside the loops (Smi-friendly: `>>> 0` there would box values into heap numbers)
     let hi = this.hi | 0;
     let lo = this.lo | 0;
@@ -76,6 +222,39 @@ export class Crc64 {
     this.hi = hi >>> 0;
     this.lo = lo >>> 0;
     return this;
+  }
+
+  /**
+   * Resets this to the CRC64 of a DUMP payload's body: the type byte, the value, the 2-byte RDB
+   * version; without building it (the value is copied once, into WebAssembly memory, or not at all).
+   * @param {number} rdbType
+   * @param {Uint8Array} value
+   * @param {number} rdbVersion
+   * @returns {this}
+   */
+  dumpBody(rdbType, value, rdbVersion) {
+    const n = value.length;
+    if (W !== undefined && n >= WASM_MIN && n + 3 <= WASM_CHUNK) {
+      const m = W.mem;
+      m[DATA] = rdbType;
+      m.set(value, DATA + 1);
+      m[DATA + 1 + n] = rdbVersion & 0xff;
+      m[DATA + 2 + n] = rdbVersion >>> 8;
+      W.state[0] = 0;
+      W.state[1] = 0;
+      W.crc(DATA, n + 3);
+      this.lo = W.state[0];
+      this.hi = W.state[1];
+      return this;
+    }
+    this.hi = 0;
+    this.lo = 0;
+    TYPE_BYTE[0] = rdbType;
+    this.updateJs(TYPE_BYTE, 0, 1);
+    this.update(value, 0, n);
+    VERSION_BYTES[0] = rdbVersion & 0xff;
+    VERSION_BYTES[1] = rdbVersion >>> 8;
+    return this.updateJs(VERSION_BYTES, 0, 2);
   }
 
   /** The checksum as Redis writes it after EOF: 8 bytes little-endian. */

@@ -11,8 +11,9 @@ export function dumpPayload(rdbType: number, value: Buffer, rdbVersion: number):
   out[0] = rdbType;
   value.copy(out, 1);
   out.writeUInt16LE(rdbVersion, 1 + value.length);
-  const crc = new Crc64().update(out, 0, out.length - 8).digest();
-  crc.copy(out, out.length - 8);
+  const crc = new Crc64().dumpBody(rdbType, value, rdbVersion);
+  out.writeUInt32LE(crc.lo, out.length - 8);
+  out.writeUInt32LE(crc.hi, out.length - 4);
   return out;
 }
 
