@@ -302,6 +302,14 @@ function* readInMemory(src: ByteSource, rdbType: number, o: ValueOptions): Gener
   if (src.pos !== src.buf.length) src.fail(`${src.buf.length - src.pos} bytes after the end of the value`);
 }
 
+const SCRATCH = ByteSource.of(Buffer.alloc(0));
+const SCRATCH_OPTIONS: ValueOptions = {
+  decode: true,
+  chunkElements: 1024,
+  chunkBytes: 1 << 20,
+  rdbVersion: C.RDB_VERSION_MAX,
+};
+
 /** Decodes a serialized value held in memory, all chunks at once (its size bounds theirs). */
 export function decodeSync(
   rdbType: number,
@@ -314,9 +322,15 @@ export function decodeSync(
     const plain = plainString(value);
     if (plain) return [{ type: 'string', data: plain, offset: 0, length: plain.length }];
   }
-  const mem = inMemory(value, key, options);
-  const src: ByteSource = mem.src; // annotated: src.fail() narrows only through a declared type
-  const o = mem.o;
+  // one reused source and options object (this function is synchronous, so never re-entered)
+  const src: ByteSource = SCRATCH; // annotated: src.fail() narrows only through a declared type
+  src.buf = value;
+  src.pos = 0;
+  src.key = key;
+  const o = SCRATCH_OPTIONS;
+  o.empty = false;
+  o.chunkElements = options.chunkElements ?? 1024;
+  o.chunkBytes = options.chunkBytes ?? 1 << 20;
   // most keys (strings, compact blobs, quicklists) need no generator
   if (rdbType === C.RDB_TYPE_STRING && value.length <= BIG_STRING) {
     const data = src.tryString(false);
