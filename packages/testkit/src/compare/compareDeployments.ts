@@ -116,8 +116,9 @@ export async function compareDeployments(
         const valueChecks: Array<() => Promise<void>> = [];
         for (const m of meta) {
           const base = { db, key: m.key, targetDb: m.t.db, targetKey: m.t.key };
-          if (m.sType === 'none') continue; // deleted or expired since the scan
-          if (m.tType === 'none') {
+          // deleted or expired since the scan (TYPE and PTTL are two reads: -2 means gone by the second)
+          if (m.sType === 'none' || m.sTtl === -2) continue;
+          if (m.tType === 'none' || m.tTtl === -2) {
             if (m.sTtl >= 0 && m.sTtl <= tolerance) continue; // expiring right now
             report({ ...base, kind: 'missing', detail: `${m.sType} missing on the target` });
             continue;
@@ -176,6 +177,7 @@ export async function compareDeployments(
         for (const c of checks) {
           if (c.exists) continue;
           if (c.ttl >= 0 && c.ttl <= tolerance) continue;
+          if (c.ttl === -2) continue; // gone from the target too since its scan (it expired there as well)
           report({
             kind: 'extra',
             db: c.s?.db ?? -1,
