@@ -4,11 +4,15 @@ import { join } from 'node:path';
 import { dumpPayload, RdbParser } from '@ferry/rdb';
 import { connect, type RespConnection } from '@ferry/resp';
 import {
+  allocatePort,
   compareDeployments,
   formatDifferences,
   populate,
   type RedisServer,
+  releasePort,
+  selfSignedCertificate,
   serverScope,
+  tlsServerConfig,
   waitFor,
   writeLoad,
 } from '@ferry/testkit';
@@ -150,6 +154,41 @@ describe('ReplicaLink against a real server', () => {
     expect(states).toEqual(['handshake', 'waiting-bgsave', 'receiving-rdb', 'streaming']);
     // the snapshot spool file is gone once read
     expect(readdirSync(l.spoolDir).filter((f) => f.startsWith('snapshot'))).toEqual([]);
+  });
+
+  it('replicates over TLS: full sync, then the stream, offsets and acks included', async () => {
+    const tls = selfSignedCertificate();
+    const tlsPort = await allocatePort();
+    const source = await server({
+      config: { ...tlsServerConfig(tlsPort, tls), 'repl-diskless-sync': 'yes' },
+    });
+    releasePort(tlsPort);
+    await populate(source.client(), { randomKeys: 3000 });
+    const l = link(source, { port: tlsPort, tls: { ca: tls.cert, servername: 'localhost' } });
+    const start = await l.start();
+    expect(start.mode).toBe('full');
+    const target = await server();
+    const t = await connect({ host: target.host, port: target.port });
+    try {
+      expect(await restoreSnapshot(l, t)).toBe(await source.client().dbsize());
+      const load = await writeLoad(source.client(), { opsPerSec: 5000, durationMs: 1500, maxInFlight: 200 });
+      expect(load.errors).toBe(0);
+      const seen: StreamCommand[] = [];
+      expect(await applyToOffset(l.commands(), t, source, seen)).toBe(await masterOffset(source));
+      expect(seen.length).toBeGreaterThan(1000);
+      // our REPLCONF ACKs reach the source over the same TLS link
+      expect(await source.client().call('WAIT', '1', '5000')).toBe(1);
+      const diffs = await compareDeployments(source, target);
+      expect(diffs, formatDifferences(diffs)).toEqual([]);
+    } finally {
+      t.destroy();
+    }
+    // and a plaintext client is not taken for a replica on the TLS port
+    const plain = link(source, { port: tlsPort, connectTimeoutMs: 3000 });
+    await expect(plain.start()).rejects.toMatchObject({
+      code: 'CONNECTION_CLOSED',
+      message: expect.stringContaining('is this a TLS port?'),
+    });
   });
 
   it('tracks the stream offset exactly: after 100 000 mixed writes it equals master_repl_offset', async () => {

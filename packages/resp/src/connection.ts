@@ -86,6 +86,8 @@ export class RespConnection {
   private needDrain = false;
   private timer: NodeJS.Timeout | undefined;
   private lastReplyAt = Date.now();
+  /** Whether the server ever sent a byte (a reset before that is told apart). */
+  private gotData = false;
   private readonly maxInFlight: number;
   readonly name: string;
   /** Server version seen by `info()`, when asked. */
@@ -329,6 +331,7 @@ export class RespConnection {
   private readonly onData = (chunk: Buffer): void => {
     // every reply in a chunk arrived at once: one clock read for all of them
     this.lastReplyAt = Date.now();
+    this.gotData = true;
     try {
       this.decoder.feed(chunk, (value) => {
         if (value instanceof RespPush) {
@@ -372,7 +375,12 @@ export class RespConnection {
   };
 
   private socketError(err: NodeJS.ErrnoException): FerryError {
-    return new FerryError('CONNECTION_CLOSED', `connection to ${this.name} failed: ${err.message}`, {
+    // a TLS port resets a plaintext client at its first command: say what that usually means
+    const hint =
+      err.code === 'ECONNRESET' && !this.gotData && !this.options.tls
+        ? ' (reset before any reply: is this a TLS port? then connect with TLS)'
+        : '';
+    return new FerryError('CONNECTION_CLOSED', `connection to ${this.name} failed: ${err.message}${hint}`, {
       cause: err,
     });
   }

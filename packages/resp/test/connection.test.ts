@@ -1,15 +1,13 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   allocatePort,
   populate,
   type RedisServer,
   releasePort,
+  selfSignedCertificate,
   startCluster,
   startRedis,
+  tlsServerConfig,
 } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect, RedirectError, ReplyError, type RespConnection } from '../src/index.js';
@@ -184,45 +182,16 @@ describe('RespConnection against a real server', () => {
   });
 
   it('speaks TLS', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ferry-tls-'));
-    const cert = join(dir, 'cert.pem');
-    const key = join(dir, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-      ],
-      {
-        stdio: 'ignore',
-      },
-    );
+    const tls = selfSignedCertificate();
     const tlsPort = await allocatePort();
     const s = await server({
-      config: {
-        'tls-port': tlsPort,
-        'tls-cert-file': cert,
-        'tls-key-file': key,
-        'tls-ca-cert-file': cert,
-        'tls-auth-clients': 'no',
-      },
+      config: tlsServerConfig(tlsPort, tls),
     });
     releasePort(tlsPort);
     const c = await open({
       host: '127.0.0.1',
       port: tlsPort,
-      tls: { ca: readFileSync(cert), servername: 'localhost' },
+      tls: { ca: tls.cert, servername: 'localhost' },
     });
     expect(await c.send(['PING'])).toBe('PONG');
     await expect(

@@ -16,5 +16,6 @@ export * from './servers/cluster.js';
 export * from './servers/postgres.js';
 export * from './servers/redis.js';
 export * from './servers/twemproxy.js';
+export * from './tls.js';
 export * from './types.js';
 export { waitFor } from './wait.js';
