@@ -72,6 +72,9 @@ export class ReplicaLink {
   replid: string | undefined;
   private socket: Socket | undefined;
   private snapshotFile: SpoolFile | undefined;
+  /** How the last full transfer was asked for, and whether it came diskless (they decide the ACKs). */
+  private syncMode: 'psync' | 'sync' = 'psync';
+  private payloadDiskless = false;
   private readonly segments: Array<{ file: SpoolFile; start: number }> = [];
   private receivedOffset = 0;
   private streamBytes = 0;
@@ -172,6 +175,7 @@ export class ReplicaLink {
       const base = resume?.offset ?? 0;
       this.streamBase = base;
       this.receivedOffset = base;
+      this.syncMode = 'psync';
       start = { mode: 'continue', replid: this.replid ?? '', offset: base };
       this.beginStream(afterReply);
       return start;
@@ -205,6 +209,8 @@ export class ReplicaLink {
     this.streamBase = offset;
     this.receivedOffset = offset;
     const diskless = Boolean(eof);
+    this.syncMode = mode;
+    this.payloadDiskless = diskless;
     const snapshotBytes = sized ? Number(sized[1]) : undefined;
     this.snapshotFile = new SpoolFile(
       join(o.spoolDir, `snapshot-${process.pid}-${Date.now()}-${this.snapshotId++}.rdb`),
@@ -388,10 +394,14 @@ export class ReplicaLink {
   private beginStreaming(): void {
     this.setState('streaming');
     this.newSegment();
-    // At once, as replication.c does after loading: after a diskless transfer the source holds the
-    // stream back until an ACK, buffering it against the replica output-buffer limit. An ACK that
-    // arrives before the source has reaped its RDB child (serverCron, up to 100 ms later) is ignored,
-    // so repeat it every 50 ms until the stream flows, instead of waiting a whole second.
+    // As replication.c (readSyncBulkPayload, replicationCron): an ACK at once after a diskless
+    // transfer, then one every second, but only to a source that speaks PSYNC. A SYNC-only source
+    // (before 2.8) knows no REPLCONF and would answer it *into the stream*; one whose PSYNC is merely
+    // renamed still needs that first ACK after a diskless transfer to start streaming.
+    if (this.syncMode === 'sync' && !this.payloadDiskless) return;
+    // After a diskless transfer the source holds the stream back until an ACK, buffering it against
+    // the replica output-buffer limit. An ACK that arrives before the source has reaped its RDB child
+    // (serverCron, up to 100 ms later) is ignored, so repeat it every 50 ms until the stream flows.
     this.sendAck();
     const early = setInterval(() => {
       if (this.streamBytes > 0 || this.state !== 'streaming') clearInterval(early);
@@ -399,6 +409,7 @@ export class ReplicaLink {
     }, 50);
     early.unref();
     this.timers.push(early);
+    if (this.syncMode === 'sync') return;
     const ackEvery = this.options.ackIntervalMs ?? 1000;
     const ack = setInterval(() => this.sendAck(), ackEvery);
     ack.unref();
