@@ -81,6 +81,7 @@ describe('masters older than PSYNC (scripted after their replication.c)', () => 
         }, 100);
         return true;
       }
+      return false;
     });
     const link = new ReplicaLink({
       host: '127.0.0.1',
@@ -153,6 +154,7 @@ describe('masters older than PSYNC (scripted after their replication.c)', () => 
         setTimeout(() => socket.write(encodeCommand(['SET', 'resumed', 'yes'])), 20);
         return true;
       } else unknown(socket, argv);
+      return false;
     });
     const spoolDir = mkdtempSync(join(tmpdir(), 'ferry-old-'));
     const first = new ReplicaLink({ host: '127.0.0.1', port: master.port, spoolDir, ackIntervalMs: 100 });
