@@ -1202,7 +1202,10 @@ class StreamBatch {
     const sh = this.shard;
     const { writer, mapper } = sh.context;
     if (name === 'flushdb' || name === 'flushall') {
-      if (mapper.sharesTargetDb(srcDb) || (name === 'flushall' && mapper.renames)) {
+      // FLUSHDB cannot be applied where other source dbs share the target db. FLUSHALL empties every
+      // source db, so sharing does not matter (into a cluster all dbs map to db 0); only a prefix map
+      // can mean the target db holds keys of other sources, which it must not wipe.
+      if (name === 'flushall' ? mapper.renames : mapper.sharesTargetDb(srcDb)) {
         sh.warn(
           `${name.toUpperCase()} on the source was not applied: source db ${srcDb} shares its target db with others`,
           undefined,
@@ -1228,6 +1231,9 @@ class StreamBatch {
       return;
     }
     this.order.push({ broadcast: argv, db: 0 });
+    // what follows goes in new groups, sent after it: "SET a 1, FLUSHALL, SET a 2" in one batch
+    // would otherwise send both SETs (one group per slot) before the FLUSHALL and lose a
+    this.groups.clear();
     this.size++;
   }
 

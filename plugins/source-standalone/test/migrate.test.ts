@@ -112,6 +112,37 @@ describe('standalone → cluster', () => {
   });
 });
 
+describe('standalone → cluster: commands every target node gets', () => {
+  it('keeps FLUSHALL in its place in the stream: writes before it are gone, writes after it stay', async () => {
+    const source = await server({ label: 'source' });
+    const target = await cluster();
+    const endpoint = { host: '127.0.0.1', port: target.seeds[0]?.port ?? 0 };
+    const task = engine().createTask(spec(source, endpoint, { target: { endpoint, cluster: true } }));
+    const log = record(task);
+    const running = task.start();
+    await untilSynced(task);
+    // one pipeline, so the stream carries them together (one batch for the shard runner)
+    const src = source.client();
+    const p = src.pipeline();
+    for (let i = 0; i < 50; i++) p.set(`k${i}`, 'before').set(`gone${i}`, 'before');
+    p.flushall();
+    for (let i = 0; i < 50; i++) p.set(`k${i}`, 'after');
+    p.set('only-after', '1');
+    await p.exec();
+    await untilSynced(task);
+    await task.complete();
+    await running;
+    const diffs = await compareDeployments(source, target);
+    expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
+    const c = target.client();
+    expect(await c.get('k7')).toBe('after');
+    expect(await c.get('only-after')).toBe('1');
+    expect(await c.exists('gone3')).toBe(0); // the FLUSHALL was applied, not skipped
+    c.disconnect();
+    src.disconnect();
+  });
+});
+
 describe('multi-db standalone → cluster', () => {
   it('is refused without a db map, naming the dbs that hold keys and --db-map', async () => {
     const source = await server({ label: 'source-multidb' });
