@@ -212,6 +212,23 @@ export class ShardRunner {
    */
   async run(onStarted?: () => void): Promise<void> {
     const { ctx } = this;
+    // The previous pass's writes still in flight settle first (a resume reads the target's
+    // checkpoints, which they may still move), and nothing of that pass touches this one's state.
+    const leftover = [...this.passWork];
+    this.passWork.clear();
+    if (leftover.length > 0) {
+      // bounded: a target that never answers fails this pass's own writes the same way
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled(leftover),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, 30_000);
+          timer.unref();
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    this.pass++;
     // a new pass starts clean (the task retries a failed one with the same runner)
     this.failure = undefined;
     this.advancing = false;
@@ -379,15 +396,22 @@ export class ShardRunner {
     // commands written and not yet acknowledged, at most maxInflight
     let inflight = 0;
     const waiters: Array<() => void> = [];
+    const pass = this.pass;
     const track = (p: Promise<unknown>, weight = 1): void => {
       inflight += weight;
-      p.then(
-        () => undefined,
-        (err: unknown) => this.fail(err),
-      ).finally(() => {
-        inflight -= weight;
-        waiters.shift()?.();
-      });
+      const settled = p
+        .then(
+          () => undefined,
+          (err: unknown) => {
+            if (pass === this.pass) this.fail(err);
+          },
+        )
+        .finally(() => {
+          inflight -= weight;
+          waiters.shift()?.();
+          this.passWork.delete(settled);
+        });
+      this.passWork.add(settled);
     };
     const maxInflight = options.maxInFlight * Math.max(1, writer.masters().length);
     const now = (): number => Date.now();
@@ -757,6 +781,7 @@ export class ShardRunner {
 
   private async stream(link: ReplicaLink): Promise<void> {
     const { ctx } = this;
+    const pass = this.pass;
     const queue: Pending[] = [];
     let batch = new StreamBatch(this);
     let timer: NodeJS.Timeout | undefined;
@@ -768,7 +793,11 @@ export class ShardRunner {
       if (batch.inTransaction || batch.empty) return;
       const b = batch;
       batch = new StreamBatch(this);
-      const done = b.send().catch((err: unknown) => this.fail(err));
+      const done = b.send().catch((err: unknown) => {
+        if (pass === this.pass) this.fail(err);
+      });
+      this.passWork.add(done);
+      void done.finally(() => this.passWork.delete(done));
       queue.push({ offset: b.lastOffset, db: this.sourceDb, done });
       void this.advance(queue);
     };
@@ -827,16 +856,20 @@ export class ShardRunner {
   }
 
   private advancing = false;
+  /** Passes run so far (a retry is a new pass), and the writes of the current one still in flight. */
+  private pass = 0;
+  private readonly passWork = new Set<Promise<unknown>>();
 
   /** Moves the applied offset over the batches the target has acknowledged, in order. */
   private async advance(queue: Pending[]): Promise<void> {
     if (this.advancing) return;
     this.advancing = true;
+    const pass = this.pass;
     try {
       while (queue.length > 0) {
         const head = queue[0] as Pending;
         await head.done;
-        if (this.failure) return;
+        if (this.failure || pass !== this.pass) return;
         if (head.offset > this.applied) {
           this.applied = head.offset;
           this.appliedDb = head.db;
@@ -845,7 +878,7 @@ export class ShardRunner {
         queue.shift();
       }
     } finally {
-      this.advancing = false;
+      if (pass === this.pass) this.advancing = false;
     }
   }
 
