@@ -399,19 +399,17 @@ export class ShardRunner {
     const pass = this.pass;
     const track = (p: Promise<unknown>, weight = 1): void => {
       inflight += weight;
-      const settled = p
-        .then(
-          () => undefined,
-          (err: unknown) => {
-            if (pass === this.pass) this.fail(err);
-          },
-        )
-        .finally(() => {
-          inflight -= weight;
-          waiters.shift()?.();
-          this.passWork.delete(settled);
-        });
-      this.passWork.add(settled);
+      this.ownWork(
+        p
+          .then(
+            () => undefined,
+            (err: unknown) => this.failPass(pass, err),
+          )
+          .finally(() => {
+            inflight -= weight;
+            waiters.shift()?.();
+          }),
+      );
     };
     const maxInflight = options.maxInFlight * Math.max(1, writer.masters().length);
     const now = (): number => Date.now();
@@ -793,11 +791,7 @@ export class ShardRunner {
       if (batch.inTransaction || batch.empty) return;
       const b = batch;
       batch = new StreamBatch(this);
-      const done = b.send().catch((err: unknown) => {
-        if (pass === this.pass) this.fail(err);
-      });
-      this.passWork.add(done);
-      void done.finally(() => this.passWork.delete(done));
+      const done = this.ownWork(b.send().catch((err: unknown) => this.failPass(pass, err)));
       queue.push({ offset: b.lastOffset, db: this.sourceDb, done });
       void this.advance(queue);
     };
@@ -859,6 +853,18 @@ export class ShardRunner {
   /** Passes run so far (a retry is a new pass), and the writes of the current one still in flight. */
   private pass = 0;
   private readonly passWork = new Set<Promise<unknown>>();
+
+  /** Counts `p` among this pass's writes in flight (a retry waits for them) until it settles. */
+  private ownWork(p: Promise<void>): Promise<void> {
+    this.passWork.add(p);
+    void p.finally(() => this.passWork.delete(p));
+    return p;
+  }
+
+  /** A failure of pass `pass`'s writes: this pass's failure, unless a retry has begun since. */
+  private failPass(pass: number, err: unknown): void {
+    if (pass === this.pass) this.fail(err);
+  }
 
   /** Moves the applied offset over the batches the target has acknowledged, in order. */
   private async advance(queue: Pending[]): Promise<void> {
