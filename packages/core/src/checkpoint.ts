@@ -10,6 +10,8 @@ export interface ShardCheckpoint {
   db?: number;
   /** The snapshot of this history finished loading. */
   snapshotDone: boolean;
+  /** The target's mapped dbs were empty when the task first started (a re-snapshot may empty them). */
+  targetWasEmpty?: boolean;
   updatedAt: number;
 }
 

@@ -14,6 +14,8 @@ export class MovedKeys {
   private readonly byKey = new Map<string, string>();
   /** Entries dropped for room before their DEL came. */
   overflowed = 0;
+  /** Slots reported moving between source shards during the task (their owner is not certain). */
+  readonly unsettledSlots = new Set<number>();
 
   constructor(private readonly limit = 200_000) {}
 

@@ -36,6 +36,13 @@ export interface ShardContext {
   gate(): Promise<void> | undefined;
   /** Keys the source cluster moved between shards, shared by the task's shards. */
   moved: MovedKeys;
+  /**
+   * The target's mapped dbs held nothing when the task first started: whatever is in them is this
+   * task's, so a snapshot written again may first remove what an earlier pass wrote.
+   */
+  targetOwned: boolean;
+  /** How many shards the task has: with one, everything the task wrote is this shard's. */
+  shardCount: number;
 }
 
 /** Keys Ferry keeps on the target while a task runs (removed when it completes). */
@@ -53,6 +60,17 @@ interface RestoreSpec {
   rdbVersion: number;
   replace: boolean;
   absttl: boolean;
+}
+
+/** The target dbs a task writes to (db 0 alone on a cluster). */
+export function targetDbs(mapper: KeyMapper, cluster: boolean): number[] {
+  if (cluster) return [0];
+  const dbs = new Set<number>();
+  for (let db = 0; db < 16; db++) {
+    const r = mapper.route(db);
+    if (r) dbs.add(r.db);
+  }
+  return [...dbs].sort((a, b) => a - b);
 }
 
 /** RESTORE as arguments (the path for single keys, retries and error messages). */
@@ -358,6 +376,7 @@ export class ShardRunner {
       offset: this.applied,
       db: this.appliedDb,
       snapshotDone,
+      ...(this.ctx.targetOwned ? { targetWasEmpty: true } : {}),
       updatedAt: Date.now(),
     });
   }
@@ -379,6 +398,7 @@ export class ShardRunner {
     this.metrics.phase = 'snapshot';
     this.metrics.snapshotBytesTotal = start.snapshotBytes;
     await this.estimateKeys();
+    if (rewriting) await this.dropEarlierPass();
     await this.clearDomains();
     // from here on the target holds keys of this task: a later pass must replace them
     this.applied = start.offset;
@@ -699,6 +719,92 @@ export class ShardRunner {
       `key ${JSON.stringify(key.toString('latin1'))} already exists on the target (conflict policy "fail"; use --conflict replace or skip)`,
       cause === undefined ? undefined : { cause },
     );
+  }
+
+  /**
+   * Before a snapshot is written again (a retry after a cut, a refused resume): what an earlier
+   * pass wrote goes, as a Redis replica empties itself before it loads a new RDB. REPLACE alone is
+   * not enough: a key that pass wrote and the source deleted before this snapshot's fork is in no
+   * snapshot and would stay (a later APPEND or LPUSH then grows the stale value).
+   *
+   * Only what is certainly this shard's is removed: the target must have been empty when the task
+   * started (else a stale key cannot be told from the user's own), and with several source shards
+   * only keys of this shard's slots (a cluster source) go. Otherwise the risk is said, not taken.
+   */
+  private async dropEarlierPass(): Promise<void> {
+    const { ctx } = this;
+    const w = ctx.writer;
+    const cannot = (why: string): void =>
+      this.warnOnce(
+        `full resync of ${this.name}: ${why}, so keys the source deleted since the earlier snapshot may remain on the target; verify after the migration (ferry verify) and remove extra keys it reports`,
+      );
+    if (w.proxy) return cannot(`the target is a ${w.proxy} proxy and cannot be emptied through it`);
+    if (!ctx.targetOwned)
+      return cannot('the target held keys when the task started (they cannot be told from stale ones)');
+    const dbs = targetDbs(ctx.mapper, w.cluster);
+    if (ctx.shardCount === 1) {
+      const flush: Arg[] = w.atLeast('4.0.0') ? ['FLUSHDB', 'ASYNC'] : ['FLUSHDB'];
+      for (const db of dbs) await w.broadcast(db, flush);
+      this.ctx.emit('task:warning', {
+        taskId: ctx.taskId,
+        shardId: ctx.shard.id,
+        message: `full resync of ${this.name}: the target (db ${dbs.join(', ')}) emptied first, as it held only this task's keys`,
+      });
+      return;
+    }
+    const slots = ctx.shard.slots;
+    if (!slots) return cannot("the source topology does not say which keys are this shard's");
+    const mine = new Uint8Array(16384);
+    for (const [a, b] of slots) mine.fill(1, a, b + 1);
+    let unsettled = 0;
+    for (const s of ctx.moved.unsettledSlots) if (mine[s]) unsettled++;
+    for (const s of ctx.moved.unsettledSlots) mine[s] = 0;
+    // target keys back to source keys: the prefixes the db map and rename prefix add
+    const prefixes = new Map<number, Buffer[]>();
+    for (let db = 0; db < 16; db++) {
+      const r = ctx.mapper.route(db);
+      if (!r?.prefix) continue;
+      const list = prefixes.get(r.db) ?? [];
+      if (!list.some((p) => p.equals(r.prefix as Buffer))) list.push(r.prefix);
+      prefixes.set(
+        r.db,
+        list.sort((x, y) => y.length - x.length),
+      );
+    }
+    let removed = 0;
+    for (const nodeSlot of w.masterSlots()) {
+      for (const db of dbs) {
+        let cursor = '0';
+        do {
+          const [next, keys] = (await w.send(db, w.cluster ? nodeSlot : undefined, [
+            'SCAN',
+            cursor,
+            'COUNT',
+            1000,
+          ])) as [Buffer, Buffer[]];
+          cursor = next.toString();
+          const doomed: Buffer[] = [];
+          for (const k of keys) {
+            if (
+              k.length >= FERRY_PREFIX_BYTES.length &&
+              k.subarray(0, FERRY_PREFIX_BYTES.length).equals(FERRY_PREFIX_BYTES)
+            )
+              continue; // checkpoint keys: this shard's are cleared next, the others' are theirs
+            const p = prefixes
+              .get(db)
+              ?.find((x) => k.length >= x.length && k.subarray(0, x.length).equals(x));
+            if (mine[keySlot(p ? k.subarray(p.length) : k)]) doomed.push(k);
+          }
+          await Promise.all(doomed.map((k) => w.send(db, w.cluster ? keySlot(k) : undefined, ['DEL', k])));
+          removed += doomed.length;
+        } while (cursor !== '0');
+      }
+    }
+    this.ctx.emit('task:warning', {
+      taskId: ctx.taskId,
+      shardId: ctx.shard.id,
+      message: `full resync of ${this.name}: ${removed} key(s) of its slots removed from the target first${unsettled > 0 ? `; ${unsettled} of its slots moved between source shards during the task and were left alone (keys the source deleted there may remain: verify after the migration)` : ''}`,
+    });
   }
 
   private async estimateKeys(): Promise<void> {

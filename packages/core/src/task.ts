@@ -12,7 +12,7 @@ import { RateLimiter } from './limiter.js';
 import { MovedKeys } from './moved.js';
 import { type RateLimit, type ResolvedOptions, resolveOptions, type TaskOptions } from './options.js';
 import type { Logger, PluginContext, PluginRegistry, ShardSpec } from './plugins.js';
-import { FERRY_KEY_PREFIX, ShardRunner } from './shard.js';
+import { FERRY_KEY_PREFIX, ShardRunner, targetDbs } from './shard.js';
 import { assertAllowed, canTransition, type TaskAction, type TaskState } from './state.js';
 import type { ProxyKind } from './target/proxy.js';
 import { TargetWriter } from './target/writer.js';
@@ -305,6 +305,7 @@ export class Task {
           );
         } else if (change.kind === 'slots-moving') {
           report('slots-moving', change.detail, change.shardId);
+          for (const slot of change.slots) this.moved.unsettledSlots.add(slot);
           if (change.pause && (this.state === 'full_sync' || this.state === 'incremental_sync')) {
             this.pause();
             this.events.emit('task:warning', {
@@ -369,8 +370,12 @@ export class Task {
         taskId: this.id,
         message: `the target is a ${t.proxy} proxy: no MULTI, so a source transaction is applied command by command, and after a crash up to one batch of non-idempotent commands (INCR, LPUSH…) may be applied twice${this.options.conflict === 'fail' ? '; the proxy cannot count keys, so an existing key is found only when it is written (conflict policy "fail")' : ''}`,
       });
-    } else if (this.options.conflict === 'fail' && Object.keys(this.checkpoint).length === 0)
-      await this.requireEmptyTarget(mapper);
+    }
+    // whether everything in the target's mapped dbs is this task's, decided when it first starts
+    const saved = Object.values(this.checkpoint);
+    const targetOwned =
+      !t.proxy &&
+      (saved.length === 0 ? await this.checkEmptyTarget(mapper) : saved.some((c) => c.targetWasEmpty));
     this.runners = this.shards.map((shard) => {
       const spoolDir = join(this.services.spoolDir, this.id, shard.id.replace(/[^A-Za-z0-9._-]/g, '_'));
       mkdirSync(spoolDir, { recursive: true });
@@ -395,6 +400,8 @@ export class Task {
         },
         gate: () => this.pausedGate?.promise,
         moved: this.moved,
+        targetOwned,
+        shardCount: this.shards.length,
       });
     });
   }
@@ -431,22 +438,33 @@ export class Task {
     );
   }
 
-  /** Under the "fail" conflict policy a new task needs an empty target (its mapped dbs, or every node of a cluster). */
-  private async requireEmptyTarget(mapper: KeyMapper): Promise<void> {
+  /**
+   * Whether the target's mapped dbs (every node of a cluster) are empty as a new task starts.
+   * Under the "fail" conflict policy a non-empty target refuses the task.
+   */
+  private async checkEmptyTarget(mapper: KeyMapper): Promise<boolean> {
     const w = this.writer as TargetWriter;
-    const dbs = new Set<number>();
-    if (w.cluster) dbs.add(0);
-    else for (let db = 0; db < 16; db++) if (mapper.route(db)) dbs.add(mapper.route(db)?.db as number);
+    const dbs = targetDbs(mapper, w.cluster);
     for (const slot of w.masterSlots()) {
       for (const db of dbs) {
         const n = Number(await w.send(db, w.cluster ? slot : undefined, ['DBSIZE']).catch(() => 0));
         if (n > 0) {
-          const [, sample] = (await w.send(db, w.cluster ? slot : undefined, ['SCAN', 0, 'COUNT', 10])) as [
-            Buffer,
-            Buffer[],
-          ];
+          // keys of Ferry's own (checkpoints of an earlier task) do not count
+          const sample: Buffer[] = [];
+          let cursor = '0';
+          do {
+            const [next, keys] = (await w.send(db, w.cluster ? slot : undefined, [
+              'SCAN',
+              cursor,
+              'COUNT',
+              100,
+            ])) as [Buffer, Buffer[]];
+            cursor = next.toString();
+            sample.push(...keys);
+          } while (cursor !== '0' && sample.length < 100);
           const ours = sample.every((k) => k.toString('latin1').startsWith(FERRY_KEY_PREFIX));
-          if (ours && sample.length > 0) continue;
+          if (ours && sample.length > 0 && (cursor === '0' || sample.length >= n)) continue;
+          if (this.options.conflict !== 'fail') return false;
           throw new FerryError(
             'TARGET_WRITE_FAILED',
             `target ${endpointName(this.spec.target.endpoint)} is not empty: db ${db} holds ${n} keys (conflict policy "fail"). Empty it, or choose --conflict replace or --conflict skip`,
@@ -455,6 +473,7 @@ export class Task {
         }
       }
     }
+    return true;
   }
 
   private async runShard(r: ShardRunner): Promise<void> {

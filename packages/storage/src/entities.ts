@@ -52,6 +52,8 @@ export interface ShardRunRow {
   offset: number;
   db: number;
   snapshotDone: boolean;
+  /** The target's mapped dbs were empty when the task first started (see ShardCheckpoint). */
+  targetWasEmpty: boolean;
   phase: string;
   /** The last metrics of the shard (keys, commands, lag…). */
   counters: Record<string, unknown>;
@@ -70,6 +72,7 @@ export const ShardRunSchema = new EntitySchema<ShardRunRow>({
     offset: { type: 'double' },
     db: { type: 'integer' },
     snapshotDone: { type: 'boolean' },
+    targetWasEmpty: { type: 'boolean', default: false },
     phase: { type: 'string', length: 30 },
     counters: { type: 'json' },
     updatedAt: { type: 'datetime' },

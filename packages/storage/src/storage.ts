@@ -198,6 +198,7 @@ export class Storage {
             offset: r.offset,
             db: r.db,
             snapshotDone: r.snapshotDone,
+            ...(r.targetWasEmpty ? { targetWasEmpty: true } : {}),
             updatedAt: r.updatedAt.getTime(),
           };
         return out;
@@ -212,6 +213,7 @@ export class Storage {
             offset: c.offset,
             db: c.db ?? 0,
             snapshotDone: c.snapshotDone,
+            targetWasEmpty: c.targetWasEmpty === true,
             updatedAt: new Date(c.updatedAt),
           };
           if (row) em.assign(row, data);
@@ -249,6 +251,7 @@ export class Storage {
             offset: 0,
             db: 0,
             snapshotDone: false,
+            targetWasEmpty: false,
             phase: m.phase,
             counters,
             updatedAt: new Date(),

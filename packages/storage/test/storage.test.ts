@@ -43,12 +43,22 @@ async function exercise(storage: Storage): Promise<void> {
     a: { replid: 'r'.repeat(40), offset: 2 ** 40 + 7, db: 3, snapshotDone: true, updatedAt: 1 },
   });
   await cp.save('t1', {
-    a: { replid: 'r'.repeat(40), offset: 2 ** 40 + 9, db: 3, snapshotDone: true, updatedAt: 2 },
+    a: {
+      replid: 'r'.repeat(40),
+      offset: 2 ** 40 + 9,
+      db: 3,
+      snapshotDone: true,
+      targetWasEmpty: true,
+      updatedAt: 2,
+    },
     b: { replid: 's'.repeat(40), offset: 5, db: 0, snapshotDone: false, updatedAt: 2 },
   });
   const loaded = await cp.load('t1');
   expect(loaded?.a?.offset).toBe(2 ** 40 + 9);
   expect(loaded?.b?.snapshotDone).toBe(false);
+  // what a re-snapshot may empty on the target survives a restart of the service
+  expect(loaded?.a?.targetWasEmpty).toBe(true);
+  expect(loaded?.b?.targetWasEmpty).toBeUndefined();
   await cp.clear('t1');
   expect(await cp.load('t1')).toBeUndefined();
 

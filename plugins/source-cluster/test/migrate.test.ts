@@ -155,4 +155,59 @@ describe('cluster source', () => {
     const diffs = await compareDeployments(source, target, { dbs: [0] });
     expect(formatDifferences(diffs), [...log.topology, ...log.warnings].join('\n')).toBe('');
   });
+  it('a shard whose snapshot is cut writes it again without leaving what its source deleted, and the other shards keep theirs', async () => {
+    const target = await servers.redis({ label: 'target-resnap' });
+    const master = (await source.topology()).find((n) => n.role === 'master');
+    if (!master) throw new Error('no master');
+    const m = master.server.client();
+    // keys of one shard only (a hash tag of its slots), many enough for a slow snapshot there
+    const [a] = master.slots[0] as [number, number];
+    let tag = '';
+    for (let i = 0; ; i++)
+      if (Number(await m.cluster('KEYSLOT', `t${i}`)) === a) {
+        tag = `t${i}`;
+        break;
+      }
+    const p = m.pipeline();
+    for (let i = 0; i < 6000; i++) p.set(`{${tag}}:r:${i}`, `v${i}`);
+    await p.exec();
+    await master.server.command('CONFIG', 'SET', 'rdb-key-save-delay', '1000');
+    const task = engine().createTask(
+      clusterSpec(source, { endpoint: target.endpoint }, { sourceOptions: { preferReplica: false } }),
+    );
+    const log = record(task);
+    const running = task.start();
+    const t = target.client();
+    const written = async (): Promise<string[]> => {
+      const out: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await t.scan(cursor, 'MATCH', `{${tag}}:r:*`, 'COUNT', 1000);
+        cursor = next;
+        out.push(...keys);
+      } while (cursor !== '0');
+      return out;
+    };
+    await waitFor(async () => (await written()).length > 1000, {
+      what: 'part of the slow shard to be written',
+      timeoutMs: 60_000,
+    });
+    const gone = (await written()).slice(0, 100);
+    await m.del(...gone);
+    // every replica link of that master is cut (Ferry's and the cluster replica's, which resyncs)
+    await master.server.command('CONFIG', 'SET', 'rdb-key-save-delay', '0');
+    await master.server.command('CLIENT', 'KILL', 'TYPE', 'replica');
+    await untilSynced(task);
+    await task.complete();
+    await running;
+    m.disconnect();
+    expect(log.starts.filter((s) => s.mode === 'full').length).toBe(4);
+    expect(await t.exists(...gone)).toBe(0);
+    expect(log.warnings.some((w) => /key\(s\) of its slots removed from the target first/.test(w))).toBe(
+      true,
+    );
+    t.disconnect();
+    const diffs = await compareDeployments(source, target, { dbs: [0] });
+    expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
+  });
 });
