@@ -33,6 +33,7 @@ export const TASK_ARGS = {
   'db-map': { type: 'string' },
   'rename-prefix': { type: 'string' },
   'write-mode': { type: 'string' },
+  'snapshot-threads': { type: 'string' },
   conflict: { type: 'string' },
   'big-key-threshold': { type: 'string' },
   'rate-keys': { type: 'string' },
@@ -61,6 +62,7 @@ export const TASK_ARGS_USAGE = `  --source URL            redis://[user:password
   --db-map MAP            SRC=DST[+PREFIX],… e.g. 0=0,1=0+db1:  (* = every other db)
   --rename-prefix P       add P in front of every key on the target
   --write-mode MODE       auto (default) | restore | rewrite
+  --snapshot-threads W    auto (default: a thread per shard's snapshot above 2 cores) | always | never
   --conflict POLICY       fail (default: the target must be empty) | replace | skip
   --big-key-threshold N   values bigger than N bytes are written in chunks (default 16 MB)
   --rate-keys N           at most N keys (or commands) per second
@@ -206,6 +208,8 @@ export function buildTaskSpec(values: TaskArgValues): { spec: TaskSpec; stateDir
   if (values['db-map']) options.dbMap = parseDbMap(values['db-map'] as string);
   if (values['rename-prefix'] !== undefined) options.renamePrefix = values['rename-prefix'] as string;
   if (values['write-mode']) options.writeMode = values['write-mode'] as TaskOptions['writeMode'];
+  if (values['snapshot-threads'])
+    options.snapshotThreads = values['snapshot-threads'] as TaskOptions['snapshotThreads'];
   if (values.conflict) options.conflict = values.conflict as TaskOptions['conflict'];
   const big = number(values['big-key-threshold'] as string | undefined, '--big-key-threshold');
   if (big !== undefined) options.bigKeyThreshold = big;

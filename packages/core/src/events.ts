@@ -23,6 +23,8 @@ export interface ShardMetrics {
   errors: Record<string, number>;
   /** `DEL`s of the source's slot migrations not applied (the key lives on in another shard). */
   migratedAway?: number;
+  /** The snapshot was written on a thread of the shard's own (see TaskOptions.snapshotThreads). */
+  snapshotThread?: boolean;
   /** Stream commands the target (a proxy) cannot take, per command: not applied, each reported. */
   unsupported?: Record<string, number>;
 }

@@ -13,6 +13,11 @@ export class RateLimiter {
     this.limit = { ...limit };
   }
 
+  /** The limit now. */
+  get current(): RateLimit {
+    return { ...this.limit };
+  }
+
   get active(): boolean {
     return Boolean(this.limit.keysPerSec || this.limit.bytesPerSec);
   }

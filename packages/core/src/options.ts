@@ -42,7 +42,15 @@ export interface TaskOptions {
   maxInFlight?: number;
   /** Write `__ferry:heartbeat` on the source every second to measure lag in time (needs write access). */
   sourceHeartbeat?: boolean;
+  /**
+   * Write each shard's snapshot on a thread of its own: `auto` (default) when the task has several
+   * shards and the machine more than two cores (else the threads only share the same cores with
+   * the servers), `always`, or `never`.
+   */
+  snapshotThreads?: SnapshotThreads;
 }
+
+export type SnapshotThreads = 'auto' | 'always' | 'never';
 
 export interface ResolvedOptions {
   dbMap: DbMap | undefined;
@@ -54,6 +62,7 @@ export interface ResolvedOptions {
   bigKeyThreshold: number;
   maxInFlight: number;
   sourceHeartbeat: boolean;
+  snapshotThreads: SnapshotThreads;
 }
 
 function invalid(message: string): FerryError {
@@ -157,5 +166,11 @@ export function resolveOptions(o: TaskOptions = {}): ResolvedOptions {
     bigKeyThreshold: count(o.bigKeyThreshold, 'bigKeyThreshold', 16 << 20, 1024),
     maxInFlight: count(o.maxInFlight, 'maxInFlight', 2048, 1),
     sourceHeartbeat: o.sourceHeartbeat ?? false,
+    snapshotThreads: oneOf(
+      o.snapshotThreads,
+      ['auto', 'always', 'never'] as const,
+      'snapshotThreads',
+      'auto',
+    ),
   };
 }

@@ -1,4 +1,5 @@
-import { FerryError, isFerryError } from '@ferry/errors';
+import { Worker } from 'node:worker_threads';
+import { FerryError, type FerryErrorCode, isFerryError } from '@ferry/errors';
 import { dumpPayload, type KeyEntry, RdbParser } from '@ferry/rdb';
 import { ReplicaLink, type StreamCommand, type SyncStart } from '@ferry/replication';
 import { type Arg, ReplyError, type RespConnection, type WireCommand } from '@ferry/resp';
@@ -9,11 +10,12 @@ import type { ShardMetrics, TaskEvents } from './events.js';
 import { type DbRoute, type KeyMapper, mapKey } from './keys.js';
 import type { RateLimiter } from './limiter.js';
 import type { MovedKeys } from './moved.js';
-import type { ResolvedOptions } from './options.js';
+import type { RateLimit, ResolvedOptions } from './options.js';
 import type { ShardSpec } from './plugins.js';
 import { encodeRestores, type RestoreItem } from './restore.js';
 import { Rewriter } from './rewrite.js';
 import { keySlot, slotTag } from './slot.js';
+import type { SnapshotWorkerData, WorkerMessage, WorkerTarget } from './snapshot-worker.js';
 import { type ProxyKind, proxyName, proxyRefuses } from './target/proxy.js';
 import { describeCommand, type TargetWriter } from './target/writer.js';
 import { rdbVersionOf } from './versions.js';
@@ -43,6 +45,39 @@ export interface ShardContext {
   targetOwned: boolean;
   /** How many shards the task has: with one, everything the task wrote is this shard's. */
   shardCount: number;
+  /** Write the snapshot on a worker thread of this shard's own, built from these parts. */
+  snapshotWorker?: SnapshotWorkerSpec;
+}
+
+/** What a snapshot worker is built from, beyond the shard's context. */
+export interface SnapshotWorkerSpec {
+  target: WorkerTarget;
+  forceDb0: boolean;
+  /** This shard's part of the task's rate limit, now. */
+  rate(): RateLimit;
+}
+
+/**
+ * The process's Node options less a `@ferry/source` condition (tests resolve the packages' sources
+ * with it; the worker runs the build, whose imports must resolve to the build too).
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const a = process.execArgv;
+  for (let i = 0; i < a.length; i++) {
+    const arg = a[i] as string;
+    if ((arg === '--conditions' || arg === '-C') && a[i + 1] === '@ferry/source') i++;
+    else if (!/^(--conditions|-C)=@ferry\/source$/.test(arg)) out.push(arg);
+  }
+  return out;
+}
+
+/** The worker's module: built next to this one (tests that run the sources use the build's). */
+function snapshotWorkerUrl(): URL {
+  const here = import.meta.url;
+  return here.endsWith('.ts')
+    ? new URL('../dist/snapshot-worker.js', here)
+    : new URL('./snapshot-worker.js', here);
 }
 
 /** Keys Ferry keeps on the target while a task runs (removed when it completes). */
@@ -54,6 +89,18 @@ const MAX_BATCHES_IN_FLIGHT = 64;
 const SNAPSHOT_BATCH = 512;
 const CHECKPOINT_EVERY_MS = 1000;
 const METRICS_EVERY_MS = 1000;
+
+/** What `writeSnapshot` needs to know of the snapshot it writes. */
+export interface SnapshotJob {
+  /** RESTORE … REPLACE (a snapshot written again, or the "replace" policy). */
+  replace: boolean;
+  /** The payload's size when the source announced it. */
+  snapshotBytes?: number;
+  /** The spool file holding the payload from its first byte (a checksum thread reads it there). */
+  path?: string;
+  /** Called once the parser holds the spool file open (it may be removed from then on). */
+  onOpened?: () => void;
+}
 
 interface RestoreSpec {
   ttl: number;
@@ -232,20 +279,7 @@ export class ShardRunner {
     const { ctx } = this;
     // The previous pass's writes still in flight settle first (a resume reads the target's
     // checkpoints, which they may still move), and nothing of that pass touches this one's state.
-    const leftover = [...this.passWork];
-    this.passWork.clear();
-    if (leftover.length > 0) {
-      // bounded: a target that never answers fails this pass's own writes the same way
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled(leftover),
-        new Promise<void>((r) => {
-          timer = setTimeout(r, 30_000);
-          timer.unref();
-        }),
-      ]);
-      clearTimeout(timer);
-    }
+    await this.settleWrites();
     this.pass++;
     // a new pass starts clean (the task retries a failed one with the same runner)
     this.failure = undefined;
@@ -394,7 +428,7 @@ export class ShardRunner {
     rewriting: boolean,
   ): Promise<void> {
     const { ctx } = this;
-    const { writer, mapper, options, signal, limiter } = ctx;
+    const { options, signal } = ctx;
     this.metrics.phase = 'snapshot';
     this.metrics.snapshotBytesTotal = start.snapshotBytes;
     await this.estimateKeys();
@@ -405,14 +439,35 @@ export class ShardRunner {
     await this.saveCheckpoint(false);
     // a task writing its snapshot again (a retry, a refused resume) replaces what it wrote before
     const replace = options.conflict === 'replace' || rewriting;
+    const link = this.link as ReplicaLink;
+    const job: SnapshotJob = {
+      replace,
+      ...(start.snapshotBytes !== undefined ? { snapshotBytes: start.snapshotBytes } : {}),
+      ...(link.snapshotPath ? { path: link.snapshotPath } : {}),
+    };
+    if (ctx.snapshotWorker && job.path) await this.writeSnapshotInWorker(link, job);
+    else await this.writeSnapshot(link.snapshot(signal), job);
+  }
+
+  /**
+   * Parses the snapshot and writes its keys to the target: on the task's thread, or (the same code)
+   * on a snapshot worker thread of its own, see `snapshot-worker.ts`.
+   * @internal
+   */
+  async writeSnapshot(input: AsyncIterable<Buffer>, job: SnapshotJob): Promise<void> {
+    const { ctx } = this;
+    const { writer, mapper, options, signal, limiter } = ctx;
+    this.metrics.phase = 'snapshot';
+    const replace = job.replace;
     const abs = writer.atLeast('5.0.0');
     const targetRdb = rdbVersionOf(writer.version);
-    const link = this.link as ReplicaLink;
-    const parser = new RdbParser(link.snapshot(signal), {
+    const parser = new RdbParser(input, {
       rawLimit: options.bigKeyThreshold,
-      checksumThread: (start.snapshotBytes ?? Number.POSITIVE_INFINITY) > 16 << 20,
-      checksumFile: link.snapshotPath, // the thread reads the spool itself: no chunk copied to it
+      checksumThread: (job.snapshotBytes ?? Number.POSITIVE_INFINITY) > 16 << 20,
+      // the thread reads the spool itself: no chunk copied to it
+      ...(job.path ? { checksumFile: job.path } : {}),
     });
+    job.onOpened?.();
     // commands written and not yet acknowledged, at most maxInflight
     let inflight = 0;
     const waiters: Array<() => void> = [];
@@ -629,7 +684,8 @@ export class ShardRunner {
       return;
     }
     const tmp = Buffer.from(
-      `${FERRY_KEY_PREFIX}tmp:{${slotTag(slot ?? keySlot(key))}}:${this.ctx.taskId}:${this.metrics.keys}`,
+      // named per shard: two shards' keys in one target slot never share one
+      `${FERRY_KEY_PREFIX}tmp:{${slotTag(slot ?? keySlot(key))}}:${this.ctx.taskId}:${this.ctx.shard.id}:${this.metrics.keys}`,
     );
     const send = (cmds: Arg[][]): Promise<unknown> =>
       cmds.length ? writer.sendGroup(route.db, slot, cmds, false, { idempotent: true }) : Promise.resolve();
@@ -961,6 +1017,127 @@ export class ShardRunner {
   private readonly passWork = new Set<Promise<unknown>>();
 
   /** Counts `p` among this pass's writes in flight (a retry waits for them) until it settles. */
+  /**
+   * Lets the writes of the pass so far settle (bounded: a target that never answers fails the
+   * next pass's writes the same way); nothing of them touches what comes after.
+   */
+  async settleWrites(ms = 30_000): Promise<void> {
+    const leftover = [...this.passWork];
+    this.passWork.clear();
+    if (leftover.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(leftover),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, ms);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Whether keys may go as RESTORE (false once the target refused one: the rewrite path). */
+  get restoreAllowedForSnapshot(): boolean {
+    return this.restoreAllowed;
+  }
+
+  set restoreAllowedForSnapshot(v: boolean) {
+    this.restoreAllowed = v;
+  }
+
+  /**
+   * `writeSnapshot` on a worker thread of this shard's own (see snapshot-worker.ts): the link's
+   * payload is drained here only to tell the worker how far the spool file is written.
+   */
+  private async writeSnapshotInWorker(link: ReplicaLink, job: SnapshotJob): Promise<void> {
+    const { ctx } = this;
+    const spec = ctx.snapshotWorker as SnapshotWorkerSpec;
+    const data: SnapshotWorkerData = {
+      taskId: ctx.taskId,
+      shard: ctx.shard,
+      shardCount: ctx.shardCount,
+      target: spec.target,
+      options: ctx.options,
+      rate: spec.rate(),
+      forceDb0: spec.forceDb0,
+      spoolDir: ctx.spoolDir,
+      path: job.path as string,
+      ...(job.snapshotBytes !== undefined ? { snapshotBytes: job.snapshotBytes } : {}),
+      replace: job.replace,
+      restoreAllowed: this.restoreAllowed,
+    };
+    const worker = new Worker(snapshotWorkerUrl(), { workerData: data, execArgv: workerExecArgv() });
+    this.metrics.snapshotThread = true;
+    const exited = new Promise<void>((r) => worker.once('exit', () => r()));
+    // the next pass starts only once this thread's writes are settled (see run())
+    void this.ownWork(exited);
+    const base = {
+      keys: this.metrics.keys,
+      skippedKeys: this.metrics.skippedKeys,
+      errors: { ...this.metrics.errors },
+    };
+    const merge = (m: Partial<ShardMetrics>): void => {
+      const { keys = 0, skippedKeys = 0, errors, ...rest } = m;
+      Object.assign(this.metrics, rest);
+      this.metrics.keys = base.keys + keys;
+      this.metrics.skippedKeys = base.skippedKeys + skippedKeys;
+      for (const [k, v] of Object.entries(errors ?? {})) this.metrics.errors[k] = (base.errors[k] ?? 0) + v;
+    };
+    let opened!: () => void;
+    const isOpen = new Promise<void>((r) => (opened = r));
+    let settle!: { resolve: () => void; reject: (e: Error) => void };
+    const outcome = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.t === 'opened') opened();
+      else if (m.t === 'metrics') merge(m.m);
+      else if (m.t === 'event') ctx.emit(m.name as keyof TaskEvents, m.payload as never);
+      else if (m.t === 'done') {
+        merge(m.m);
+        this.restoreAllowed = m.restoreAllowed;
+        settle.resolve();
+      } else if (m.t === 'failed')
+        settle.reject(m.code ? new FerryError(m.code as FerryErrorCode, m.message) : new Error(m.message));
+    });
+    worker.on('error', (err) => settle.reject(err));
+    void exited.then(() =>
+      settle.reject(new Error(`the snapshot thread of ${this.name} ended without a result`)),
+    );
+    const onAbort = (): void => worker.postMessage({ t: 'abort' });
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    // pauses and rate changes reach the worker within a tick
+    let pausedSent = false;
+    const relay = setInterval(() => {
+      const paused = ctx.gate() !== undefined;
+      if (paused !== pausedSent) worker.postMessage({ t: paused ? 'pause' : 'resume' });
+      pausedSent = paused;
+      const rate = spec.rate();
+      if (JSON.stringify(rate) !== JSON.stringify(data.rate)) {
+        data.rate = rate;
+        worker.postMessage({ t: 'rate', limit: rate });
+      }
+    }, 100);
+    try {
+      await Promise.race([isOpen, outcome]);
+      let n = 0;
+      const drain = (async () => {
+        for await (const c of link.snapshot(ctx.signal)) {
+          n += c.length;
+          worker.postMessage({ t: 'avail', n });
+        }
+        worker.postMessage({ t: 'end', n });
+      })();
+      await Promise.all([drain, outcome]);
+      if (this.failure) throw this.failure;
+    } catch (err) {
+      worker.postMessage({ t: 'abort' });
+      throw err;
+    } finally {
+      clearInterval(relay);
+      ctx.signal.removeEventListener('abort', onAbort);
+      void outcome.catch(() => undefined);
+    }
+  }
+
   private ownWork(p: Promise<void>): Promise<void> {
     this.passWork.add(p);
     void p.finally(() => this.passWork.delete(p));

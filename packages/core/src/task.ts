@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError, isFerryError } from '@ferry/errors';
@@ -151,6 +153,8 @@ export class Task {
   start(): Promise<void> {
     assertAllowed(this.state, this.state === 'stopped' || this.state === 'failed' ? 'retry' : 'start');
     this.controller = new AbortController();
+    // every shard's link, connections and snapshot listen to it (each removes its own listener)
+    setMaxListeners(0, this.controller.signal);
     this.stopping = false;
     this.completing = false;
     this.error = undefined;
@@ -376,6 +380,9 @@ export class Task {
     const targetOwned =
       !t.proxy &&
       (saved.length === 0 ? await this.checkEmptyTarget(mapper) : saved.some((c) => c.targetWasEmpty));
+    const threads =
+      this.options.snapshotThreads === 'always' ||
+      (this.options.snapshotThreads === 'auto' && this.shards.length > 1 && availableParallelism() > 2);
     this.runners = this.shards.map((shard) => {
       const spoolDir = join(this.services.spoolDir, this.id, shard.id.replace(/[^A-Za-z0-9._-]/g, '_'));
       mkdirSync(spoolDir, { recursive: true });
@@ -402,6 +409,27 @@ export class Task {
         moved: this.moved,
         targetOwned,
         shardCount: this.shards.length,
+        ...(threads
+          ? {
+              snapshotWorker: {
+                target: {
+                  endpoint: t.endpoint,
+                  cluster: Boolean(t.cluster),
+                  ...(t.proxy ? { proxy: t.proxy } : {}),
+                  ...(t.version ? { version: t.version } : {}),
+                  ...(t.maxKeyBytes ? { maxKeyBytes: t.maxKeyBytes } : {}),
+                  maxInFlight: this.options.maxInFlight,
+                },
+                forceDb0: Boolean(t.cluster || t.proxy),
+                // each snapshot thread takes an equal share of the task's limit
+                rate: () => {
+                  const { keysPerSec = 0, bytesPerSec = 0 } = this.limiter.current;
+                  const n = this.shards.length;
+                  return { keysPerSec: keysPerSec / n, bytesPerSec: bytesPerSec / n };
+                },
+              },
+            }
+          : {}),
       });
     });
   }

@@ -113,6 +113,62 @@ describe('cluster source', () => {
     expect(dropped, 'the migration DELs of moved keys were not applied').toBeGreaterThan(0);
   });
 
+  it('cluster (3 masters) → cluster (4 masters) with the snapshot of each shard written on a thread of its own, under write load', async () => {
+    const target = await servers.cluster({ masters: 4 });
+    const task = engine().createTask(
+      clusterSpec(
+        source,
+        { endpoint: seedOf(target), cluster: true },
+        { options: { snapshotThreads: 'always' } },
+      ),
+    );
+    const log = record(task);
+    const load = loadAcrossSnapshot(source.client(), task, { opsPerSec: 1500, prefix: 'l4:' });
+    const running = task.start();
+    expect((await load.done).spannedSnapshot).toBe(true);
+    await untilSynced(task);
+    await task.complete();
+    await running;
+    expect(task.state).toBe('succeeded');
+    const shards = task.metrics();
+    expect(shards.map((m) => m.snapshotThread)).toEqual([true, true, true]);
+    expect(shards.every((m) => m.keys > 0)).toBe(true);
+    const diffs = await compareDeployments(source, target, { dbs: [0] });
+    expect(formatDifferences(diffs), [...log.topology, ...log.warnings].join('\n')).toBe('');
+  });
+
+  it('snapshot threads hold on pause and follow a changed rate limit', async () => {
+    const target = await servers.redis({ label: 'target-threads-pause' });
+    const task = engine().createTask(
+      clusterSpec(
+        source,
+        { endpoint: target.endpoint },
+        { options: { snapshotThreads: 'always', rateLimit: { keysPerSec: 1500 } } },
+      ),
+    );
+    const log = record(task);
+    const running = task.start();
+    const keys = (): number => task.metrics().reduce((n, m) => n + m.keys, 0);
+    await waitFor(async () => keys() > 600, { what: 'the threads to write keys', timeoutMs: 30_000 });
+    task.pause();
+    await new Promise((r) => setTimeout(r, 600)); // what was in flight lands, and the metrics with it
+    const held = keys();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(keys(), 'keys written while paused').toBe(held);
+    task.resume();
+    await new Promise((r) => setTimeout(r, 1000));
+    // 1500 keys/s shared by three threads: about 1500 more in that second, far from all of them
+    expect(keys()).toBeGreaterThan(held);
+    expect(keys() - held).toBeLessThan(4000);
+    task.setRateLimit({});
+    await untilSynced(task);
+    await task.complete();
+    await running;
+    expect(task.metrics().every((m) => m.snapshotThread)).toBe(true);
+    const diffs = await compareDeployments(source, target, { dbs: [0] });
+    expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
+  });
+
   it('follows a failover (CLUSTER FAILOVER) with +CONTINUE, no resync, no difference', async () => {
     const target = await servers.redis({ label: 'target-fo' });
     const task = engine().createTask(
@@ -155,59 +211,69 @@ describe('cluster source', () => {
     const diffs = await compareDeployments(source, target, { dbs: [0] });
     expect(formatDifferences(diffs), [...log.topology, ...log.warnings].join('\n')).toBe('');
   });
-  it('a shard whose snapshot is cut writes it again without leaving what its source deleted, and the other shards keep theirs', async () => {
-    const target = await servers.redis({ label: 'target-resnap' });
-    const master = (await source.topology()).find((n) => n.role === 'master');
-    if (!master) throw new Error('no master');
-    const m = master.server.client();
-    // keys of one shard only (a hash tag of its slots), many enough for a slow snapshot there
-    const [a] = master.slots[0] as [number, number];
-    let tag = '';
-    for (let i = 0; ; i++)
-      if (Number(await m.cluster('KEYSLOT', `t${i}`)) === a) {
-        tag = `t${i}`;
-        break;
-      }
-    const p = m.pipeline();
-    for (let i = 0; i < 6000; i++) p.set(`{${tag}}:r:${i}`, `v${i}`);
-    await p.exec();
-    await master.server.command('CONFIG', 'SET', 'rdb-key-save-delay', '1000');
-    const task = engine().createTask(
-      clusterSpec(source, { endpoint: target.endpoint }, { sourceOptions: { preferReplica: false } }),
-    );
-    const log = record(task);
-    const running = task.start();
-    const t = target.client();
-    const written = async (): Promise<string[]> => {
-      const out: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, keys] = await t.scan(cursor, 'MATCH', `{${tag}}:r:*`, 'COUNT', 1000);
-        cursor = next;
-        out.push(...keys);
-      } while (cursor !== '0');
-      return out;
-    };
-    await waitFor(async () => (await written()).length > 1000, {
-      what: 'part of the slow shard to be written',
-      timeoutMs: 60_000,
-    });
-    const gone = (await written()).slice(0, 100);
-    await m.del(...gone);
-    // every replica link of that master is cut (Ferry's and the cluster replica's, which resyncs)
-    await master.server.command('CONFIG', 'SET', 'rdb-key-save-delay', '0');
-    await master.server.command('CLIENT', 'KILL', 'TYPE', 'replica');
-    await untilSynced(task);
-    await task.complete();
-    await running;
-    m.disconnect();
-    expect(log.starts.filter((s) => s.mode === 'full').length).toBe(4);
-    expect(await t.exists(...gone)).toBe(0);
-    expect(log.warnings.some((w) => /key\(s\) of its slots removed from the target first/.test(w))).toBe(
-      true,
-    );
-    t.disconnect();
-    const diffs = await compareDeployments(source, target, { dbs: [0] });
-    expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
-  });
+  it.each([
+    ['on the task thread', 'never'],
+    ['on snapshot threads', 'always'],
+  ] as const)(
+    'a shard whose snapshot is cut writes it again without leaving what its source deleted, and the other shards keep theirs (%s)',
+    async (_, threads) => {
+      const target = await servers.redis({ label: 'target-resnap' });
+      const master = (await source.topology()).find((n) => n.role === 'master');
+      if (!master) throw new Error('no master');
+      const m = master.server.client();
+      // keys of one shard only (a hash tag of its slots), many enough for a slow snapshot there
+      const [a] = master.slots[0] as [number, number];
+      let tag = '';
+      for (let i = 0; ; i++)
+        if (Number(await m.cluster('KEYSLOT', `t${i}`)) === a) {
+          tag = `t${i}`;
+          break;
+        }
+      const p = m.pipeline();
+      for (let i = 0; i < 6000; i++) p.set(`{${tag}}:r:${i}`, `v${i}`);
+      await p.exec();
+      await master.server.command('CONFIG', 'SET', 'rdb-key-save-delay', '1000');
+      const task = engine().createTask(
+        clusterSpec(
+          source,
+          { endpoint: target.endpoint },
+          { sourceOptions: { preferReplica: false }, options: { snapshotThreads: threads } },
+        ),
+      );
+      const log = record(task);
+      const running = task.start();
+      const t = target.client();
+      const written = async (): Promise<string[]> => {
+        const out: string[] = [];
+        let cursor = '0';
+        do {
+          const [next, keys] = await t.scan(cursor, 'MATCH', `{${tag}}:r:*`, 'COUNT', 1000);
+          cursor = next;
+          out.push(...keys);
+        } while (cursor !== '0');
+        return out;
+      };
+      await waitFor(async () => (await written()).length > 1000, {
+        what: 'part of the slow shard to be written',
+        timeoutMs: 60_000,
+      });
+      const gone = (await written()).slice(0, 100);
+      await m.del(...gone);
+      // every replica link of that master is cut (Ferry's and the cluster replica's, which resyncs)
+      await master.server.command('CONFIG', 'SET', 'rdb-key-save-delay', '0');
+      await master.server.command('CLIENT', 'KILL', 'TYPE', 'replica');
+      await untilSynced(task);
+      await task.complete();
+      await running;
+      m.disconnect();
+      expect(log.starts.filter((s) => s.mode === 'full').length).toBe(4);
+      expect(await t.exists(...gone)).toBe(0);
+      expect(log.warnings.some((w) => /key\(s\) of its slots removed from the target first/.test(w))).toBe(
+        true,
+      );
+      t.disconnect();
+      const diffs = await compareDeployments(source, target, { dbs: [0] });
+      expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
+    },
+  );
 });

@@ -1,0 +1,175 @@
+/**
+ * A shard's snapshot written on a thread of its own: the same `ShardRunner.writeSnapshot` as on the
+ * task's thread, over the spool file the task's link writes, with its own parser and its own target
+ * connections. Several shards then parse and encode in parallel (one thread cannot feed three
+ * masters' worth of RESTOREs). The task's thread keeps the link, the state machine, checkpoints
+ * and events; it tells this thread how far the spool file is written, pauses, rate and abort, and
+ * hears back metrics, warnings and the outcome.
+ *
+ * Protocol (main → worker): `{ t: 'avail', n }` bytes of payload are in the file, `{ t: 'end', n }`
+ * the payload is n bytes, `pause` / `resume`, `{ t: 'rate', limit }`, `abort`.
+ * (worker → main): `opened` (the file is held open: it may be removed), `{ t: 'metrics', m }`,
+ * `{ t: 'event', name, payload }`, `{ t: 'done', m, restoreAllowed }`, `{ t: 'failed', … }`.
+ */
+import { open } from 'node:fs/promises';
+import { parentPort, workerData } from 'node:worker_threads';
+import { isFerryError } from '@ferry/errors';
+import type { Endpoint } from './endpoint.js';
+import type { ShardMetrics } from './events.js';
+import { KeyMapper } from './keys.js';
+import { RateLimiter } from './limiter.js';
+import { MovedKeys } from './moved.js';
+import type { RateLimit, ResolvedOptions } from './options.js';
+import type { ShardSpec } from './plugins.js';
+import { ShardRunner } from './shard.js';
+import type { ProxyKind } from './target/proxy.js';
+import { TargetWriter } from './target/writer.js';
+
+/** What a snapshot worker is started with (all of it structured-cloneable). */
+export interface SnapshotWorkerData {
+  taskId: string;
+  shard: ShardSpec;
+  shardCount: number;
+  target: WorkerTarget;
+  options: ResolvedOptions;
+  /** This shard's part of the task's rate limit. */
+  rate: RateLimit;
+  forceDb0: boolean;
+  spoolDir: string;
+  path: string;
+  snapshotBytes?: number;
+  replace: boolean;
+  /** Keys the task's thread has counted before (a retry's metrics go on). */
+  restoreAllowed: boolean;
+}
+
+/** The target as `TargetWriter.open` takes it, without what cannot cross threads. */
+export interface WorkerTarget {
+  endpoint: Endpoint;
+  cluster: boolean;
+  proxy?: ProxyKind;
+  version?: string;
+  maxKeyBytes?: number;
+  maxInFlight: number;
+}
+
+export type WorkerMessage =
+  | { t: 'opened' }
+  | { t: 'metrics'; m: Partial<ShardMetrics> }
+  | { t: 'event'; name: string; payload: unknown }
+  | { t: 'done'; m: Partial<ShardMetrics>; restoreAllowed: boolean }
+  | { t: 'failed'; code: string | undefined; message: string };
+
+/** The counters a worker reports (the task's thread owns the rest of a shard's metrics). */
+export function workerCounters(m: ShardMetrics): Partial<ShardMetrics> {
+  return {
+    keys: m.keys,
+    skippedKeys: m.skippedKeys,
+    snapshotBytes: m.snapshotBytes,
+    snapshotWriteMs: m.snapshotWriteMs,
+    errors: { ...m.errors },
+  };
+}
+
+async function main(): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('snapshot-worker.js runs as a worker thread');
+  const d = workerData as SnapshotWorkerData;
+  const post = (m: WorkerMessage): void => port.postMessage(m);
+  const controller = new AbortController();
+  let available = 0;
+  let end: number | undefined;
+  let wake: (() => void) | undefined;
+  let paused: { promise: Promise<void>; release: () => void } | undefined;
+  const limiter = new RateLimiter(d.rate);
+  port.on('message', (m: { t: string; n?: number; limit?: RateLimit }) => {
+    if (m.t === 'avail') available = m.n as number;
+    else if (m.t === 'end') end = available = m.n as number;
+    else if (m.t === 'abort') controller.abort(new Error('the snapshot was cut'));
+    else if (m.t === 'rate') limiter.set(m.limit as RateLimit);
+    else if (m.t === 'pause' && !paused) {
+      let release!: () => void;
+      const promise = new Promise<void>((r) => (release = r));
+      paused = { promise, release };
+    } else if (m.t === 'resume') {
+      paused?.release();
+      paused = undefined;
+    }
+    wake?.();
+  });
+  const writer = await TargetWriter.open({ ...d.target, signal: controller.signal });
+  const mapper = new KeyMapper(d.options.dbMap, d.options.renamePrefix, d.options.filter, d.forceDb0);
+  const runner = new ShardRunner({
+    taskId: d.taskId,
+    shard: d.shard,
+    writer,
+    mapper,
+    options: d.options,
+    limiter,
+    spoolDir: d.spoolDir,
+    signal: controller.signal,
+    loadCheckpoint: () => undefined,
+    saveCheckpoint: async () => undefined,
+    emit: (name, payload) => post({ t: 'event', name, payload }),
+    onStreaming: () => undefined,
+    gate: () => paused?.promise,
+    moved: new MovedKeys(),
+    targetOwned: false,
+    shardCount: d.shardCount,
+  });
+  runner.restoreAllowedForSnapshot = d.restoreAllowed;
+  const file = await open(d.path, 'r');
+  // the payload as the task's thread says it is written: read in pieces of up to 1 MB
+  async function* follow(): AsyncGenerator<Buffer> {
+    let pos = 0;
+    for (;;) {
+      controller.signal.throwIfAborted();
+      if (pos < available) {
+        const n = Math.min(available - pos, 1 << 20);
+        const buf = Buffer.allocUnsafe(n);
+        const { bytesRead } = await file.read(buf, 0, n, pos);
+        if (bytesRead === 0)
+          throw new Error(`snapshot spool ${d.path} ends at ${pos}, ${available} expected`);
+        pos += bytesRead;
+        yield bytesRead === n ? buf : buf.subarray(0, bytesRead);
+        continue;
+      }
+      if (end !== undefined && pos >= end) return;
+      await new Promise<void>((r) => {
+        wake = r;
+      });
+      wake = undefined;
+    }
+  }
+  const timer = setInterval(() => post({ t: 'metrics', m: workerCounters(runner.metrics) }), 250);
+  try {
+    await runner.writeSnapshot(follow(), {
+      replace: d.replace,
+      ...(d.snapshotBytes !== undefined ? { snapshotBytes: d.snapshotBytes } : {}),
+      path: d.path,
+      onOpened: () => post({ t: 'opened' }),
+    });
+    post({ t: 'done', m: workerCounters(runner.metrics), restoreAllowed: runner.restoreAllowedForSnapshot });
+  } catch (err) {
+    post({
+      t: 'failed',
+      code: isFerryError(err) ? err.code : undefined,
+      message: err instanceof Error ? err.message : String(err),
+    });
+  } finally {
+    clearInterval(timer);
+    await file.close().catch(() => undefined);
+    // every write of this thread has its reply (or failed) by now: nothing of it lands later
+    await writer.close().catch(() => undefined);
+    port.close();
+  }
+}
+
+void main().catch((err: unknown) => {
+  parentPort?.postMessage({
+    t: 'failed',
+    code: isFerryError(err) ? err.code : undefined,
+    message: err instanceof Error ? err.message : String(err),
+  } satisfies WorkerMessage);
+  parentPort?.close();
+});
