@@ -1069,6 +1069,12 @@ export class ShardRunner {
     const worker = new Worker(snapshotWorkerUrl(), { workerData: data, execArgv: workerExecArgv() });
     this.metrics.snapshotThread = true;
     const exited = new Promise<void>((r) => worker.once('exit', () => r()));
+    // a thread stuck on a target that never answers is ended once the retry stopped waiting for it
+    const stop = (): void => {
+      const kill = setTimeout(() => void worker.terminate(), 35_000);
+      kill.unref();
+      void exited.then(() => clearTimeout(kill));
+    };
     // the next pass starts only once this thread's writes are settled (see run())
     void this.ownWork(exited);
     const base = {
@@ -1102,7 +1108,10 @@ export class ShardRunner {
     void exited.then(() =>
       settle.reject(new Error(`the snapshot thread of ${this.name} ended without a result`)),
     );
-    const onAbort = (): void => worker.postMessage({ t: 'abort' });
+    const onAbort = (): void => {
+      worker.postMessage({ t: 'abort' });
+      stop();
+    };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     // pauses and rate changes reach the worker within a tick
     let pausedSent = false;
@@ -1130,6 +1139,7 @@ export class ShardRunner {
       if (this.failure) throw this.failure;
     } catch (err) {
       worker.postMessage({ t: 'abort' });
+      stop();
       throw err;
     } finally {
       clearInterval(relay);

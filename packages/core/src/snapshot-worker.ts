@@ -97,7 +97,10 @@ async function main(): Promise<void> {
     }
     wake?.();
   });
-  const writer = await TargetWriter.open({ ...d.target, signal: controller.signal });
+  // The writer does not listen to `controller`: an abort stops the loop, and what was already sent
+  // still gets its replies before the connections close (a retry may empty the target next, on
+  // other connections: nothing of this thread may land after that).
+  const writer = await TargetWriter.open({ ...d.target });
   const mapper = new KeyMapper(d.options.dbMap, d.options.renamePrefix, d.options.filter, d.forceDb0);
   const runner = new ShardRunner({
     taskId: d.taskId,
@@ -159,7 +162,8 @@ async function main(): Promise<void> {
   } finally {
     clearInterval(timer);
     await file.close().catch(() => undefined);
-    // every write of this thread has its reply (or failed) by now: nothing of it lands later
+    // every write of this thread has its reply (or failed) before the thread ends
+    await runner.settleWrites(25_000);
     await writer.close().catch(() => undefined);
     port.close();
   }
