@@ -830,17 +830,9 @@ export class ShardRunner {
     let removed = 0;
     for (const nodeSlot of w.masterSlots()) {
       for (const db of dbs) {
-        let cursor = '0';
-        do {
-          const [next, keys] = (await w.send(db, w.cluster ? nodeSlot : undefined, [
-            'SCAN',
-            cursor,
-            'COUNT',
-            1000,
-          ])) as [Buffer, Buffer[]];
-          cursor = next.toString();
+        for await (const page of w.scan(db, w.cluster ? nodeSlot : undefined)) {
           const doomed: Buffer[] = [];
-          for (const k of keys) {
+          for (const k of page) {
             if (
               k.length >= FERRY_PREFIX_BYTES.length &&
               k.subarray(0, FERRY_PREFIX_BYTES.length).equals(FERRY_PREFIX_BYTES)
@@ -853,7 +845,7 @@ export class ShardRunner {
           }
           await Promise.all(doomed.map((k) => w.send(db, w.cluster ? keySlot(k) : undefined, ['DEL', k])));
           removed += doomed.length;
-        } while (cursor !== '0');
+        }
       }
     }
     this.ctx.emit('task:warning', {
@@ -891,19 +883,8 @@ export class ShardRunner {
     const out: Array<{ slot: number; keys: Buffer[] }> = [];
     for (const slot of w.masterSlots()) {
       const keys: Buffer[] = [];
-      let cursor = '0';
-      do {
-        const [next, batch] = (await w.send(0, w.cluster ? slot : undefined, [
-          'SCAN',
-          cursor,
-          'MATCH',
-          pattern,
-          'COUNT',
-          1000,
-        ])) as [Buffer, Buffer[]];
-        cursor = next.toString();
-        keys.push(...batch);
-      } while (cursor !== '0');
+      for await (const page of w.scan(0, w.cluster ? slot : undefined, { match: pattern }))
+        keys.push(...page);
       out.push({ slot, keys });
     }
     return out;

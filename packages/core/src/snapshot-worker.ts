@@ -39,7 +39,7 @@ export interface SnapshotWorkerData {
   path: string;
   snapshotBytes?: number;
   replace: boolean;
-  /** Keys the task's thread has counted before (a retry's metrics go on). */
+  /** Whether RESTORE may be used (false once the target refused one: the rewrite path). */
   restoreAllowed: boolean;
 }
 

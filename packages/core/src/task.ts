@@ -15,6 +15,7 @@ import { MovedKeys } from './moved.js';
 import { type RateLimit, type ResolvedOptions, resolveOptions, type TaskOptions } from './options.js';
 import type { Logger, PluginContext, PluginRegistry, ShardSpec } from './plugins.js';
 import { FERRY_KEY_PREFIX, ShardRunner, targetDbs } from './shard.js';
+import type { WorkerTarget } from './snapshot-worker.js';
 import { assertAllowed, canTransition, type TaskAction, type TaskState } from './state.js';
 import type { ProxyKind } from './target/proxy.js';
 import { TargetWriter } from './target/writer.js';
@@ -353,13 +354,16 @@ export class Task {
     if ((this.spec.target.cluster || this.spec.target.proxy) && !this.options.dbMap)
       await this.refuseMultiDb();
     const t = this.spec.target;
-    this.writer = await TargetWriter.open({
+    const target: WorkerTarget = {
       endpoint: t.endpoint,
       cluster: Boolean(t.cluster),
       ...(t.proxy ? { proxy: t.proxy } : {}),
       ...(t.version ? { version: t.version } : {}),
       ...(t.maxKeyBytes ? { maxKeyBytes: t.maxKeyBytes } : {}),
       maxInFlight: this.options.maxInFlight,
+    };
+    this.writer = await TargetWriter.open({
+      ...target,
       signal: this.controller.signal,
       onNotice: (m) => this.services.log?.debug(m),
     });
@@ -412,14 +416,7 @@ export class Task {
         ...(threads
           ? {
               snapshotWorker: {
-                target: {
-                  endpoint: t.endpoint,
-                  cluster: Boolean(t.cluster),
-                  ...(t.proxy ? { proxy: t.proxy } : {}),
-                  ...(t.version ? { version: t.version } : {}),
-                  ...(t.maxKeyBytes ? { maxKeyBytes: t.maxKeyBytes } : {}),
-                  maxInFlight: this.options.maxInFlight,
-                },
+                target,
                 forceDb0: Boolean(t.cluster || t.proxy),
                 // each snapshot thread takes an equal share of the task's limit
                 rate: () => {
@@ -479,19 +476,16 @@ export class Task {
         if (n > 0) {
           // keys of Ferry's own (checkpoints of an earlier task) do not count
           const sample: Buffer[] = [];
-          let cursor = '0';
-          do {
-            const [next, keys] = (await w.send(db, w.cluster ? slot : undefined, [
-              'SCAN',
-              cursor,
-              'COUNT',
-              100,
-            ])) as [Buffer, Buffer[]];
-            cursor = next.toString();
-            sample.push(...keys);
-          } while (cursor !== '0' && sample.length < 100);
+          let whole = true; // the whole db was scanned
+          for await (const page of w.scan(db, w.cluster ? slot : undefined, { count: 100 })) {
+            sample.push(...page);
+            if (sample.length >= 100) {
+              whole = false;
+              break;
+            }
+          }
           const ours = sample.every((k) => k.toString('latin1').startsWith(FERRY_KEY_PREFIX));
-          if (ours && sample.length > 0 && (cursor === '0' || sample.length >= n)) continue;
+          if (ours && sample.length > 0 && (whole || sample.length >= n)) continue;
           if (this.options.conflict !== 'fail') return false;
           throw new FerryError(
             'TARGET_WRITE_FAILED',

@@ -425,6 +425,23 @@ export class TargetWriter {
     );
   }
 
+  /** The keys of `db` on the node serving `slot` (any, standalone), a SCAN page at a time. */
+  async *scan(
+    db: number,
+    slot: number | undefined,
+    o: { match?: string; count?: number } = {},
+  ): AsyncGenerator<Buffer[]> {
+    let cursor = '0';
+    do {
+      const argv: Arg[] = ['SCAN', cursor];
+      if (o.match !== undefined) argv.push('MATCH', o.match);
+      argv.push('COUNT', o.count ?? 1000);
+      const [next, keys] = (await this.send(db, slot, argv)) as [Buffer, Buffer[]];
+      cursor = next.toString();
+      yield keys;
+    } while (cursor !== '0');
+  }
+
   /** One slot each master serves (to address a node through the slot API). */
   masterSlots(): number[] {
     if (!this.cluster) return [0];
