@@ -542,7 +542,12 @@ export class ShardRunner {
           this.metrics.skippedKeys++;
           continue;
         }
-        if (limiter.active) await limiter.take(1, raw?.length ?? e.sizeHint.bytes ?? 0, signal);
+        if (limiter.active) {
+          await limiter.take(1, raw?.length ?? e.sizeHint.bytes ?? 0, signal);
+          // under a rate limit one batch lasts long: a pause holds at the next key, not the next batch
+          const held = ctx.gate();
+          if (held) await held;
+        }
         const key = mapKey(e.key, route.prefix);
         if (key.length > writer.maxKeyBytes) {
           this.metrics.skippedKeys++;
