@@ -11,7 +11,7 @@ export * from './limiter.js';
 export { MovedKeys } from './moved.js';
 export * from './options.js';
 export * from './plugins.js';
-export { FERRY_KEY_PREFIX, heartbeatKey } from './shard.js';
+export { FERRY_KEY_PREFIX, heartbeatKey, isFerryKey } from './shard.js';
 export * from './slot.js';
 export * from './state.js';
 export { type ProxyKind, proxyRefuses } from './target/proxy.js';

@@ -84,6 +84,16 @@ function snapshotWorkerUrl(): URL {
 export const FERRY_KEY_PREFIX = '__ferry:';
 const FERRY_PREFIX_BYTES = Buffer.from(FERRY_KEY_PREFIX);
 
+/** A key of Ferry's own (checkpoints, heartbeats, temporary keys): never migrated nor compared. */
+export function isFerryKey(k: Buffer): boolean {
+  const n = FERRY_PREFIX_BYTES.length;
+  return (
+    k.length >= n &&
+    k[0] === 0x5f && // "_": the common case decided without a compare
+    k.compare(FERRY_PREFIX_BYTES, 0, n, 0, n) === 0
+  );
+}
+
 const STREAM_BATCH = 512;
 const MAX_BATCHES_IN_FLIGHT = 64;
 const SNAPSHOT_BATCH = 512;
@@ -457,7 +467,6 @@ export class ShardRunner {
   async writeSnapshot(input: AsyncIterable<Buffer>, job: SnapshotJob): Promise<void> {
     const { ctx } = this;
     const { writer, mapper, options, signal, limiter } = ctx;
-    this.metrics.phase = 'snapshot';
     const replace = job.replace;
     const abs = writer.atLeast('5.0.0');
     const targetRdb = rdbVersionOf(writer.version);
@@ -519,11 +528,7 @@ export class ShardRunner {
         }
         if (e.kind !== 'key') continue;
         const route = mapper.route(e.db);
-        if (
-          e.key.length > FERRY_PREFIX_BYTES.length &&
-          e.key[0] === 0x5f && // "_": the common case decided without a view and a compare
-          e.key.compare(FERRY_PREFIX_BYTES, 0, FERRY_PREFIX_BYTES.length, 0, FERRY_PREFIX_BYTES.length) === 0
-        ) {
+        if (isFerryKey(e.key)) {
           this.metrics.skippedKeys++; // Ferry's own keys (a heartbeat) are not migrated
           continue;
         }
@@ -838,11 +843,7 @@ export class ShardRunner {
         for await (const page of w.scan(db, w.cluster ? nodeSlot : undefined)) {
           const doomed: Buffer[] = [];
           for (const k of page) {
-            if (
-              k.length >= FERRY_PREFIX_BYTES.length &&
-              k.subarray(0, FERRY_PREFIX_BYTES.length).equals(FERRY_PREFIX_BYTES)
-            )
-              continue; // checkpoint keys: this shard's are cleared next, the others' are theirs
+            if (isFerryKey(k)) continue; // checkpoint keys: this shard's are cleared next, the others' are theirs
             const p = prefixes
               .get(db)
               ?.find((x) => k.length >= x.length && k.subarray(0, x.length).equals(x));

@@ -14,7 +14,7 @@ import { RateLimiter } from './limiter.js';
 import { MovedKeys } from './moved.js';
 import { type RateLimit, type ResolvedOptions, resolveOptions, type TaskOptions } from './options.js';
 import type { Logger, PluginContext, PluginRegistry, ShardSpec } from './plugins.js';
-import { FERRY_KEY_PREFIX, ShardRunner, targetDbs } from './shard.js';
+import { isFerryKey, ShardRunner, targetDbs } from './shard.js';
 import type { WorkerTarget } from './snapshot-worker.js';
 import { assertAllowed, canTransition, type TaskAction, type TaskState } from './state.js';
 import type { ProxyKind } from './target/proxy.js';
@@ -484,7 +484,7 @@ export class Task {
               break;
             }
           }
-          const ours = sample.every((k) => k.toString('latin1').startsWith(FERRY_KEY_PREFIX));
+          const ours = sample.every(isFerryKey);
           if (ours && sample.length > 0 && (whole || sample.length >= n)) continue;
           if (this.options.conflict !== 'fail') return false;
           throw new FerryError(

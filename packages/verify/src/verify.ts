@@ -3,7 +3,7 @@ import {
   type DbMap,
   dbTargetOf,
   type Endpoint,
-  FERRY_KEY_PREFIX,
+  isFerryKey,
   type KeyFilterSpec,
   keyFilter,
   keySlot,
@@ -205,9 +205,6 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     mode,
     ttlToleranceMs: o.ttlToleranceMs ?? 2000,
   };
-  const own = Buffer.from(FERRY_KEY_PREFIX);
-  const isOwn = (k: Buffer): boolean =>
-    k.length >= own.length && k.compare(own, 0, own.length, 0, own.length) === 0;
   const picked = (): boolean => sample >= 1 || Math.random() < sample;
   let keysChecked = 0;
   let found: Difference[] = [];
@@ -243,7 +240,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         const to = prefixOf(unit.db);
         const pairs: KeyPair[] = [];
         for (const key of keys) {
-          if (!to || isOwn(key) || (filter && !filter(key)) || !picked()) continue;
+          if (!to || isFerryKey(key) || (filter && !filter(key)) || !picked()) continue;
           const targetKey = to.prefix.length ? Buffer.concat([to.prefix, key]) : key;
           pairs.push({ db: unit.db, key, targetDb: to.db, targetKey });
         }
@@ -268,7 +265,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       for await (const keys of scan(unit, o.signal)) {
         const asked: Array<{ from: { db: number; prefix: Buffer }; key: Buffer; targetKey: Buffer }> = [];
         for (const targetKey of keys) {
-          if (isOwn(targetKey) || !picked()) continue;
+          if (isFerryKey(targetKey) || !picked()) continue;
           // the longest prefix that leads here (db1: before the empty prefix of db0)
           const from = origins
             .filter(

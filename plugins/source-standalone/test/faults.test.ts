@@ -1,3 +1,4 @@
+import type { Task } from '@ferry/core';
 import {
   compareDeployments,
   formatDifferences,
@@ -29,6 +30,34 @@ async function listLengths(s: RedisServer, dbs: number[]): Promise<Record<string
   }
   c.disconnect();
   return out;
+}
+
+/** A source whose (diskless) snapshot takes 200 µs a key: a cut lands inside the transfer. */
+function slowSource(): Promise<RedisServer> {
+  return server({
+    label: 'source',
+    config: { 'rdb-key-save-delay': 200, 'repl-diskless-sync': 'yes', 'repl-diskless-sync-delay': 0 },
+  });
+}
+
+/** Waits until `keys` keys of the snapshot are written, lets `between` act, cuts the link once, then finishes the task. */
+async function cutSnapshotOnce(
+  source: RedisServer,
+  task: Task,
+  running: Promise<void>,
+  keys: number,
+  between: () => Promise<void> = async () => undefined,
+): Promise<void> {
+  await waitFor(async () => (task.metrics()[0]?.keys ?? 0) > keys, {
+    what: 'part of the snapshot to be written',
+    timeoutMs: 30_000,
+  });
+  await between();
+  expect(await killReplicaLink(source)).toBe(1);
+  await source.command('CONFIG', 'SET', 'rdb-key-save-delay', '0');
+  await untilSynced(task);
+  await task.complete();
+  await running;
 }
 
 describe('faults', () => {
@@ -76,10 +105,7 @@ describe('faults', () => {
     // snapshot is a new full sync: a key the first pass wrote and the source deleted before the
     // second fork is in no snapshot, and without the same emptying it stayed on the target (where a
     // later APPEND grew it: the faults test above caught that once in a while).
-    const source = await server({
-      label: 'source',
-      config: { 'rdb-key-save-delay': 200, 'repl-diskless-sync': 'yes', 'repl-diskless-sync-delay': 0 },
-    });
+    const source = await slowSource();
     const target = await server({ label: 'target' });
     const src = source.client();
     const tgt = target.client();
@@ -91,24 +117,17 @@ describe('faults', () => {
     }
     const task = engine().createTask(spec(source, endpointOf(target)));
     const log = record(task);
-    const running = task.start();
-    await waitFor(async () => (task.metrics()[0]?.keys ?? 0) > 3000, {
-      what: 'part of the snapshot to be written',
-      timeoutMs: 30_000,
+    let gone: string[] = [];
+    await cutSnapshotOnce(source, task, task.start(), 3000, async () => {
+      // keys the first pass has written: deleted on the source, one of them appended to afresh
+      await tgt.select(0);
+      const [, written] = await tgt.scan(0, 'MATCH', 'k:0:*', 'COUNT', 2000);
+      expect(written.length).toBeGreaterThan(100);
+      gone = written.slice(0, 100);
+      await src.select(0);
+      await src.del(...gone);
+      await src.append(gone[0] as string, 'fresh');
     });
-    // keys the first pass has written: deleted on the source, one of them appended to afresh
-    await tgt.select(0);
-    const [, written] = await tgt.scan(0, 'MATCH', 'k:0:*', 'COUNT', 2000);
-    expect(written.length).toBeGreaterThan(100);
-    const gone = written.slice(0, 100);
-    await src.select(0);
-    await src.del(...gone);
-    await src.append(gone[0] as string, 'fresh');
-    expect(await killReplicaLink(source)).toBe(1);
-    await source.command('CONFIG', 'SET', 'rdb-key-save-delay', '0');
-    await untilSynced(task);
-    await task.complete();
-    await running;
     expect(log.starts.map((s) => s.mode)).toEqual(['full', 'full']);
     expect(
       log.warnings.some((w) => /emptied first/.test(w)),
@@ -123,10 +142,7 @@ describe('faults', () => {
   });
 
   it('a snapshot written again onto a target that held other keys keeps them, and says what that risks', async () => {
-    const source = await server({
-      label: 'source',
-      config: { 'rdb-key-save-delay': 200, 'repl-diskless-sync': 'yes', 'repl-diskless-sync-delay': 0 },
-    });
+    const source = await slowSource();
     const target = await server({ label: 'target' });
     const src = source.client();
     const tgt = target.client();
@@ -136,16 +152,7 @@ describe('faults', () => {
     await tgt.set('theirs', 'the user keeps this');
     const task = engine().createTask(spec(source, endpointOf(target), { options: { conflict: 'replace' } }));
     const log = record(task);
-    const running = task.start();
-    await waitFor(async () => (task.metrics()[0]?.keys ?? 0) > 2000, {
-      what: 'part of the snapshot to be written',
-      timeoutMs: 30_000,
-    });
-    expect(await killReplicaLink(source)).toBe(1);
-    await source.command('CONFIG', 'SET', 'rdb-key-save-delay', '0');
-    await untilSynced(task);
-    await task.complete();
-    await running;
+    await cutSnapshotOnce(source, task, task.start(), 2000);
     expect(log.starts.map((s) => s.mode)).toEqual(['full', 'full']);
     expect(await tgt.get('theirs')).toBe('the user keeps this');
     expect(
