@@ -6,7 +6,7 @@
 //                   pipelined) ÷ the rate native replication sustains, with lag p50/p99/max
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dumpPayload, rdbFileParser } from '../../packages/rdb/dist/index.js';
@@ -54,6 +54,14 @@ async function startSource() {
 }
 
 const info = async (s, section) => s.info(section);
+/** A server's CPU seconds so far: its own process, and its children (the fork that makes an RDB). */
+const cpuOf = async (s) => {
+  const c = await info(s, 'cpu');
+  return {
+    main: Number(c.used_cpu_user) + Number(c.used_cpu_sys),
+    fork: Number(c.used_cpu_user_children) + Number(c.used_cpu_sys_children),
+  };
+};
 const keysOf = async (s) => {
   const ks = await info(s, 'keyspace');
   return Object.values(ks).reduce((a, v) => a + Number(/keys=(\d+)/.exec(String(v))?.[1] ?? 0), 0);
@@ -98,14 +106,16 @@ async function rawIngest() {
     await new Promise((r) => out.end(r));
   }
   const target = await startRedis({ label: 'bench-raw' });
+  const c0 = await cpuOf(target);
   const t0 = performance.now();
   execFileSync('sh', ['-c', `redis-cli -h ${target.host} -p ${target.port} --pipe < ${file}`], {
     stdio: 'pipe',
   });
   const ms = performance.now() - t0;
+  const targetCpu = (await cpuOf(target)).main - c0.main;
   const keys = await keysOf(target);
   await target.stop();
-  return { ms, keys };
+  return { ms, keys, targetCpu, file };
 }
 
 // ---------------------------------------------------------------- Ferry
@@ -138,6 +148,27 @@ function startFerry(source, target) {
       listeners.add(l);
     });
   return { child, next, listeners };
+}
+
+// ---------------------------------------------------------------- the CPU floor of moving the bytes
+/** What a Node.js process spends only to receive the RDB and send the RESTOREs (floor-child.mjs). */
+async function moveFloor(source, respFile) {
+  const target = await startRedis({ label: 'bench-floor' });
+  const out = await new Promise((resolve, reject) =>
+    execFile(
+      process.execPath,
+      [
+        join(here, 'floor-child.mjs'),
+        `${source.host}:${source.port}`,
+        `${target.host}:${target.port}`,
+        respFile,
+      ],
+      { timeout: 300_000 },
+      (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout))),
+    ),
+  );
+  await target.stop();
+  return out;
 }
 
 // ---------------------------------------------------------------- incremental phase
@@ -291,10 +322,25 @@ for (let r = 0; r < runs; r++) {
   const n = await nativeSnapshot(source);
   const w = await rawIngest();
   const t = await startRedis({ label: 'bench-target' });
+  const [s0, t0] = await Promise.all([cpuOf(source), cpuOf(t)]);
   const f = startFerry(source, t);
   const sd = await f.next('snapshot-done');
+  const [s1, t1] = await Promise.all([cpuOf(source), cpuOf(t)]);
   const fk = await keysOf(t);
-  rounds.push({ native: n.ms, raw: w.ms, ferry: sd.ms, write: sd.writeMs });
+  rounds.push({
+    native: n.ms,
+    raw: w.ms,
+    rawTargetCpu: w.targetCpu,
+    ferry: sd.ms,
+    write: sd.writeMs,
+    // CPU seconds while Ferry's snapshot ran: the source's fork and main process, target, Ferry
+    cpu: {
+      fork: s1.fork - s0.fork,
+      source: s1.main - s0.main,
+      target: t1.main - t0.main,
+      ferry: sd.cpuMs / 1000,
+    },
+  });
   if (!native || n.ms < native.ms) native = { ms: n.ms, keys: n.keys };
   if (!raw || w.ms < raw.ms) raw = w;
   if (!snap || sd.ms < snap.ms) snap = { ...sd };
@@ -311,6 +357,7 @@ for (let r = 0; r < runs; r++) {
     await Promise.all([n.replica.stop(), t.stop()]);
   }
 }
+const floor = await moveFloor(source, raw.file);
 const inc = await incremental(source, native.replica, ferry);
 ferry.child.stdin.write('complete\n');
 const done = await ferry.next('done');
@@ -338,6 +385,31 @@ console.log(
 console.log(
   `                 Ferry              ${(snap.writeMs / 1000).toFixed(2)} s  ${Math.round(snap.keys / (snap.writeMs / 1000)).toLocaleString('en')} keys/s  ratio ${writeRatio.toFixed(2)}× (${ok(writeRatio, 1.3)})`,
 );
+// Where the write phase's time goes: on a diskless source it runs while the source's fork makes the
+// RDB, so the fork, the target and Ferry share the machine's cores, and the phase cannot be shorter
+// than their CPU divided by the cores. Per round: what they used, and how much CPU that left Ferry
+// for a write phase of 1.3× that round's raw ingest (the target counted at the lower of its CPU under
+// Ferry and under redis-cli --pipe); then what a Node.js process needs only to move the bytes.
+{
+  const cores = availableParallelism();
+  const s = (x) => `${x.toFixed(2)} s`;
+  console.log(`CPU budget       CPU used while Ferry's snapshot ran, on ${cores} cores (s):`);
+  for (const [i, r] of rounds.entries()) {
+    const c = r.cpu;
+    const sum = c.fork + c.source + c.target + c.ferry;
+    const allowed = (cores * 1.3 * r.raw) / 1000 - c.fork - c.source - Math.min(c.target, r.rawTargetCpu);
+    console.log(
+      `  round ${i + 1}: source's fork ${c.fork.toFixed(2)} + source ${c.source.toFixed(2)} + target ${c.target.toFixed(2)} (${r.rawTargetCpu.toFixed(2)} under --pipe) + Ferry ${c.ferry.toFixed(2)} = ${sum.toFixed(2)} ≥ ${s(sum / cores)} of ${s(r.write / 1000)}; at 1.3× Ferry could have used ${allowed > 0 ? s(allowed) : 'nothing'}`,
+    );
+  }
+  if (!diskless)
+    console.log(
+      '                 (disk-based: the fork ran before the write phase, so these bounds are loose)',
+    );
+  console.log(
+    `                 a Node.js process only moving these bytes uses ${s((floor.receiveMs + floor.sendMs) / 1000)} (receive the RDB ${s(floor.receiveMs / 1000)}, send the RESTOREs and read ${floor.replies.toLocaleString('en')} replies ${s(floor.sendMs / 1000)}); one CRC64 pass over the RDB ${s(floor.crcMs / 1000)} (Ferry makes two)`,
+  );
+}
 const fmtLag = (x) =>
   `lag p50/p99/max ${x.p50}/${x.p99}/${x.max} ms, ${(x.p50b / 1024).toFixed(0)}/${(x.p99b / 1024).toFixed(0)}/${(x.maxb / 1024).toFixed(0)} KB`;
 console.log('incremental      redis-benchmark SET/INCR/LPUSH/HSET on the source, from full speed down:');
