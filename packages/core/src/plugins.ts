@@ -10,7 +10,13 @@ export interface ShardSpec {
   id: string;
   primary: Endpoint;
   replicas: Endpoint[];
+  /** The slots whose keys are this shard's, as inclusive ranges, in `slotScheme`'s numbering. */
   slots?: Array<[number, number]>;
+  /**
+   * How a key's slot is computed for `slots`: `cluster` (CRC16 of the hash tag, 16384 slots; the
+   * default) or `codis` (CRC32 of Codis's hash tag, 1024 slots).
+   */
+  slotScheme?: 'cluster' | 'codis';
   /**
    * Other names this shard may have had in an earlier discovery (a cluster shard is named after its
    * primary, which a failover changes): a stored checkpoint under one of them is this shard's.

@@ -14,7 +14,7 @@ import type { RateLimit, ResolvedOptions } from './options.js';
 import type { ShardSpec } from './plugins.js';
 import { encodeRestores, type RestoreItem } from './restore.js';
 import { Rewriter } from './rewrite.js';
-import { keySlot, slotTag } from './slot.js';
+import { CODIS_SLOTS, codisSlot, keySlot, SLOTS, slotTag } from './slot.js';
 import type { SnapshotWorkerData, WorkerMessage, WorkerTarget } from './snapshot-worker.js';
 import { type ProxyKind, proxyName, proxyRefuses } from './target/proxy.js';
 import { describeCommand, type TargetWriter } from './target/writer.js';
@@ -255,6 +255,7 @@ export class ShardRunner {
     s.primary = spec.primary;
     s.replicas = spec.replicas;
     if (spec.slots) s.slots = spec.slots;
+    if (spec.slotScheme) s.slotScheme = spec.slotScheme;
     const cur = this.source;
     const keep =
       s.preferReplica === false
@@ -820,7 +821,9 @@ export class ShardRunner {
     }
     const slots = ctx.shard.slots;
     if (!slots) return cannot("the source topology does not say which keys are this shard's");
-    const mine = new Uint8Array(16384);
+    const codis = ctx.shard.slotScheme === 'codis';
+    const slotOf = codis ? codisSlot : keySlot;
+    const mine = new Uint8Array(codis ? CODIS_SLOTS : SLOTS);
     for (const [a, b] of slots) mine.fill(1, a, b + 1);
     let unsettled = 0;
     for (const s of ctx.moved.unsettledSlots) if (mine[s]) unsettled++;
@@ -847,7 +850,7 @@ export class ShardRunner {
             const p = prefixes
               .get(db)
               ?.find((x) => k.length >= x.length && k.subarray(0, x.length).equals(x));
-            if (mine[keySlot(p ? k.subarray(p.length) : k)]) doomed.push(k);
+            if (mine[slotOf(p ? k.subarray(p.length) : k)]) doomed.push(k);
           }
           await Promise.all(doomed.map((k) => w.send(db, w.cluster ? keySlot(k) : undefined, ['DEL', k])));
           removed += doomed.length;

@@ -51,3 +51,37 @@ export function slotTag(slot: number): string {
   }
   return tags[slot] as string;
 }
+
+/** Codis's slot count (pkg/models/slots.go MaxSlotNum). */
+export const CODIS_SLOTS = 1024;
+
+/** CRC-32/IEEE (Go's crc32.ChecksumIEEE), the checksum Codis routes keys by. */
+const CRC32 = (() => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+function crc32(buf: Uint8Array, start: number, end: number): number {
+  let c = -1;
+  for (let i = start; i < end; i++) c = (CRC32[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
+/**
+ * The Codis slot of a key: CRC-32 of its hash tag, modulo 1024. Codis's tag rule differs from
+ * Redis Cluster's: the bytes between the first `{` and the next `}`, even when there are none
+ * (`{}x` hashes the empty string), else the whole key (codis pkg/proxy/mapper.go Hash).
+ */
+export function codisSlot(key: Buffer): number {
+  const open = key.indexOf(0x7b); // '{'
+  if (open >= 0) {
+    const close = key.indexOf(0x7d, open + 1); // '}'
+    if (close >= 0) return crc32(key, open + 1, close) % CODIS_SLOTS;
+  }
+  return crc32(key, 0, key.length) % CODIS_SLOTS;
+}

@@ -4,6 +4,7 @@ import {
   assertAllowed,
   COMMANDS,
   canTransition,
+  codisSlot,
   globToRegExp,
   KeyMapper,
   keyFilter,
@@ -119,6 +120,24 @@ describe('keys', () => {
     for (const slot of [0, 1, 5000, 16383]) expect(keySlot(b(`x{${slotTag(slot)}}y`))).toBe(slot);
     expect(keySlot(b('123456789'))).toBe(12739); // CRC16/XMODEM check value 0x31C3
     expect(keySlot(b('{user1000}.following'))).toBe(keySlot(b('user1000')));
+  });
+
+  it("computes Codis slots as codis-proxy does: CRC-32 of Codis's hash tag, modulo 1024", async () => {
+    expect(codisSlot(b('123456789'))).toBe(0xcbf43926 % 1024); // CRC-32/IEEE check value
+    expect(codisSlot(b(''))).toBe(0);
+    expect(codisSlot(b('a{user1000}b'))).toBe(codisSlot(b('user1000')));
+    // unlike Redis Cluster, an empty tag is the tag: "{}" hashes the empty string
+    expect(codisSlot(b('{}x'))).toBe(0); // the whole key "{}x" would be slot 22
+    expect(codisSlot(b('a{b'))).toBe(76); // no closing brace: the whole key (CRC-32 0xd923d84c)
+    expect(codisSlot(b('x}{y}'))).toBe(codisSlot(b('y')));
+    // against zlib's CRC-32 where this Node has it (20.15 and later)
+    const zlib = (await import('node:zlib')) as { crc32?: (d: Buffer) => number };
+    if (zlib.crc32) {
+      for (let i = 0; i < 500; i++) {
+        const k = Buffer.from(`key:${i}:${'x'.repeat(i % 37)}\u00e9\r\n`, 'utf8');
+        expect(codisSlot(k)).toBe(zlib.crc32(k) % 1024);
+      }
+    }
   });
 });
 

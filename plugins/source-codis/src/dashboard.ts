@@ -1,7 +1,5 @@
+import { CODIS_SLOTS } from '@ferry/core';
 import { FerryError } from '@ferry/errors';
-
-/** Codis has 1024 slots (pkg/models/slots.go MaxSlotNum). */
-export const CODIS_SLOTS = 1024;
 
 /** A group as codis-dashboard 3.2 describes it: its servers, the first one being the master. */
 export interface CodisGroup {

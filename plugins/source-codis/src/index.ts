@@ -25,6 +25,18 @@ export interface CodisSourceOptions {
   watchIntervalMs: number;
 }
 
+/** The slots of group `id` as inclusive ranges. */
+function slotRanges(slotGroups: number[], id: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let s = 0; s < slotGroups.length; s++) {
+    if (slotGroups[s] !== id) continue;
+    const last = out.at(-1);
+    if (last && last[1] === s - 1) last[1] = s;
+    else out.push([s, s]);
+  }
+  return out;
+}
+
 function withPassword(e: Endpoint, password: string | undefined): Endpoint {
   return password && e.password === undefined ? { ...e, password } : e;
 }
@@ -44,10 +56,12 @@ export function sourceCodis(): SourceTopologyPlugin<CodisSourceOptions> {
     nodes: Endpoint[],
     opts: CodisSourceOptions,
     ctx: PluginContext,
+    slots?: Array<[number, number]>,
   ): Promise<ShardSpec> {
     try {
       const [s] = await standalone.discover({ nodes, preferReplica: opts.preferReplica }, ctx);
-      return { ...(s as ShardSpec), id: name };
+      // the group's slots say which keys are its own (a re-snapshot then removes only those)
+      return { ...(s as ShardSpec), id: name, ...(slots ? { slots, slotScheme: 'codis' as const } : {}) };
     } catch (err) {
       const e = err as FerryError;
       throw new FerryError(e.code ?? 'CONNECTION_FAILED', `codis ${name}: ${e.message}`, { cause: err });
@@ -57,7 +71,7 @@ export function sourceCodis(): SourceTopologyPlugin<CodisSourceOptions> {
   function fromDashboard(
     t: CodisTopology,
     opts: CodisSourceOptions,
-  ): Array<{ name: string; nodes: Endpoint[] }> {
+  ): Array<{ name: string; nodes: Endpoint[]; slots: Array<[number, number]> }> {
     if (t.moving.length > 0)
       throw new FerryError(
         'SOURCE_NOT_READY',
@@ -71,7 +85,7 @@ export function sourceCodis(): SourceTopologyPlugin<CodisSourceOptions> {
         `${unassigned} of the 1024 Codis slots are not assigned to a group: assign them (codis-dashboard, Slots) first`,
       );
     const used = new Set(t.slotGroups);
-    const out: Array<{ name: string; nodes: Endpoint[] }> = [];
+    const out: Array<{ name: string; nodes: Endpoint[]; slots: Array<[number, number]> }> = [];
     for (const g of t.groups) {
       if (!used.has(g.id)) continue; // a group without slots holds no data Codis serves
       if (g.servers.length === 0)
@@ -83,6 +97,7 @@ export function sourceCodis(): SourceTopologyPlugin<CodisSourceOptions> {
         );
       out.push({
         name: `group-${g.id}`,
+        slots: slotRanges(t.slotGroups, g.id),
         nodes: g.servers.map((s, i) =>
           withPassword(parseNodeSpec(s, `codis group ${g.id} server ${i + 1}`), opts.password),
         ),
@@ -152,7 +167,8 @@ export function sourceCodis(): SourceTopologyPlugin<CodisSourceOptions> {
     },
 
     async discover(opts: CodisSourceOptions, ctx: PluginContext): Promise<ShardSpec[]> {
-      let groups = opts.groups;
+      let groups: Array<{ name: string; nodes: Endpoint[]; slots?: Array<[number, number]> }> | undefined =
+        opts.groups;
       if (opts.dashboard) {
         const t = await fetchTopom(opts.dashboard, ctx.signal);
         groups = fromDashboard(t, opts);
@@ -160,7 +176,9 @@ export function sourceCodis(): SourceTopologyPlugin<CodisSourceOptions> {
           `codis ${t.version}${t.product ? ` product ${t.product}` : ''}: ${groups.length} groups`,
         );
       }
-      const shards = await Promise.all((groups ?? []).map((g) => groupShard(g.name, g.nodes, opts, ctx)));
+      const shards = await Promise.all(
+        (groups ?? []).map((g) => groupShard(g.name, g.nodes, opts, ctx, g.slots)),
+      );
       const seen = new Map<string, string>();
       for (const s of shards) {
         const p = endpointName(s.primary);
