@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { type WriteLoadOptions, type WriteLoadResult, writeLoad } from './data/writeLoad.js';
 import type { AnyClient } from './internal/sink.js';
 import type { RedisServer } from './servers/redis.js';
@@ -75,6 +76,18 @@ export async function untilSynced(task: TaskLike, quietMs = 1500, timeoutMs = 12
     if (Date.now() > deadline) throw new Error(`not synced after ${timeoutMs} ms: ${JSON.stringify(m)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Every key of a standalone server's current db that matches `pattern`, through all SCAN pages. */
+export async function scanKeys(client: Redis, pattern: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    out.push(...keys);
+  } while (cursor !== '0');
+  return out;
 }
 
 /** Keys Ferry left on a target (it removes its own when a task completes), in dbs 0–15. */

@@ -8,6 +8,7 @@ import {
   type RedisCluster,
   record,
   resolveBinary,
+  scanKeys,
   serverScope,
   untilSynced,
   waitFor,
@@ -243,16 +244,7 @@ describe('cluster source', () => {
       const log = record(task);
       const running = task.start();
       const t = target.client();
-      const written = async (): Promise<string[]> => {
-        const out: string[] = [];
-        let cursor = '0';
-        do {
-          const [next, keys] = await t.scan(cursor, 'MATCH', `{${tag}}:r:*`, 'COUNT', 1000);
-          cursor = next;
-          out.push(...keys);
-        } while (cursor !== '0');
-        return out;
-      };
+      const written = (): Promise<string[]> => scanKeys(t, `{${tag}}:r:*`);
       await waitFor(async () => (await written()).length > 1000, {
         what: 'part of the slow shard to be written',
         timeoutMs: 60_000,

@@ -9,6 +9,7 @@ import {
   populate,
   type RedisServer,
   record,
+  scanKeys,
   serverScope,
   startReplica,
   untilSynced,
@@ -218,16 +219,7 @@ describe('codis source: a group written again', () => {
         const log = record(task);
         const running = task.start();
         const t = target.client();
-        const written = async (): Promise<string[]> => {
-          const out: string[] = [];
-          let cursor = '0';
-          do {
-            const [next, keys] = await t.scan(cursor, 'MATCH', 'g1:r:*', 'COUNT', 1000);
-            cursor = next;
-            out.push(...keys);
-          } while (cursor !== '0');
-          return out;
-        };
+        const written = (): Promise<string[]> => scanKeys(t, 'g1:r:*');
         await waitFor(async () => (await written()).length > 1000, {
           what: 'part of the slow group to be written',
           timeoutMs: 60_000,
