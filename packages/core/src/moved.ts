@@ -16,8 +16,24 @@ export class MovedKeys {
   overflowed = 0;
   /** Slots reported moving between source shards during the task (their owner is not certain). */
   readonly unsettledSlots = new Set<number>();
+  /**
+   * Keys a shard's source held outside that shard's slots (a Codis group's keys codis-proxy does not
+   * read, say), seen in a snapshot: once there is one, a target key in some shard's slots may have
+   * come from another shard, and no re-snapshot removes keys by slot.
+   */
+  strays = 0;
 
-  constructor(private readonly limit = 200_000) {}
+  constructor(
+    private readonly limit = 200_000,
+    /** Called at each stray key (a snapshot thread tells the task's thread). */
+    private readonly onStray?: () => void,
+  ) {}
+
+  /** A shard's snapshot holds a key outside its slots: noted before the key is written. */
+  stray(): void {
+    this.strays++;
+    this.onStray?.();
+  }
 
   private id(db: number, key: Buffer): string {
     return `${db}\u0000${key.toString('latin1')}`;

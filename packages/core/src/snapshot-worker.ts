@@ -55,6 +55,8 @@ export interface WorkerTarget {
 
 export type WorkerMessage =
   | { t: 'opened' }
+  /** A key outside the shard's slots is about to be written (see MovedKeys.strays). */
+  | { t: 'stray' }
   | { t: 'metrics'; m: Partial<ShardMetrics> }
   | { t: 'event'; name: string; payload: unknown }
   | { t: 'done'; m: Partial<ShardMetrics>; restoreAllowed: boolean }
@@ -116,7 +118,7 @@ async function main(): Promise<void> {
     emit: (name, payload) => post({ t: 'event', name, payload }),
     onStreaming: () => undefined,
     gate: () => paused?.promise,
-    moved: new MovedKeys(),
+    moved: new MovedKeys(undefined, () => post({ t: 'stray' })),
     targetOwned: false,
     shardCount: d.shardCount,
   });

@@ -175,6 +175,84 @@ describe('codis source from the dashboard', () => {
   });
 });
 
+/**
+ * Three groups holding keys of their own Codis slots (as codis-proxy places them), group 1 slow and
+ * cut once while its snapshot is written, after 100 of the keys already written were deleted on the
+ * source. `stray`: group 2 also holds a key of group 1's slots (one codis-proxy never reads).
+ */
+async function cutGroupOne(threads: 'never' | 'always', stray: boolean) {
+  const owner = parseTopom(topomFixture(), 'fixture').slotGroups;
+  const map: Record<string, string> = {};
+  const masters: RedisServer[] = [];
+  let strayKey = '';
+  for (const g of [1, 2, 3]) {
+    const m = await servers.redis({ label: `codis-resnap-m${g}` });
+    const r = servers.adopt(await startReplica(m, { label: `codis-resnap-r${g}` }));
+    const p = m.client().pipeline();
+    const want = g === 1 ? 6000 : 400; // group 1 with keys enough to be cut mid-way
+    for (let i = 0, n = 0; n < want; i++) {
+      const k = `g${g}:r:${i}`;
+      const home = owner[codisSlot(Buffer.from(k))];
+      if (home !== g) {
+        if (stray && g === 2 && home === 1 && !strayKey) {
+          strayKey = k;
+          p.set(k, 'stray');
+        }
+        continue;
+      }
+      p.set(k, `v${i}`);
+      n++;
+    }
+    await p.exec();
+    map[`10.0.0.${g}1:6379`] = `${m.host}:${m.port}`;
+    map[`10.0.0.${g}2:6379`] = `${r.host}:${r.port}`;
+    masters.push(m);
+  }
+  const [slow] = masters as [RedisServer];
+  const dashboard = await serveDashboard(() => withAddresses(topomFixture(), map));
+  const target = await servers.redis({ label: 'codis-resnap-target' });
+  try {
+    await slow.command('CONFIG', 'SET', 'rdb-key-save-delay', '1000');
+    const task = engine().createTask({
+      id: `codis-resnap-${threads}`,
+      source: {
+        topology: 'codis',
+        options: { dashboard: dashboard.url, preferReplica: false, watchIntervalMs: 200 },
+      },
+      target: { endpoint: target.endpoint },
+      options: { snapshotThreads: threads },
+    });
+    const log = record(task);
+    const running = task.start();
+    const t = target.client();
+    const written = (): Promise<string[]> => scanKeys(t, 'g1:r:*');
+    await waitFor(async () => (await written()).length > 1000, {
+      what: 'part of the slow group to be written',
+      timeoutMs: 60_000,
+    });
+    const gone = (await written()).slice(0, 100);
+    const c = slow.client();
+    await c.del(...gone);
+    // the group's replica links are cut (Ferry's and its replica's, which resyncs)
+    await slow.command('CONFIG', 'SET', 'rdb-key-save-delay', '0');
+    await slow.command('CLIENT', 'KILL', 'TYPE', 'replica');
+    await untilSynced(task);
+    await task.complete();
+    await running;
+    c.disconnect();
+    expect(log.starts.filter((s) => s.mode === 'full').length).toBe(4);
+    const diffs = await compareDeployments(
+      { kind: 'sharded', nodes: masters.map((m) => m.endpoint) },
+      target,
+      { dbs: [0] },
+    );
+    return { log, gone, strayKey, t, diffs };
+  } finally {
+    await slow.command('CONFIG', 'SET', 'rdb-key-save-delay', '0').catch(() => undefined);
+    await dashboard.close();
+  }
+}
+
 describe('codis source: a group written again', () => {
   it.each([
     ['on the task thread', 'never'],
@@ -182,76 +260,42 @@ describe('codis source: a group written again', () => {
   ] as const)(
     "removes what its source deleted since the first pass, and only its own slots' keys (%s)",
     async (_, threads) => {
-      // the groups hold only keys of their own Codis slots, as codis-proxy places them
-      const owner = parseTopom(topomFixture(), 'fixture').slotGroups;
-      const map: Record<string, string> = {};
-      const masters: RedisServer[] = [];
-      for (const g of [1, 2, 3]) {
-        const m = await servers.redis({ label: `codis-resnap-m${g}` });
-        const r = servers.adopt(await startReplica(m, { label: `codis-resnap-r${g}` }));
-        const p = m.client().pipeline();
-        const want = g === 1 ? 6000 : 400; // group 1 slow, with keys enough to be cut mid-way
-        for (let i = 0, n = 0; n < want; i++) {
-          const k = `g${g}:r:${i}`;
-          if (owner[codisSlot(Buffer.from(k))] !== g) continue;
-          p.set(k, `v${i}`);
-          n++;
-        }
-        await p.exec();
-        map[`10.0.0.${g}1:6379`] = `${m.host}:${m.port}`;
-        map[`10.0.0.${g}2:6379`] = `${r.host}:${r.port}`;
-        masters.push(m);
-      }
-      const [slow] = masters as [RedisServer];
-      const dashboard = await serveDashboard(() => withAddresses(topomFixture(), map));
-      const target = await servers.redis({ label: 'codis-resnap-target' });
-      try {
-        await slow.command('CONFIG', 'SET', 'rdb-key-save-delay', '1000');
-        const task = engine().createTask({
-          id: `codis-resnap-${threads}`,
-          source: {
-            topology: 'codis',
-            options: { dashboard: dashboard.url, preferReplica: false, watchIntervalMs: 200 },
-          },
-          target: { endpoint: target.endpoint },
-          options: { snapshotThreads: threads },
-        });
-        const log = record(task);
-        const running = task.start();
-        const t = target.client();
-        const written = (): Promise<string[]> => scanKeys(t, 'g1:r:*');
-        await waitFor(async () => (await written()).length > 1000, {
-          what: 'part of the slow group to be written',
-          timeoutMs: 60_000,
-        });
-        const gone = (await written()).slice(0, 100);
-        const c = slow.client();
-        await c.del(...gone);
-        // the group's replica links are cut (Ferry's and its replica's, which resyncs)
-        await slow.command('CONFIG', 'SET', 'rdb-key-save-delay', '0');
-        await slow.command('CLIENT', 'KILL', 'TYPE', 'replica');
-        await untilSynced(task);
-        await task.complete();
-        await running;
-        c.disconnect();
-        expect(log.starts.filter((s) => s.mode === 'full').length).toBe(4);
-        expect(await t.exists(...gone)).toBe(0);
-        expect(
-          log.warnings.some((w) => /group-1.*key\(s\) of its slots removed from the target first/.test(w)),
-          log.warnings.join('\n'),
-        ).toBe(true);
-        t.disconnect();
-        // the other groups' keys stayed: nothing differs from the groups
-        const diffs = await compareDeployments(
-          { kind: 'sharded', nodes: masters.map((m) => m.endpoint) },
-          target,
-          { dbs: [0] },
-        );
-        expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
-      } finally {
-        await slow.command('CONFIG', 'SET', 'rdb-key-save-delay', '0').catch(() => undefined);
-        await dashboard.close();
-      }
+      const { log, gone, t, diffs } = await cutGroupOne(threads, false);
+      expect(await t.exists(...gone)).toBe(0);
+      expect(
+        log.warnings.some((w) => /group-1.*key\(s\) of its slots removed from the target first/.test(w)),
+        log.warnings.join('\n'),
+      ).toBe(true);
+      t.disconnect();
+      // the other groups' keys stayed: nothing differs from the groups
+      expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
+    },
+  );
+
+  it.each([
+    ['on the task thread', 'never'],
+    ['on snapshot threads', 'always'],
+  ] as const)(
+    'removes nothing by slot once a group held a key outside its slots, so that key stays (%s)',
+    async (_, threads) => {
+      const { log, gone, strayKey, t, diffs } = await cutGroupOne(threads, true);
+      expect(strayKey).not.toBe('');
+      // group 2's key in group 1's slots is on the target, as group 2 holds it
+      expect(await t.get(strayKey)).toBe('stray');
+      expect(
+        log.warnings.some((w) => /group-2 .*holds keys outside the slots it was found with/.test(w)),
+        log.warnings.join('\n'),
+      ).toBe(true);
+      expect(
+        log.warnings.some((w) =>
+          /full resync of .*group-1.*the source held 1 key\(s\) outside their shard's slots/.test(w),
+        ),
+        log.warnings.join('\n'),
+      ).toBe(true);
+      // what the cleanup would have removed stays, as the warning says: the 100 deleted keys
+      expect(await t.exists(...gone)).toBe(100);
+      t.disconnect();
+      expect(diffs.length).toBeGreaterThan(0);
     },
   );
 });
