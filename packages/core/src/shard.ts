@@ -256,6 +256,7 @@ export class ShardRunner {
     s.replicas = spec.replicas;
     if (spec.slots) s.slots = spec.slots;
     if (spec.slotScheme) s.slotScheme = spec.slotScheme;
+    this.ownSlots = undefined; // the slots may have changed
     const cur = this.source;
     const keep =
       s.preferReplica === false
@@ -497,10 +498,6 @@ export class ShardRunner {
       );
     };
     const maxInflight = options.maxInFlight * Math.max(1, writer.masters().length);
-    // keys outside this shard's slots, noted before they are written: a re-snapshot of another
-    // shard must not take them for its own (only where several shards write one target)
-    const own = ctx.shardCount > 1 ? this.slotMask() : undefined;
-    let strays = 0;
     const now = (): number => Date.now();
     let firstKeyAt: number | undefined;
     for await (const batch of parser.batches(SNAPSHOT_BATCH)) {
@@ -568,14 +565,7 @@ export class ShardRunner {
           );
           continue;
         }
-        if (own && !own.mask[own.slotOf(e.key)] && !ctx.moved.unsettledSlots.has(own.slotOf(e.key))) {
-          ctx.moved.stray();
-          if (strays++ === 0)
-            this.warnOnce(
-              `${this.name} holds keys outside the slots it was found with (${JSON.stringify(e.key.subarray(0, 60).toString('latin1'))} the first): a router of the source does not read them there; Ferry copies them, and no re-snapshot of this task removes keys by slot`,
-              e.key.subarray(0, 200),
-            );
-        }
+        this.checkOwner(e.key);
         const slot = writer.cluster ? keySlot(key) : undefined;
         this.metrics.keys++;
         const useRestore =
@@ -800,16 +790,6 @@ export class ShardRunner {
     );
   }
 
-  /**
-   * Before a snapshot is written again (a retry after a cut, a refused resume): what an earlier
-   * pass wrote goes, as a Redis replica empties itself before it loads a new RDB. REPLACE alone is
-   * not enough: a key that pass wrote and the source deleted before this snapshot's fork is in no
-   * snapshot and would stay (a later APPEND or LPUSH then grows the stale value).
-   *
-   * Only what is certainly this shard's is removed: the target must have been empty when the task
-   * started (else a stale key cannot be told from the user's own), and with several source shards
-   * only keys of this shard's slots (a cluster source) go. Otherwise the risk is said, not taken.
-   */
   /** This shard's slots as a mask, with its scheme's slot function; undefined without slots. */
   private slotMask(): { mask: Uint8Array; slotOf: (key: Buffer) => number } | undefined {
     const { slots, slotScheme } = this.ctx.shard;
@@ -820,6 +800,46 @@ export class ShardRunner {
     return { mask, slotOf: codis ? codisSlot : keySlot };
   }
 
+  /** The slot mask the stray check uses: only where several shards write one target (null: none). */
+  private ownSlots: ReturnType<ShardRunner['slotMask']> | null | undefined;
+  private strayed = false;
+
+  /** Whether checkOwner has anything to check (several shards, this one with slots). */
+  get tracksOwners(): boolean {
+    if (this.ownSlots === undefined) this.ownSlots = (this.ctx.shardCount > 1 && this.slotMask()) || null;
+    return this.ownSlots !== null;
+  }
+
+  /**
+   * A key of this shard's source about to be written: one outside the shard's slots (and not of a
+   * slot known to be moving) is noted first, so that no re-snapshot of the task takes it for a stale
+   * key of the shard whose slot it is (see MovedKeys.strays).
+   */
+  checkOwner(key: Buffer): void {
+    if (!this.tracksOwners) return;
+    const own = this.ownSlots as NonNullable<ShardRunner['ownSlots']>;
+    const home = own.slotOf(key);
+    if (own.mask[home] || this.ctx.moved.unsettledSlots.has(home)) return;
+    this.ctx.moved.stray();
+    if (this.strayed) return;
+    this.strayed = true;
+    this.warnOnce(
+      `${this.name} holds keys outside the slots it was found with (${JSON.stringify(key.subarray(0, 60).toString('latin1'))} the first): a router of the source does not read them there; Ferry copies them, and no re-snapshot of this task removes keys by slot`,
+      key.subarray(0, 200),
+    );
+  }
+
+  /**
+   * Before a snapshot is written again (a retry after a cut, a refused resume): what an earlier
+   * pass wrote goes, as a Redis replica empties itself before it loads a new RDB. REPLACE alone is
+   * not enough: a key that pass wrote and the source deleted before this snapshot's fork is in no
+   * snapshot and would stay (a later APPEND or LPUSH then grows the stale value).
+   *
+   * Only what is certainly this shard's is removed: the target must have been empty when the task
+   * started (else a stale key cannot be told from the user's own), and with several source shards
+   * only keys of this shard's slots (a cluster source, a Codis group) go, and none once a source held
+   * a key outside its shard's slots (MovedKeys.strays). Otherwise the risk is said, not taken.
+   */
   private async dropEarlierPass(): Promise<void> {
     const { ctx } = this;
     const w = ctx.writer;
@@ -1397,6 +1417,11 @@ class StreamBatch {
     }
     const route = mapper.route(srcDb);
     if (!route) return;
+    if (sh.tracksOwners) {
+      // a write outside this shard's slots (straight to a Codis server, say): noted before it is queued
+      const s = COMMANDS.get(name);
+      if (s && s.first !== 0) for (const i of keyPositions(s, argv)) sh.checkOwner(argv[i] as Buffer);
+    }
     if (writer.proxy) {
       const known = COMMANDS.get(name);
       const keys = known ? keyPositions(known, argv).map((i) => argv[i] as Buffer) : [];
@@ -1521,7 +1546,10 @@ class StreamBatch {
     const { moved, shard } = sh.context;
     if (name === 'restore-asking') {
       const key = argv[1];
-      if (key) moved.restored(db, key, shard.id);
+      if (key) {
+        moved.restored(db, key, shard.id);
+        moved.unsettledSlots.add(keySlot(key)); // its slot is moving to this shard: not a stray key
+      }
       const out: Buffer[] = [Buffer.from('RESTORE'), ...argv.slice(1)];
       if (!argv.slice(4).some((a) => a.length === 7 && a.toString('latin1').toLowerCase() === 'replace'))
         out.push(Buffer.from('REPLACE'));

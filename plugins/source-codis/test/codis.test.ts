@@ -69,7 +69,10 @@ describe('codis-dashboard answer', () => {
 const servers = serverScope();
 afterAll(() => servers.stop());
 
-/** Three groups of master + replica, with data in each master's slots (Codis routes by crc32 % 1024; any key will do here). */
+/**
+ * Three groups of master + replica with random keys, not placed by Codis slot (each group's snapshot
+ * then warns of keys outside its slots; these tests do not look at that: codisGroups places them).
+ */
 async function groups(): Promise<{ map: Record<string, string>; masters: RedisServer[] }> {
   const map: Record<string, string> = {};
   const masters: RedisServer[] = [];
@@ -176,21 +179,20 @@ describe('codis source from the dashboard', () => {
 });
 
 /**
- * Three groups holding keys of their own Codis slots (as codis-proxy places them), group 1 slow and
- * cut once while its snapshot is written, after 100 of the keys already written were deleted on the
- * source. `stray`: group 2 also holds a key of group 1's slots (one codis-proxy never reads).
+ * Three groups of master + replica holding keys of their own Codis slots (as codis-proxy places
+ * them): `counts[g - 1]` keys `g<g>:r:<i>` each. `stray`: group 2 also holds a key of group 1's
+ * slots (one codis-proxy never reads).
  */
-async function cutGroupOne(threads: 'never' | 'always', stray: boolean) {
+async function codisGroups(counts: [number, number, number], stray: boolean) {
   const owner = parseTopom(topomFixture(), 'fixture').slotGroups;
   const map: Record<string, string> = {};
   const masters: RedisServer[] = [];
   let strayKey = '';
   for (const g of [1, 2, 3]) {
-    const m = await servers.redis({ label: `codis-resnap-m${g}` });
-    const r = servers.adopt(await startReplica(m, { label: `codis-resnap-r${g}` }));
+    const m = await servers.redis({ label: `codis-own-m${g}` });
+    const r = servers.adopt(await startReplica(m, { label: `codis-own-r${g}` }));
     const p = m.client().pipeline();
-    const want = g === 1 ? 6000 : 400; // group 1 with keys enough to be cut mid-way
-    for (let i = 0, n = 0; n < want; i++) {
+    for (let i = 0, n = 0; n < (counts[g - 1] as number); i++) {
       const k = `g${g}:r:${i}`;
       const home = owner[codisSlot(Buffer.from(k))];
       if (home !== g) {
@@ -208,6 +210,15 @@ async function cutGroupOne(threads: 'never' | 'always', stray: boolean) {
     map[`10.0.0.${g}2:6379`] = `${r.host}:${r.port}`;
     masters.push(m);
   }
+  return { owner, map, masters, strayKey };
+}
+
+/**
+ * codisGroups, group 1 slow (6000 keys) and cut once while its snapshot is written, after 100 of
+ * the keys already written were deleted on the source.
+ */
+async function cutGroupOne(threads: 'never' | 'always', stray: boolean) {
+  const { map, masters, strayKey } = await codisGroups([6000, 400, 400], stray);
   const [slow] = masters as [RedisServer];
   const dashboard = await serveDashboard(() => withAddresses(topomFixture(), map));
   const target = await servers.redis({ label: 'codis-resnap-target' });
@@ -271,6 +282,42 @@ describe('codis source: a group written again', () => {
       expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
     },
   );
+
+  it('notes a write outside its slots made straight to a group while streaming', async () => {
+    const { owner, map, masters } = await codisGroups([200, 200, 200], false);
+    const dashboard = await serveDashboard(() => withAddresses(topomFixture(), map));
+    const target = await servers.redis({ label: 'codis-own-target' });
+    try {
+      const task = engine().createTask({
+        id: 'codis-stream-stray',
+        source: { topology: 'codis', options: { dashboard: dashboard.url, watchIntervalMs: 200 } },
+        target: { endpoint: target.endpoint },
+      });
+      const log = record(task);
+      const running = task.start();
+      await untilSynced(task);
+      expect(log.warnings.filter((w) => /outside the slots/.test(w))).toEqual([]);
+      // a key of group 1's slots, written to group 2's server itself (not through codis-proxy)
+      let k = '';
+      for (let i = 0; !k; i++) if (owner[codisSlot(Buffer.from(`s:${i}`))] === 1) k = `s:${i}`;
+      const c = (masters[1] as RedisServer).client();
+      await c.set(k, 'direct');
+      c.disconnect();
+      await untilSynced(task);
+      expect(
+        log.warnings.filter((w) => /outside the slots it was found with/.test(w)),
+        log.warnings.join('\n'),
+      ).toEqual([expect.stringMatching(new RegExp(`^group-2 .*"${k}" the first`))]);
+      await task.complete();
+      await running;
+      // copied all the same
+      const t = target.client();
+      expect(await t.get(k)).toBe('direct');
+      t.disconnect();
+    } finally {
+      await dashboard.close();
+    }
+  });
 
   it.each([
     ['on the task thread', 'never'],
