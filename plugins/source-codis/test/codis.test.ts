@@ -346,3 +346,54 @@ describe('codis source: a group written again', () => {
     },
   );
 });
+
+describe('codis source: a resume the source refuses', () => {
+  it("writes the group again without the keys deleted while its link was down, the other groups' keys kept", async () => {
+    const { map, masters } = await codisGroups([2000, 300, 300], false);
+    const [one] = masters as [RedisServer];
+    const dashboard = await serveDashboard(() => withAddresses(topomFixture(), map));
+    const target = await servers.redis({ label: 'codis-refused-target' });
+    try {
+      const task = engine().createTask({
+        id: 'codis-refused',
+        source: {
+          topology: 'codis',
+          options: { dashboard: dashboard.url, preferReplica: false, watchIntervalMs: 200 },
+        },
+        target: { endpoint: target.endpoint },
+      });
+      const log = record(task);
+      const running = task.start();
+      await untilSynced(task);
+      // the link is cut; before Ferry reconnects (its first retry waits 500 ms) 100 keys go and
+      // the backlog overflows, so PSYNC is refused and the group is written again from a snapshot
+      const c = one.client();
+      await one.command('CONFIG', 'SET', 'repl-backlog-size', '16384');
+      const gone = (await scanKeys(c, 'g1:r:*')).slice(0, 100);
+      await one.command('CLIENT', 'KILL', 'TYPE', 'replica');
+      await c.del(...gone);
+      await c.set('g1:filler', 'x'.repeat(1 << 20));
+      await c.del('g1:filler');
+      await untilSynced(task);
+      await task.complete();
+      await running;
+      c.disconnect();
+      expect(log.starts.filter((s) => s.shardId === 'group-1').map((s) => s.mode)).toEqual(['full', 'full']);
+      const t = target.client();
+      expect(await t.exists(...gone)).toBe(0);
+      t.disconnect();
+      expect(
+        log.warnings.some((w) => /group-1.*key\(s\) of its slots removed from the target first/.test(w)),
+        log.warnings.join('\n'),
+      ).toBe(true);
+      const diffs = await compareDeployments(
+        { kind: 'sharded', nodes: masters.map((m) => m.endpoint) },
+        target,
+        { dbs: [0] },
+      );
+      expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
+    } finally {
+      await dashboard.close();
+    }
+  });
+});
