@@ -1417,22 +1417,22 @@ class StreamBatch {
     }
     const route = mapper.route(srcDb);
     if (!route) return;
-    if (sh.tracksOwners) {
-      // a write outside this shard's slots (straight to a Codis server, say): noted before it is queued
-      const s = COMMANDS.get(name);
-      if (s && s.first !== 0) for (const i of keyPositions(s, argv)) sh.checkOwner(argv[i] as Buffer);
-    }
+    // the source command's keys, looked up once for the two checks that read them (neither runs for
+    // a one-shard task into a plain target: no lookup there)
+    const owners = sh.tracksOwners;
+    const known = owners || writer.proxy ? COMMANDS.get(name) : undefined;
+    const srcKeys = known ? keyPositions(known, argv).map((i) => argv[i] as Buffer) : [];
+    // a write outside this shard's slots (straight to a Codis server, say): noted before it is queued
+    if (owners) for (const k of srcKeys) sh.checkOwner(k);
     if (writer.proxy) {
-      const known = COMMANDS.get(name);
-      const keys = known ? keyPositions(known, argv).map((i) => argv[i] as Buffer) : [];
       const why = proxyRefuses(
         writer.proxy,
         name,
-        keys.map((k) => mapKey(k, route.prefix)),
+        srcKeys.map((k) => mapKey(k, route.prefix)),
         writer.maxKeyBytes,
       );
       if (why) {
-        sh.unsupported(`${describeCommand(argv)} was not applied: ${why}`, keys[0], name.toUpperCase());
+        sh.unsupported(`${describeCommand(argv)} was not applied: ${why}`, srcKeys[0], name.toUpperCase());
         return;
       }
       const as = proxyName(writer.proxy, name);

@@ -95,6 +95,36 @@ function engine() {
   });
 }
 
+/**
+ * A task reading Codis through the dashboard at `dashboard` (watched every 200 ms) into `target`,
+ * started and recorded.
+ */
+function dashboardTask(
+  id: string,
+  dashboard: string,
+  target: RedisServer,
+  o: { preferReplica?: false; snapshotThreads?: 'never' | 'always' } = {},
+) {
+  const task = engine().createTask({
+    id,
+    source: {
+      topology: 'codis',
+      options: {
+        dashboard,
+        watchIntervalMs: 200,
+        ...(o.preferReplica === false ? { preferReplica: false } : {}),
+      },
+    },
+    target: { endpoint: target.endpoint },
+    ...(o.snapshotThreads ? { options: { snapshotThreads: o.snapshotThreads } } : {}),
+  });
+  return { task, log: record(task), running: task.start() };
+}
+
+/** The differences between the groups' masters, taken together, and the target (db 0). */
+const againstGroups = (masters: RedisServer[], target: RedisServer) =>
+  compareDeployments({ kind: 'sharded', nodes: masters.map((m) => m.endpoint) }, target, { dbs: [0] });
+
 describe('codis source from the dashboard', () => {
   it('discovers the groups, migrates them, refuses a slot migration in progress and pauses when one starts', async () => {
     const { map, masters } = await groups();
@@ -136,13 +166,7 @@ describe('codis source from the dashboard', () => {
       doc = clean;
 
       const target = await servers.redis({ label: 'codis-target' });
-      const task = engine().createTask({
-        id: 'codis1',
-        source: { topology: 'codis', options: { dashboard: dashboard.url, watchIntervalMs: 200 } },
-        target: { endpoint: target.endpoint },
-      });
-      const log = record(task);
-      const running = task.start();
+      const { task, log, running } = dashboardTask('codis1', dashboard.url, target);
       await untilSynced(task);
       const loads = masters.map((m, i) =>
         writeLoad(m.client(), {
@@ -166,11 +190,7 @@ describe('codis source from the dashboard', () => {
       await task.complete();
       await running;
       expect(task.state).toBe('succeeded');
-      const diffs = await compareDeployments(
-        { kind: 'sharded', nodes: masters.map((m) => m.endpoint) },
-        target,
-        { dbs: [0] },
-      );
+      const diffs = await againstGroups(masters, target);
       expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
     } finally {
       await dashboard.close();
@@ -224,17 +244,10 @@ async function cutGroupOne(threads: 'never' | 'always', stray: boolean) {
   const target = await servers.redis({ label: 'codis-resnap-target' });
   try {
     await slow.command('CONFIG', 'SET', 'rdb-key-save-delay', '1000');
-    const task = engine().createTask({
-      id: `codis-resnap-${threads}`,
-      source: {
-        topology: 'codis',
-        options: { dashboard: dashboard.url, preferReplica: false, watchIntervalMs: 200 },
-      },
-      target: { endpoint: target.endpoint },
-      options: { snapshotThreads: threads },
+    const { task, log, running } = dashboardTask(`codis-resnap-${threads}`, dashboard.url, target, {
+      preferReplica: false,
+      snapshotThreads: threads,
     });
-    const log = record(task);
-    const running = task.start();
     const t = target.client();
     const written = (): Promise<string[]> => scanKeys(t, 'g1:r:*');
     await waitFor(async () => (await written()).length > 1000, {
@@ -252,11 +265,7 @@ async function cutGroupOne(threads: 'never' | 'always', stray: boolean) {
     await running;
     c.disconnect();
     expect(log.starts.filter((s) => s.mode === 'full').length).toBe(4);
-    const diffs = await compareDeployments(
-      { kind: 'sharded', nodes: masters.map((m) => m.endpoint) },
-      target,
-      { dbs: [0] },
-    );
+    const diffs = await againstGroups(masters, target);
     return { log, gone, strayKey, t, diffs };
   } finally {
     await slow.command('CONFIG', 'SET', 'rdb-key-save-delay', '0').catch(() => undefined);
@@ -288,13 +297,7 @@ describe('codis source: a group written again', () => {
     const dashboard = await serveDashboard(() => withAddresses(topomFixture(), map));
     const target = await servers.redis({ label: 'codis-own-target' });
     try {
-      const task = engine().createTask({
-        id: 'codis-stream-stray',
-        source: { topology: 'codis', options: { dashboard: dashboard.url, watchIntervalMs: 200 } },
-        target: { endpoint: target.endpoint },
-      });
-      const log = record(task);
-      const running = task.start();
+      const { task, log, running } = dashboardTask('codis-stream-stray', dashboard.url, target);
       await untilSynced(task);
       expect(log.warnings.filter((w) => /outside the slots/.test(w))).toEqual([]);
       // a key of group 1's slots, written to group 2's server itself (not through codis-proxy)
@@ -354,16 +357,9 @@ describe('codis source: a resume the source refuses', () => {
     const dashboard = await serveDashboard(() => withAddresses(topomFixture(), map));
     const target = await servers.redis({ label: 'codis-refused-target' });
     try {
-      const task = engine().createTask({
-        id: 'codis-refused',
-        source: {
-          topology: 'codis',
-          options: { dashboard: dashboard.url, preferReplica: false, watchIntervalMs: 200 },
-        },
-        target: { endpoint: target.endpoint },
+      const { task, log, running } = dashboardTask('codis-refused', dashboard.url, target, {
+        preferReplica: false,
       });
-      const log = record(task);
-      const running = task.start();
       await untilSynced(task);
       // the link is cut; before Ferry reconnects (its first retry waits 500 ms) 100 keys go and
       // the backlog overflows, so PSYNC is refused and the group is written again from a snapshot
@@ -386,11 +382,7 @@ describe('codis source: a resume the source refuses', () => {
         log.warnings.some((w) => /group-1.*key\(s\) of its slots removed from the target first/.test(w)),
         log.warnings.join('\n'),
       ).toBe(true);
-      const diffs = await compareDeployments(
-        { kind: 'sharded', nodes: masters.map((m) => m.endpoint) },
-        target,
-        { dbs: [0] },
-      );
+      const diffs = await againstGroups(masters, target);
       expect(formatDifferences(diffs), log.warnings.join('\n')).toBe('');
     } finally {
       await dashboard.close();
