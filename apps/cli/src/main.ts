@@ -26,3 +26,6 @@ const code = await main(
   version,
 );
 process.exitCode = code;
+// The command has returned: nothing may keep the process up (a connection a failed command left
+// open would make `ferry verify` hang instead of exiting with its code).
+setTimeout(() => process.exit(code), 2000).unref();

@@ -129,7 +129,11 @@ export function number(value: string | undefined, what: string): number | undefi
 function hint(err: FerryError): string | undefined {
   switch (err.code) {
     case 'AUTH_FAILED':
-      return 'check the password: redis://:PASSWORD@host:port, redis://USER:PASSWORD@host:port, or --source-node host:port:PASSWORD';
+      return err.details?.side === 'target'
+        ? "check the target's password: --target redis://:PASSWORD@host:port or redis://USER:PASSWORD@host:port"
+        : err.details?.side === 'source'
+          ? "check the source's password: --source redis://:PASSWORD@host:port, --source-node host:port:PASSWORD, or --source-password for every node"
+          : 'check the password: redis://:PASSWORD@host:port, redis://USER:PASSWORD@host:port, or --source-node host:port:PASSWORD';
     case 'CONNECTION_FAILED':
     case 'TIMEOUT':
       return 'check the host and port, and that this machine can reach them (firewall, bind, protected-mode)';
@@ -140,6 +144,8 @@ function hint(err: FerryError): string | undefined {
     case 'RDB_CORRUPT':
     case 'RDB_UNSUPPORTED':
       return 'the source sent a snapshot Ferry cannot read: report it with the Redis version';
+    case 'CHECKPOINT_MISMATCH':
+      return 'run the command with the settings the checkpoint names, or add --fresh to start over';
     case 'TARGET_WRITE_FAILED':
       return /DUMP payload|Bad data format/.test(err.message) ? 'use --write-mode rewrite' : undefined;
     default:

@@ -412,12 +412,12 @@ export class FerryService {
   }
 
   /** Runs the task in the engine (resuming from its stored checkpoint); returns once it has started. */
-  private async launch(t: StoredTask): Promise<void> {
+  private async launch(t: StoredTask, o: { fresh?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     const task = this.engine.createTask(this.spec(t));
     this.attach(task);
     this.live.set(t.id, task);
-    const running = task.start();
+    const running = task.start(o);
     running.catch(() => undefined); // the failure is recorded by the state events
     await this.storage.updateTask(t.id, { status: task.state, error: null });
   }
@@ -455,13 +455,20 @@ export class FerryService {
     return this.get(id);
   }
 
-  async retry(id: string): Promise<StoredTask> {
+  async retry(id: string, o: { fresh?: boolean } = {}): Promise<StoredTask> {
     const t = await this.get(id);
     const state = this.state(t);
     if (!(ALLOWED_ACTIONS[state] ?? []).includes('retry'))
-      throw new ServiceError('ACTION_NOT_ALLOWED', `cannot retry a task that is ${state}`);
-    await this.event(id, 'retry', 'retried: resuming from its checkpoint');
-    await this.launch(t);
+      throw new ServiceError(
+        'ACTION_NOT_ALLOWED',
+        `cannot ${o.fresh ? 'restart' : 'retry'} a task that is ${state}`,
+      );
+    await this.event(
+      id,
+      'retry',
+      o.fresh ? 'restarted: its checkpoint dropped, starting over' : 'retried: resuming from its checkpoint',
+    );
+    await this.launch(t, o);
     return this.get(id);
   }
 
@@ -744,6 +751,24 @@ export class FerryService {
         }),
     );
     task.events.on('topology:change', (c) => void this.event(id, 'topology', c.message, { kind: c.kind }));
+    task.events.on(
+      'task:checked',
+      (c) =>
+        void this.event(
+          id,
+          'checked',
+          `${c.ok ? 'checked against both servers' : c.forced ? 'forced completion, and the check found' : 'not done'}: ${c.problem ?? c.summary}`,
+          {
+            ok: c.ok,
+            exact: c.exact,
+            forced: c.forced,
+            sourceKeys: c.sourceKeys ?? null,
+            targetKeys: c.targetKeys ?? null,
+            sampled: c.sampled,
+            sampleDifferences: c.sampleDifferences,
+          },
+        ),
+    );
     task.events.on(
       'shard:start',
       (s) =>

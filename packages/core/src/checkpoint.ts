@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FerryError } from '@ferry/errors';
+import type { TaskIdentity } from './identity.js';
 
 /** Where one shard is: everything up to `offset` of `replid`'s history is applied on the target. */
 export interface ShardCheckpoint {
@@ -12,6 +13,8 @@ export interface ShardCheckpoint {
   snapshotDone: boolean;
   /** The target's mapped dbs were empty when the task first started (a re-snapshot may empty them). */
   targetWasEmpty?: boolean;
+  /** The settings that produced it (see identity.ts): a resume under others is refused. */
+  identity?: TaskIdentity;
   updatedAt: number;
 }
 

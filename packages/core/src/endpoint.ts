@@ -116,3 +116,16 @@ export function connectEndpoint(
     commandTimeoutMs: timeouts.commandMs ?? 10_000,
   });
 }
+
+/**
+ * The same error, saying which side it came from ("the target: authentication to … failed"), with
+ * `details.side`: the user knows which URL to fix. Errors that already name a side are left alone.
+ */
+export function onSide(side: 'source' | 'target', err: unknown): unknown {
+  if (!(err instanceof FerryError) || err.details?.side) return err;
+  if (!['AUTH_FAILED', 'CONNECTION_FAILED', 'TIMEOUT', 'CONNECTION_CLOSED'].includes(err.code)) return err;
+  return new FerryError(err.code, `the ${side}: ${err.message}`, {
+    cause: err,
+    details: { ...err.details, side },
+  });
+}

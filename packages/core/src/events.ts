@@ -45,6 +45,19 @@ export interface TaskEvents {
   'task:error': { taskId: string; shardId?: string; code: string; message: string; retrying: boolean };
   /** Things a user should know that do not stop the task (a split transaction, an unsupported command, a write-mode switch). */
   'task:warning': { taskId: string; shardId?: string; message: string; key?: string; command?: string };
+  /** The check before "done": what it compared and found (see done-check.ts). */
+  'task:checked': {
+    taskId: string;
+    forced: boolean;
+    ok: boolean;
+    exact: boolean;
+    summary: string;
+    problem?: string;
+    sourceKeys: number | undefined;
+    targetKeys: number | undefined;
+    sampled: number;
+    sampleDifferences: number;
+  };
   'verify:progress': { taskId: string; round: number; keysChecked: number; differences: number };
   'verify:done': { taskId: string; differences: number; counts: Record<string, number>; keysChecked: number };
   /** What the source topology's watcher saw (a failover followed, slots moving, shards added). */
@@ -77,6 +90,7 @@ export class TaskEmitter {
       'stream:lag',
       'task:error',
       'task:warning',
+      'task:checked',
       'topology:change',
       'verify:progress',
       'verify:done',

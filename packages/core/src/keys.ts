@@ -1,3 +1,4 @@
+import { FerryError } from '@ferry/errors';
 import type { DbMap, DbTarget, KeyFilterSpec, KeyPattern } from './options.js';
 
 /** Redis's glob (stringmatchlen): `*`, `?`, `[abc]`, `[^a-z]`, `\x`; matched on bytes (latin1). */
@@ -11,10 +12,11 @@ export function globToRegExp(glob: string): RegExp {
     else if (c === '\\' && i + 1 < g.length) re += escapeChar(g[++i] as string);
     else if (c === '[') {
       const close = g.indexOf(']', i + 2);
-      if (close < 0) {
-        re += '\\[';
-        continue;
-      }
+      if (close < 0)
+        throw new FerryError(
+          'CONFIG_INVALID',
+          `filter glob ${JSON.stringify(glob)}: "[" at position ${i + 1} is never closed (a literal "[" is written \\[)`,
+        );
       let body = g.slice(i + 1, close);
       const negate = body.startsWith('^');
       if (negate) body = body.slice(1);
@@ -72,8 +74,8 @@ export class KeyMapper {
   readonly filter: Matcher | undefined;
 
   constructor(
-    private readonly dbMap: DbMap | undefined,
-    private readonly renamePrefix: string,
+    readonly dbMap: DbMap | undefined,
+    readonly renamePrefix: string,
     filter: KeyFilterSpec,
     private readonly forceDb0: boolean,
   ) {

@@ -1,4 +1,5 @@
 import { FerryError } from '@ferry/errors';
+import { globToRegExp } from './keys.js';
 
 export type WriteMode = 'auto' | 'restore' | 'rewrite';
 export type ConflictPolicy = 'fail' | 'replace' | 'skip';
@@ -122,6 +123,9 @@ export function parseFilter(specs: string[]): KeyFilterSpec {
     else p = { glob: text };
     (negate ? exclude : include).push(p);
   }
+  // checked as it is parsed: a typo in a pattern is refused before anything runs
+  checkPatterns(include, 'include');
+  checkPatterns(exclude, 'exclude');
   return { include, exclude };
 }
 
@@ -142,17 +146,66 @@ function checkDbMap(map: unknown): DbMap | undefined {
   return out;
 }
 
-export function resolveOptions(o: TaskOptions = {}): ResolvedOptions {
-  const filter = o.filter ?? {};
-  for (const p of [...(filter.include ?? []), ...(filter.exclude ?? [])]) {
-    if ('regex' in p) {
+/** The fields each options object may have: anything else is a typo, refused rather than ignored. */
+const KNOWN: Record<string, readonly string[]> = {
+  options: [
+    'dbMap',
+    'filter',
+    'renamePrefix',
+    'rateLimit',
+    'writeMode',
+    'conflict',
+    'bigKeyThreshold',
+    'maxInFlight',
+    'sourceHeartbeat',
+    'snapshotThreads',
+  ],
+  filter: ['include', 'exclude'],
+  rateLimit: ['keysPerSec', 'bytesPerSec'],
+};
+
+function onlyKnown(value: unknown, what: keyof typeof KNOWN): void {
+  if (value === undefined) return;
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalid(`${what === 'options' ? 'the task options' : what} must be an object`);
+  const allowed = KNOWN[what] as readonly string[];
+  const unknown = Object.keys(value).filter((k) => !allowed.includes(k));
+  if (unknown.length > 0)
+    throw invalid(
+      `unknown ${what === 'options' ? 'task option' : `${what} field`}${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}: known are ${allowed.join(', ')}`,
+    );
+}
+
+/** Each filter pattern as the matcher will read it: one kind, text, a valid glob or regex. */
+function checkPatterns(list: unknown, what: string): void {
+  if (list === undefined) return;
+  if (!Array.isArray(list)) throw invalid(`filter.${what} must be a list of patterns`);
+  for (const p of list as unknown[]) {
+    const keys = typeof p === 'object' && p !== null ? Object.keys(p) : [];
+    const kind = keys[0];
+    if (keys.length !== 1 || (kind !== 'prefix' && kind !== 'glob' && kind !== 'regex'))
+      throw invalid(`filter.${what}: ${JSON.stringify(p)} must be one of { prefix }, { glob }, { regex }`);
+    const text = (p as Record<string, unknown>)[kind];
+    if (typeof text !== 'string' || (kind !== 'prefix' && text === ''))
+      throw invalid(`filter.${what}: the ${kind} must be non-empty text`);
+    if (kind === 'glob') globToRegExp(text);
+    if (kind === 'regex') {
       try {
-        new RegExp(p.regex);
+        new RegExp(text, 'u');
       } catch (err) {
-        throw invalid(`filter regex ${JSON.stringify(p.regex)} is invalid: ${(err as Error).message}`);
+        throw invalid(`filter regex ${JSON.stringify(text)} is invalid: ${(err as Error).message}`);
       }
     }
   }
+}
+
+export function resolveOptions(o: TaskOptions = {}): ResolvedOptions {
+  onlyKnown(o, 'options');
+  onlyKnown(o.filter, 'filter');
+  onlyKnown(o.rateLimit, 'rateLimit');
+  checkPatterns(o.filter?.include, 'include');
+  checkPatterns(o.filter?.exclude, 'exclude');
+  const filter = o.filter ?? {};
   return {
     dbMap: checkDbMap(o.dbMap),
     filter,

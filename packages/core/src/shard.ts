@@ -7,6 +7,7 @@ import type { ShardCheckpoint } from './checkpoint.js';
 import { COMMANDS, commandName, keyPositions, replaySafe } from './commands.js';
 import { connectEndpoint, type Endpoint, endpointName } from './endpoint.js';
 import type { ShardMetrics, TaskEvents } from './events.js';
+import type { TaskIdentity } from './identity.js';
 import { type DbRoute, type KeyMapper, mapKey } from './keys.js';
 import type { RateLimiter } from './limiter.js';
 import type { MovedKeys } from './moved.js';
@@ -45,6 +46,8 @@ export interface ShardContext {
   targetOwned: boolean;
   /** How many shards the task has: with one, everything the task wrote is this shard's. */
   shardCount: number;
+  /** The task's settings, recorded in every checkpoint. */
+  identity: TaskIdentity;
   /** Write the snapshot on a worker thread of this shard's own, built from these parts. */
   snapshotWorker?: SnapshotWorkerSpec;
 }
@@ -423,6 +426,7 @@ export class ShardRunner {
       db: this.appliedDb,
       snapshotDone,
       ...(this.ctx.targetOwned ? { targetWasEmpty: true } : {}),
+      identity: this.ctx.identity,
       updatedAt: Date.now(),
     });
   }

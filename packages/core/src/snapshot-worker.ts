@@ -121,6 +121,7 @@ async function main(): Promise<void> {
     moved: new MovedKeys(undefined, () => post({ t: 'stray' })),
     targetOwned: false,
     shardCount: d.shardCount,
+    identity: {}, // this runner saves no checkpoint
   });
   runner.restoreAllowedForSnapshot = d.restoreAllowed;
   const file = await open(d.path, 'r');

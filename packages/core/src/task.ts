@@ -7,14 +7,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError, isFerryError } from '@ferry/errors';
 import type { CheckpointStore, TaskCheckpoint } from './checkpoint.js';
 import { type CheckReport, type RunChecksOptions, runChecks } from './checks/runChecks.js';
-import { connectEndpoint, type Endpoint, endpointName } from './endpoint.js';
+import { checkDone, type DoneCheckResult, notInSync } from './done-check.js';
+import { connectEndpoint, type Endpoint, endpointName, onSide } from './endpoint.js';
 import { type ShardMetrics, TaskEmitter, type TaskEvents } from './events.js';
+import { assertSameIdentity, type TaskIdentity, taskIdentity } from './identity.js';
 import { KeyMapper } from './keys.js';
 import { RateLimiter } from './limiter.js';
 import { MovedKeys } from './moved.js';
 import { type RateLimit, type ResolvedOptions, resolveOptions, type TaskOptions } from './options.js';
 import type { Logger, PluginContext, PluginRegistry, ShardSpec } from './plugins.js';
-import { isFerryKey, ShardRunner, targetDbs } from './shard.js';
+import { heartbeatKey, isFerryKey, ShardRunner, targetDbs } from './shard.js';
 import type { WorkerTarget } from './snapshot-worker.js';
 import { assertAllowed, canTransition, type TaskAction, type TaskState } from './state.js';
 import type { ProxyKind } from './target/proxy.js';
@@ -78,8 +80,15 @@ export class Task {
   private writer: TargetWriter | undefined;
   private pausedGate: { promise: Promise<void>; release: () => void } | undefined;
   private completing = false;
+  private forced = false;
+  /** What the check before "done" measured (set as the task completes). */
+  doneCheck: DoneCheckResult | undefined;
   private stopping = false;
   private running: Promise<void> | undefined;
+  /** The next start drops the stored checkpoint (start over explicitly). */
+  private fresh = false;
+  /** What decides what ends up on the target (recorded in every checkpoint). */
+  readonly identity: TaskIdentity;
   /** The error that failed the task. */
   error: FerryError | undefined;
   /** The last precheck's report. */
@@ -111,6 +120,7 @@ export class Task {
         'codis-proxy refuses RESTORE: use --write-mode auto or rewrite with a codis target',
       );
     this.limiter = new RateLimiter(this.options.rateLimit);
+    this.identity = taskIdentity(spec, this.options);
     registry.topology(spec.source.topology); // unknown topology: refused now, not at start
   }
 
@@ -151,13 +161,16 @@ export class Task {
    * Starts the task and resolves once it ends: succeeded (completed), stopped, or failed (rejects
    * with the error). Resumes from the stored checkpoint when there is one.
    */
-  start(): Promise<void> {
+  start(o: { fresh?: boolean } = {}): Promise<void> {
     assertAllowed(this.state, this.state === 'stopped' || this.state === 'failed' ? 'retry' : 'start');
+    this.fresh = Boolean(o.fresh);
     this.controller = new AbortController();
     // every shard's link, connections and snapshot listen to it (each removes its own listener)
     setMaxListeners(0, this.controller.signal);
     this.stopping = false;
     this.completing = false;
+    this.forced = false;
+    this.doneCheck = undefined;
     this.error = undefined;
     this.running = this.run();
     return this.running;
@@ -179,8 +192,12 @@ export class Task {
       }
       this.setState('completing');
       for (const r of this.runners) await r.cleanupTarget();
+      const check = await this.checkDone();
+      this.doneCheck = check;
+      this.events.emit('task:checked', { taskId: this.id, forced: this.forced, ...check });
+      if (!check.ok && !this.forced) throw notInSync(this.id, check);
       await this.services.checkpoints.clear(this.id);
-      this.setState('succeeded');
+      this.setState('succeeded', check.summary);
     } catch (err) {
       if (this.stopping || (isFerryError(err, 'ABORTED') && this.stopping)) {
         if (this.state !== 'stopping') this.setState('stopping');
@@ -266,6 +283,8 @@ export class Task {
   }
 
   private watchStop: AbortController | undefined;
+  private mapper: KeyMapper | undefined;
+  private targetOwned = false;
   private readonly moved = new MovedKeys();
 
   /**
@@ -341,10 +360,17 @@ export class Task {
     const plugin = this.registry.topology(this.spec.source.topology);
     const ctx = this.context();
     const opts = plugin.parseOptions(this.spec.source.options);
-    this.shards = await plugin.discover(opts, ctx);
+    this.shards = await plugin.discover(opts, ctx).catch((err: unknown) => {
+      throw onSide('source', err);
+    });
     if (this.shards.length === 0)
       throw new FerryError('CONFIG_INVALID', 'the source topology found no shard to migrate');
+    if (this.fresh) {
+      await this.services.checkpoints.clear(this.id);
+      this.fresh = false;
+    }
     this.checkpoint = (await this.services.checkpoints.load(this.id)) ?? {};
+    for (const c of Object.values(this.checkpoint)) assertSameIdentity(this.id, c.identity, this.identity);
     for (const shard of this.shards) {
       // a shard renamed since the checkpoint (a cluster shard after a failover) keeps its old name
       if (this.checkpoint[shard.id]) continue;
@@ -366,6 +392,8 @@ export class Task {
       ...target,
       signal: this.controller.signal,
       onNotice: (m) => this.services.log?.debug(m),
+    }).catch((err: unknown) => {
+      throw onSide('target', err);
     });
     const mapper = new KeyMapper(
       this.options.dbMap,
@@ -379,11 +407,14 @@ export class Task {
         message: `the target is a ${t.proxy} proxy: no MULTI, so a source transaction is applied command by command, and after a crash up to one batch of non-idempotent commands (INCR, LPUSH…) may be applied twice${this.options.conflict === 'fail' ? '; the proxy cannot count keys, so an existing key is found only when it is written (conflict policy "fail")' : ''}`,
       });
     }
+    if (!t.cluster && !t.proxy) await this.checkTargetDbs(mapper);
     // whether everything in the target's mapped dbs is this task's, decided when it first starts
     const saved = Object.values(this.checkpoint);
     const targetOwned =
       !t.proxy &&
       (saved.length === 0 ? await this.checkEmptyTarget(mapper) : saved.some((c) => c.targetWasEmpty));
+    this.mapper = mapper;
+    this.targetOwned = targetOwned;
     const threads =
       this.options.snapshotThreads === 'always' ||
       (this.options.snapshotThreads === 'auto' && this.shards.length > 1 && availableParallelism() > 2);
@@ -413,6 +444,7 @@ export class Task {
         moved: this.moved,
         targetOwned,
         shardCount: this.shards.length,
+        identity: this.identity,
         ...(threads
           ? {
               snapshotWorker: {
@@ -428,6 +460,42 @@ export class Task {
             }
           : {}),
       });
+    });
+  }
+
+  /**
+   * Before "done": the target against the source, now (key counts per mapped db, a sample of
+   * values; see done-check.ts). A proxy target cannot count its keys: said, not claimed.
+   */
+  private async checkDone(): Promise<DoneCheckResult> {
+    const w = this.writer as TargetWriter;
+    const mapper = this.mapper as KeyMapper;
+    if (w.proxy)
+      return {
+        ok: true,
+        exact: false,
+        sourceKeys: undefined,
+        targetKeys: undefined,
+        expired: 0,
+        perDb: [],
+        sampled: 0,
+        sampleDifferences: 0,
+        summary: `not compared: a ${w.proxy} target cannot count its keys (run ferry verify against its servers)`,
+      };
+    const own = this.options.sourceHeartbeat ? [heartbeatKey(this.id)] : [];
+    return checkDone({
+      shards: this.runners.map((r) => ({
+        name: r.metrics.shardId,
+        endpoint: r.sourceEndpoint,
+        appliedOffset: r.metrics.appliedOffset,
+      })),
+      writer: w,
+      mapper,
+      targetDbs: targetDbs(mapper, w.cluster),
+      targetOwned: this.targetOwned,
+      sourceOwnKeys: (db) => (db === 0 ? own : []),
+      ...(this.services.verifier ? { verifier: this.services.verifier } : {}),
+      signal: this.controller.signal,
     });
   }
 
@@ -461,6 +529,24 @@ export class Task {
         .join(',')} to keep them apart with a prefix), or migrate db 0 alone with --db-map 0=0`,
       { details: { dbs: Object.fromEntries(list) } },
     );
+  }
+
+  /** Every target db the db map names exists there: refused before anything is written. */
+  private async checkTargetDbs(mapper: KeyMapper): Promise<void> {
+    const w = this.writer as TargetWriter;
+    for (const db of targetDbs(mapper, false)) {
+      try {
+        await w.send(db, undefined, ['DBSIZE'], { idempotent: true });
+      } catch (err) {
+        if (!/DB index is out of range|invalid DB index/i.test((err as Error).message)) throw err;
+        const from = Array.from({ length: 16 }, (_, i) => i).filter((s) => mapper.route(s)?.db === db);
+        throw new FerryError(
+          'CONFIG_INVALID',
+          `the db map sends source db ${from.join(', ')} to db ${db}, which the target ${endpointName(this.spec.target.endpoint)} does not have (its "databases" setting is lower): map to a db it has, e.g. --db-map ${from[0] ?? 0}=0`,
+          { details: { db } },
+        );
+      }
+    }
   }
 
   /**
@@ -589,6 +675,7 @@ export class Task {
       );
     }
     this.completing = true;
+    this.forced = Boolean(options.force);
     for (const r of this.runners) r.requestComplete();
     await this.running;
   }

@@ -15,7 +15,15 @@ export type FerryErrorCode =
   | 'RESYNC_REQUIRED'
   | 'RDB_CORRUPT'
   | 'RDB_UNSUPPORTED'
-  | 'TARGET_WRITE_FAILED';
+  | 'TARGET_WRITE_FAILED'
+  /** A checkpoint made with other settings than the task's now. */
+  | 'CHECKPOINT_MISMATCH'
+  /** Another process holds the task's lease, or this one lost it. */
+  | 'LEASE_HELD'
+  /** The target does not hold what the source holds (the check before "done"). */
+  | 'NOT_IN_SYNC'
+  /** A disk ran out of space (the spool). */
+  | 'DISK_FULL';
 
 /** An error with a stable `code` and, where it helps, the figures behind it. */
 export class FerryError extends Error {

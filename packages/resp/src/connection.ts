@@ -362,7 +362,8 @@ export class RespConnection {
         if (!p.discarded) {
           if (value instanceof ReplyError) {
             value.command = describe(p.argv);
-            p.reject(value);
+            // a server that wants a password and was given none says so at the first command
+            p.reject(value.kind === 'NOAUTH' ? authError(this.name, value, this.options.username) : value);
           } else p.resolve(value);
         }
       });
@@ -456,7 +457,7 @@ function authError(where: string, err: ReplyError, username: string | undefined)
   } else if (/wrong number of arguments for 'auth'/i.test(msg)) {
     reason = 'ACL users need Redis 6 or newer; give the password alone';
   } else if (err.kind === 'NOAUTH') {
-    reason = 'the server requires a password';
+    reason = 'the server requires a password and none was given';
   } else if (err.kind === 'NOPERM') {
     reason = `the user lacks a permission: ${msg}`;
   } else {

@@ -7,6 +7,7 @@ import {
   type KeyFilterSpec,
   keyFilter,
   keySlot,
+  onSide,
   RateLimiter,
   TargetWriter,
 } from '@ferry/core';
@@ -50,6 +51,8 @@ export interface VerifyOptions {
   dbMap?: DbMap;
   renamePrefix?: string;
   filter?: KeyFilterSpec;
+  /** Compare these source keys only, one way, without a SCAN of either side (a sample the caller chose). */
+  keys?: Array<{ db: number; key: Buffer }>;
   /** Differences kept in the report's details (all are counted; `onDifference` sees every one). */
   maxDetails?: number;
   /** Called for every difference of the last round (a file export). */
@@ -116,7 +119,13 @@ async function openSide(s: SideSpec, signal?: AbortSignal): Promise<Side> {
     };
   }
   if (s.shards.length === 0) throw new Error('a sharded side needs at least one server');
-  const ws = await Promise.all(s.shards.map((e) => open(e, false)));
+  const tried = await Promise.allSettled(s.shards.map((e) => open(e, false)));
+  const bad = tried.find((r) => r.status === 'rejected');
+  if (bad) {
+    for (const r of tried) if (r.status === 'fulfilled') await r.value.close().catch(() => undefined);
+    throw bad.reason;
+  }
+  const ws = tried.map((r) => (r as PromiseFulfilledResult<TargetWriter>).value);
   // where a key was last seen (SCAN of a shard), so reads go to its server; else every server is asked
   const located = new Map<string, number>();
   const remember = (db: number, keys: Buffer[], i: number): void => {
@@ -198,7 +207,17 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       prefix: Buffer.from(`${t.prefix ?? ''}${o.renamePrefix ?? ''}`),
     };
   };
-  const [source, target] = await Promise.all([openSide(o.source, o.signal), openSide(o.target, o.signal)]);
+  // both sides opened, each error naming its side; a side opened when the other failed is closed
+  const opened = await Promise.allSettled([
+    openSide(o.source, o.signal).catch((err: unknown) => Promise.reject(onSide('source', err))),
+    openSide(o.target, o.signal).catch((err: unknown) => Promise.reject(onSide('target', err))),
+  ]);
+  const failed = opened.find((r) => r.status === 'rejected');
+  if (failed) {
+    for (const r of opened) if (r.status === 'fulfilled') await r.value.close().catch(() => undefined);
+    throw failed.reason;
+  }
+  const [source, target] = opened.map((r) => (r as PromiseFulfilledResult<Side>).value) as [Side, Side];
   const ctx: CompareContext = {
     source: source.read,
     target: target.read,
@@ -233,9 +252,23 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   };
 
   try {
+    if (o.keys) {
+      const pairs: KeyPair[] = [];
+      for (const { db, key } of o.keys) {
+        const to = prefixOf(db);
+        if (!to) continue;
+        pairs.push({
+          db,
+          key,
+          targetDb: to.db,
+          targetKey: to.prefix.length ? Buffer.concat([to.prefix, key]) : key,
+        });
+      }
+      for (let i = 0; i < pairs.length; i += SCAN_COUNT) await run(pairs.slice(i, i + SCAN_COUNT));
+    }
     // round 1, source → target: every (sampled, filtered) source key
-    const dbs = await usedDbs(source);
-    for (const unit of source.scanUnits(dbs)) {
+    const dbs = o.keys ? [] : await usedDbs(source);
+    for (const unit of o.keys ? [] : source.scanUnits(dbs)) {
       for await (const keys of scan(unit, o.signal)) {
         const to = prefixOf(unit.db);
         const pairs: KeyPair[] = [];
@@ -259,8 +292,8 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       if (!list.some((x) => x.prefix.equals(to.prefix))) list.push({ db, prefix: to.prefix });
       reverse.set(to.db, list);
     }
-    const tdbs = await usedDbs(target);
-    for (const unit of target.scanUnits(tdbs)) {
+    const tdbs = o.keys ? [] : await usedDbs(target);
+    for (const unit of o.keys ? [] : target.scanUnits(tdbs)) {
       const origins = reverse.get(unit.db) ?? [];
       for await (const keys of scan(unit, o.signal)) {
         const asked: Array<{ from: { db: number; prefix: Buffer }; key: Buffer; targetKey: Buffer }> = [];

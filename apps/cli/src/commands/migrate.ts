@@ -7,6 +7,7 @@ import {
   type Task,
   type TaskSpec,
 } from '@ferry/core';
+import { verifier } from '@ferry/verify';
 import { parseCommandArgs } from '../args.js';
 import type { Io } from '../io.js';
 import { sourcePlugins } from '../plugins.js';
@@ -27,6 +28,8 @@ or, with --until-synced, until the target has caught up.
 
 ${TASK_ARGS_USAGE}  --until-synced          complete and exit 0 once the lag has been 0 for --synced-for seconds
   --synced-for SECONDS    default 3
+  --fresh                 start over: drop this task's checkpoint (a resume under other settings
+                          is refused without it); the target must then pass the conflict policy
   --json                  one JSON event per line instead of the progress display
 `;
 
@@ -64,7 +67,12 @@ export async function migrateCommand(
   const args = parseCommandArgs(
     'migrate',
     argv,
-    { ...TASK_ARGS, 'until-synced': { type: 'boolean' }, 'synced-for': { type: 'string' } },
+    {
+      ...TASK_ARGS,
+      'until-synced': { type: 'boolean' },
+      'synced-for': { type: 'string' },
+      fresh: { type: 'boolean' },
+    },
     MIGRATE_USAGE,
     io,
   );
@@ -79,6 +87,7 @@ export async function migrateCommand(
       plugins: sourcePlugins(),
       checkpoints: new FileCheckpointStore((id) => join(stateDir, `${id}.checkpoint.json`)),
       spoolDir: join(stateDir, 'spool'),
+      verifier,
     });
     task = engine.createTask(spec);
   } catch (err) {
@@ -163,10 +172,16 @@ export async function migrateCommand(
     if (!json) {
       io.err(`ferry: migrating ${describeTask(spec)}, task ${task.id}, state in ${stateDir}\n`);
     }
-    await task.start();
+    await task.start({ fresh: Boolean(values.fresh) });
     if (task.state === 'succeeded') {
+      // said only after the check against both servers that completing the task ran (done-check)
+      const c = task.doneCheck;
       if (!json)
-        io.err(`ferry: done: the target has everything the source had (task ${task.id} completed)\n`);
+        io.err(
+          c?.sourceKeys === undefined
+            ? `ferry: task ${task.id} completed; ${c?.summary ?? 'not checked'}\n`
+            : `ferry: done: task ${task.id} completed, checked against both servers: ${c.summary}\n`,
+        );
       return 0;
     }
     if (!json) io.err(`ferry: stopped at the checkpoint; run the same command to resume\n`);

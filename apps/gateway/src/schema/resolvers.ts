@@ -449,6 +449,14 @@ export class TaskResolver {
     return guard(async () => toView(service, await service.retry(taskId)));
   }
 
+  @Mutation(() => TaskView, {
+    description:
+      'Starts a stopped or failed task over: its checkpoint is dropped (a resume under changed settings is refused), and the target must pass the conflict policy again',
+  })
+  restartTask(@Ctx() { service }: Context, @Arg('taskId', () => ID) taskId: string): Promise<TaskView> {
+    return guard(async () => toView(service, await service.retry(taskId, { fresh: true })));
+  }
+
   @Mutation(() => TaskView)
   cloneTask(
     @Ctx() { service }: Context,

@@ -126,6 +126,11 @@ export class TargetWriter {
     return w;
   }
 
+  /** The endpoint the writer was opened with (a seed of a cluster). */
+  get endpoint(): Endpoint {
+    return this.o.endpoint;
+  }
+
   /** True when the target's version is at least `v` ("5.0.0"). */
   atLeast(v: string): boolean {
     return compareVersions(this.version, v) >= 0;

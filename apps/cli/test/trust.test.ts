@@ -1,0 +1,270 @@
+/**
+ * The edges where Ferry once said "done" with keys missing, or failed without saying which side or
+ * what to do: each case as an operator walks into it, against real servers.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  compareDeployments,
+  formatDifferences,
+  populate,
+  type RedisServer,
+  serverScope,
+  waitFor,
+} from '@ferry/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
+const servers = serverScope();
+const children: ChildProcess[] = [];
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await servers.stop();
+});
+const server = servers.redis;
+function url(s: RedisServer, password = s.password): string {
+  return `redis://${password ? `:${encodeURIComponent(password)}@` : ''}${s.host}:${s.port}`;
+}
+
+/** Runs `ferry <command> …` to its end (or its timeout: code null). */
+function ferry(
+  args: string[],
+  timeoutMs = 120_000,
+): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { timeout: timeoutMs, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const e = err as (Error & { code?: number; killed?: boolean }) | null;
+        resolve({
+          code: e ? (e.killed ? null : (e.code ?? null)) : 0,
+          stdout,
+          stderr,
+          ms: Date.now() - started,
+        });
+      },
+    );
+  });
+}
+
+/** `ferry migrate … --json` in the background, its events collected. */
+function background(args: string[]): { child: ChildProcess; events: Array<Record<string, unknown>> } {
+  const child = spawn(process.execPath, [bin, 'migrate', '--json', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const events: Array<Record<string, unknown>> = [];
+  let buf = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      events.push(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
+      buf = buf.slice(nl + 1);
+    }
+  });
+  child.stderr?.resume();
+  return { child, events };
+}
+
+async function streaming(run: { events: Array<Record<string, unknown>> }): Promise<void> {
+  await waitFor(async () => run.events.some((e) => e.event === 'task:state' && e.to === 'incremental_sync'), {
+    what: 'the migration to stream',
+    timeoutMs: 60_000,
+  });
+}
+
+async function interrupt(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.kill('SIGINT');
+  return exited;
+}
+
+async function dbsizes(s: RedisServer): Promise<number[]> {
+  const c = s.client();
+  const out: number[] = [];
+  for (let db = 0; db < 16; db++) {
+    await c.select(db);
+    out.push(await c.dbsize());
+  }
+  c.disconnect();
+  return out;
+}
+
+describe('ferry says done only when the target has it', () => {
+  it('refuses to resume a checkpoint made with other settings, and --fresh starts over', async () => {
+    const source = await server({ label: 'source' });
+    const target = await server({ label: 'target' });
+    const src = source.client();
+    await populate(src, { randomKeys: 3000 });
+    for (let i = 0; i < 500; i++) await src.set(`z:${i}`, `v${i}`);
+    const state = mkdtempSync(join(tmpdir(), 'ferry-state-'));
+    const common = ['--source', url(source), '--target', url(target), '--state-dir', state];
+    // a first run copies the z: keys only, then Ctrl-C keeps its checkpoint
+    const first = background([...common, '--filter', 'z:*']);
+    await streaming(first);
+    expect(await interrupt(first.child)).toBe(130);
+    expect(await target.client().dbsize()).toBe(500);
+
+    // the same command without the filter: before, it resumed with +CONTINUE and said "done"
+    const other = await ferry(['migrate', ...common, '--until-synced', '--synced-for', '1']);
+    expect(other.stderr).not.toMatch(/ferry: done/);
+    expect(other.stderr).toContain('other settings (filter: {"include":[{"glob":"z:*"}]} → (none))');
+    expect(other.stderr).toContain('[CHECKPOINT_MISMATCH]');
+    expect(other.stderr).toContain('--fresh');
+    expect(other.code).toBe(1);
+
+    // --fresh drops the checkpoint and follows the conflict policy: "fail" refuses the non-empty target…
+    const refused = await ferry(['migrate', ...common, '--fresh', '--until-synced', '--synced-for', '1']);
+    expect(refused.stderr).toMatch(/is not empty/);
+    expect(refused.code).not.toBe(0);
+    // …"replace" writes everything, and the done line says what it checked
+    const fresh = await ferry([
+      'migrate',
+      ...common,
+      '--fresh',
+      '--conflict',
+      'replace',
+      '--until-synced',
+      '--synced-for',
+      '1',
+    ]);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    const total = await src.dbsize();
+    // the target held the first run's keys when this one started: the claim says so
+    expect(fresh.stderr).toContain(
+      `checked against both servers: ${total} source keys, ${total} on the target, which held other keys when the task started`,
+    );
+    expect(fresh.stderr).toMatch(/\d+ sampled keys equal/);
+    expect(formatDifferences(await compareDeployments(source, target, { dbs: [0] }))).toBe('');
+    src.disconnect();
+  });
+
+  it('a target that came back empty is never reported done', async () => {
+    const source = await server({ label: 'source' });
+    const target = await server({ label: 'target' }); // no persistence: a restart loses everything
+    const src = source.client();
+    await populate(src, { randomKeys: 2000 });
+    const state = mkdtempSync(join(tmpdir(), 'ferry-state-'));
+    const common = ['--source', url(source), '--target', url(target), '--state-dir', state];
+    const run = background(common);
+    await streaming(run);
+    await target.kill();
+    await target.restart();
+    for (let i = 0; i < 100; i++) await src.set(`after:${i}`, i);
+    await new Promise((r) => setTimeout(r, 3000));
+    await interrupt(run.child);
+    const again = await ferry(['migrate', ...common, '--until-synced', '--synced-for', '1']);
+    const diffs = formatDifferences(await compareDeployments(source, target, { dbs: [0] }));
+    if (again.code === 0) {
+      // said done: then the target has everything
+      expect(diffs).toBe('');
+    } else {
+      expect(again.stderr).not.toMatch(/ferry: done/);
+      expect(again.stderr).toContain('[NOT_IN_SYNC]');
+      expect(again.stderr).toMatch(/keys on the source, \d+ on the target/);
+    }
+    src.disconnect();
+  });
+
+  it("a source key under Ferry's own prefix that was not copied fails the completion", async () => {
+    const source = await server({ label: 'source' });
+    const target = await server({ label: 'target' });
+    const src = source.client();
+    await populate(src, { randomKeys: 500 });
+    await src.set('__ferry:userdata', 'mine');
+    const state = mkdtempSync(join(tmpdir(), 'ferry-state-'));
+    const r = await ferry([
+      'migrate',
+      '--source',
+      url(source),
+      '--target',
+      url(target),
+      '--state-dir',
+      state,
+      '--until-synced',
+      '--synced-for',
+      '1',
+    ]);
+    expect(r.stderr).not.toMatch(/ferry: done/);
+    expect(r.stderr).toContain('[NOT_IN_SYNC]');
+    expect(r.code).toBe(1);
+    src.disconnect();
+  });
+});
+
+describe('bad input: one line naming what is wrong, no hang, nothing written', () => {
+  it('refuses an unclosed glob and a db the target does not have before any write', async () => {
+    const source = await server({ label: 'source' });
+    const target = await server({ label: 'target' });
+    const src = source.client();
+    await populate(src, { randomKeys: 200 });
+    const state = mkdtempSync(join(tmpdir(), 'ferry-state-'));
+    const common = ['--source', url(source), '--target', url(target), '--state-dir', state, '--until-synced'];
+    const glob = await ferry(['migrate', ...common, '--filter', '**[[']);
+    expect(glob.code).toBe(2);
+    expect(glob.stderr).toMatch(/filter glob "\*\*\[\[": "\[" at position 3 is never closed/);
+    expect(glob.stderr).not.toMatch(/done|\n\s+at /);
+    const dbmap = await ferry(['migrate', ...common, '--db-map', '0=99']);
+    expect(dbmap.code).toBe(2);
+    expect(dbmap.stderr).toMatch(/sends source db 0 to db 99, which the target .* does not have/);
+    expect(await dbsizes(target)).toEqual(new Array(16).fill(0));
+    const regex = await ferry([
+      'verify',
+      '--source',
+      url(source),
+      '--target',
+      url(target),
+      '--filter',
+      'regex:(',
+    ]);
+    expect(regex.code).toBe(2);
+    expect(regex.stderr).toMatch(/filter regex "\(" is invalid/);
+    src.disconnect();
+  });
+
+  it('names the side whose password is wrong or missing, and verify exits instead of hanging', async () => {
+    const source = await server({ label: 'source', password: 'src-pw' });
+    const target = await server({ label: 'target', password: 'tgt-pw' });
+    const state = mkdtempSync(join(tmpdir(), 'ferry-state-'));
+    const cases: Array<{ src: string; tgt: string; side: 'source' | 'target'; why: RegExp }> = [
+      {
+        src: url(source, ''),
+        tgt: url(target),
+        side: 'source',
+        why: /requires a password and none was given/,
+      },
+      { src: url(source, 'nope'), tgt: url(target), side: 'source', why: /wrong password/ },
+      {
+        src: url(source),
+        tgt: url(target, ''),
+        side: 'target',
+        why: /requires a password and none was given/,
+      },
+      { src: url(source), tgt: url(target, 'nope'), side: 'target', why: /wrong password/ },
+    ];
+    for (const c of cases) {
+      for (const cmd of ['migrate', 'verify', 'check'] as const) {
+        const r = await ferry([cmd, '--source', c.src, '--target', c.tgt, '--state-dir', state], 30_000);
+        const what = `${cmd} ${c.side} ${c.why}: ${r.stderr}${r.stdout}`;
+        expect(r.code, what).not.toBe(0);
+        expect(r.code, what).not.toBeNull(); // not killed by the timeout
+        expect(r.ms, what).toBeLessThan(25_000);
+        expect(`${r.stderr}${r.stdout}`, what).not.toMatch(/\n\s+at |ReplyError/);
+        if (cmd === 'check') {
+          expect(r.stdout + r.stderr, what).toMatch(c.why);
+          continue;
+        }
+        expect(r.stderr, what).toMatch(new RegExp(`the ${c.side}: authentication to .* failed`));
+        expect(r.stderr, what).toMatch(c.why);
+        expect(r.stderr, what).toContain(`check the ${c.side}'s password`);
+        expect(r.stderr, what).not.toContain(c.side === 'target' ? '--source-node' : '--target redis');
+      }
+    }
+  });
+});

@@ -1,0 +1,274 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FerryError } from '@ferry/errors';
+import type { RespConnection } from '@ferry/resp';
+import { connectEndpoint, type Endpoint } from './endpoint.js';
+import type { KeyMapper } from './keys.js';
+import type { TargetWriter } from './target/writer.js';
+import type { Verifier } from './verification.js';
+
+/** One shard as the check sees it: the node it read and the offset applied on the target. */
+export interface DoneShard {
+  name: string;
+  endpoint: Endpoint;
+  appliedOffset: number;
+}
+
+export interface DoneCheckInput {
+  shards: DoneShard[];
+  writer: TargetWriter;
+  mapper: KeyMapper;
+  /** Target dbs the task writes to. */
+  targetDbs: number[];
+  /** The target held nothing else when the task started: counts must be equal, not just covered. */
+  targetOwned: boolean;
+  /** Keys of the task's own on the source (the heartbeat), per source db: not migrated. */
+  sourceOwnKeys?: (db: number) => Buffer[];
+  verifier?: Verifier;
+  /** Keys whose values are compared (spread over the shards and dbs by their sizes). Default 1000. */
+  sample?: number;
+  signal: AbortSignal;
+}
+
+/** What the check measured, and whether it proves the target has what the source has. */
+export interface DoneCheckResult {
+  ok: boolean;
+  /** Key counts were compared while the source stood still at the applied offsets. */
+  exact: boolean;
+  sourceKeys: number | undefined;
+  targetKeys: number | undefined;
+  /** Keys that expired on either side while the counts were read (allowed as a difference). */
+  expired: number;
+  perDb: Array<{ db: number; source: number; target: number }>;
+  sampled: number;
+  sampleDifferences: number;
+  /** What was checked, in one line: "200100 keys on both sides (db 0); 1000 sampled keys equal". */
+  summary: string;
+  /** Why it is not ok. */
+  problem?: string;
+}
+
+interface SourceRead {
+  offset: number;
+  expired: number;
+  /** keys per source db (INFO keyspace), or per db under the filter (a SCAN). */
+  dbs: Map<number, number>;
+}
+
+function infoField(text: string, name: string): number {
+  const m = new RegExp(`^${name}:(\\d+)`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+const ATTEMPTS = 6;
+const PAUSE_MS = 300;
+
+/**
+ * The check before "done": per mapped db, the source's key count (summed over its shards, under
+ * the task's filter) against the target's, read while the source stood still at the offsets the
+ * target has applied (re-read until it does, a few times); then a sample of keys compared value by
+ * value (type, length, elements, TTL) through the verifier. Cheap — INFO and DBSIZE, a SCAN only
+ * under a filter, and `sample` keys — but against the servers, now.
+ */
+export async function checkDone(input: DoneCheckInput): Promise<DoneCheckResult> {
+  const { shards, writer: w, mapper, signal } = input;
+  const conns: RespConnection[] = [];
+  try {
+    for (const s of shards) conns.push(await connectEndpoint(s.endpoint, signal, { commandMs: 30_000 }));
+    const readSource = async (i: number): Promise<SourceRead> => {
+      const c = conns[i] as RespConnection;
+      const text = String(await c.send(['INFO', 'all']));
+      const dbs = new Map<number, number>();
+      for (const m of text.matchAll(/^db(\d+):keys=(\d+)/gm)) dbs.set(Number(m[1]), Number(m[2]));
+      if (mapper.filter) {
+        // counted key by key: the filter's keys only
+        for (const db of [...dbs.keys()]) dbs.set(db, await countFiltered(c, db, mapper));
+      }
+      for (const [db, n] of dbs) {
+        const own = input.sourceOwnKeys?.(db) ?? [];
+        if (own.length === 0) continue;
+        await c.send(['SELECT', db]);
+        dbs.set(db, n - Number(await c.send(['EXISTS', ...own])));
+      }
+      return { offset: infoField(text, 'master_repl_offset'), expired: infoField(text, 'expired_keys'), dbs };
+    };
+    const readTarget = async (): Promise<{ dbs: Map<number, number>; expired: number }> => {
+      const dbs = new Map<number, number>();
+      let expired = 0;
+      for (const slot of w.masterSlots()) {
+        const at = w.cluster ? slot : undefined;
+        expired += infoField(
+          String(await w.send(0, at, ['INFO', 'stats'], { idempotent: true })),
+          'expired_keys',
+        );
+        for (const db of input.targetDbs)
+          dbs.set(db, (dbs.get(db) ?? 0) + Number(await w.send(db, at, ['DBSIZE'], { idempotent: true })));
+      }
+      return { dbs, expired };
+    };
+    const expectOnTarget = (reads: SourceRead[]): Map<number, number> => {
+      const out = new Map<number, number>();
+      for (const r of reads)
+        for (const [db, n] of r.dbs) {
+          const route = mapper.route(db);
+          if (route) out.set(route.db, (out.get(route.db) ?? 0) + n);
+        }
+      return out;
+    };
+
+    let last: DoneCheckResult | undefined;
+    let firstExpired: number | undefined;
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      if (attempt > 1) await sleep(PAUSE_MS, undefined, { signal });
+      const before = await Promise.all(shards.map((_, i) => readSource(i)));
+      const target = await readTarget();
+      const after = await Promise.all(shards.map((_, i) => readSource(i)));
+      const quiet = shards.every(
+        (s, i) => before[i]?.offset === s.appliedOffset && after[i]?.offset === s.appliedOffset,
+      );
+      const expectBefore = expectOnTarget(before);
+      const expect = expectOnTarget(after);
+      const stable = [...new Set([...expect.keys(), ...expectBefore.keys()])].every(
+        (db) => expect.get(db) === expectBefore.get(db),
+      );
+      const expiredNow = after.reduce((a, r) => a + r.expired, 0) + target.expired;
+      firstExpired ??= before.reduce((a, r) => a + r.expired, 0) + target.expired;
+      const expired = expiredNow - firstExpired;
+      const perDb = input.targetDbs
+        .map((db) => ({ db, source: expect.get(db) ?? 0, target: target.dbs.get(db) ?? 0 }))
+        .filter((d) => d.source > 0 || d.target > 0);
+      const sourceKeys = perDb.reduce((a, d) => a + d.source, 0);
+      const targetKeys = perDb.reduce((a, d) => a + d.target, 0);
+      const missing = perDb.reduce((a, d) => a + Math.max(0, d.source - d.target), 0);
+      const extra = perDb.reduce((a, d) => a + Math.max(0, d.target - d.source), 0);
+      const countsOk = input.targetOwned ? missing + extra <= expired : missing <= expired;
+      const where = perDb.map((d) => `db ${d.db}: ${d.source} / ${d.target}`).join(', ') || 'no keys';
+      const counts = input.targetOwned
+        ? missing + extra === 0
+          ? `${sourceKeys} keys on both sides (${perDb.map((d) => `db ${d.db}`).join(', ') || 'empty'})`
+          : `${sourceKeys} keys on the source, ${targetKeys} on the target (source / target: ${where})`
+        : `${sourceKeys} source keys, ${targetKeys} on the target, which held other keys when the task started (${where})`;
+      last = {
+        ok: countsOk && (quiet || stable),
+        exact: quiet,
+        sourceKeys,
+        targetKeys,
+        expired,
+        perDb,
+        sampled: 0,
+        sampleDifferences: 0,
+        summary: `${counts}${expired > 0 ? `, ${expired} keys expired while counting` : ''}`,
+      };
+      if (!countsOk) {
+        const moved = quiet
+          ? ''
+          : ` (the source moved past the completion point — ${shards.map((s, i) => `${s.name} offset ${s.appliedOffset} → ${after[i]?.offset}`).join(', ')}: a write or its replication PING; writes made after it are not on the target)`;
+        last.problem = stable
+          ? `the target is missing keys: ${counts}${moved}`
+          : `the source kept changing while it was counted: ${counts}${moved}`;
+        continue;
+      }
+      if (!quiet && !stable) {
+        last.problem = `the source kept changing while it was counted (${counts})`;
+        continue;
+      }
+      break;
+    }
+    const result = last as DoneCheckResult;
+    if (!result.ok) return result;
+    await sampleValues(input, conns, result);
+    return result;
+  } finally {
+    for (const c of conns) c.destroy();
+  }
+}
+
+/** Counts the keys of one source db that pass the task's filter (SCAN). */
+async function countFiltered(c: RespConnection, db: number, mapper: KeyMapper): Promise<number> {
+  await c.send(['SELECT', db]);
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = (await c.send(['SCAN', cursor, 'COUNT', 1000])) as [Buffer, Buffer[]];
+    cursor = next.toString();
+    for (const k of keys) if (mapper.filter?.(k)) n++;
+  } while (cursor !== '0');
+  return n;
+}
+
+/** Compares `sample` random source keys with their target keys (through the verifier). */
+async function sampleValues(
+  input: DoneCheckInput,
+  conns: RespConnection[],
+  result: DoneCheckResult,
+): Promise<void> {
+  const want = input.sample ?? 1000;
+  if (!input.verifier || want <= 0 || !result.sourceKeys) {
+    if (!input.verifier) result.summary += '; values not sampled (no verifier in this engine)';
+    return;
+  }
+  // keys per (shard, source db), in proportion to their sizes
+  const keys: Array<{ db: number; key: Buffer; conn: number }> = [];
+  const total = result.sourceKeys;
+  for (let i = 0; i < conns.length; i++) {
+    const c = conns[i] as RespConnection;
+    const text = String(await c.send(['INFO', 'keyspace']));
+    for (const m of text.matchAll(/^db(\d+):keys=(\d+)/gm)) {
+      const db = Number(m[1]);
+      if (!input.mapper.route(db)) continue;
+      const n = Math.min(Number(m[2]), Math.ceil((want * Number(m[2])) / total));
+      if (n <= 0) continue;
+      await c.send(['SELECT', db]);
+      const seen = new Set<string>();
+      const got = (await Promise.all(
+        Array.from({ length: n }, () => c.send(['RANDOMKEY'])),
+      )) as Array<Buffer | null>;
+      for (const k of got) {
+        if (!k || seen.has(k.toString('latin1'))) continue;
+        seen.add(k.toString('latin1'));
+        if (input.mapper.filter && !input.mapper.filter(k)) continue;
+        if (input.sourceOwnKeys?.(db).some((o) => o.equals(k))) continue;
+        keys.push({ db, key: k, conn: i });
+      }
+    }
+  }
+  if (keys.length === 0) return;
+  const shards = input.shards;
+  const report = await input.verifier({
+    source:
+      shards.length === 1
+        ? { endpoint: (shards[0] as DoneShard).endpoint }
+        : { shards: shards.map((s) => s.endpoint) },
+    target: { endpoint: input.writer.endpoint, cluster: input.writer.cluster },
+    mode: 'full',
+    rounds: 2,
+    intervalMs: 500,
+    keys: keys.map((k) => ({ db: k.db, key: k.key })),
+    ...(input.mapper.dbMap ? { dbMap: input.mapper.dbMap } : {}),
+    ...(input.mapper.renamePrefix ? { renamePrefix: input.mapper.renamePrefix } : {}),
+    signal: input.signal,
+  });
+  result.sampled = keys.length;
+  result.sampleDifferences = report.differences;
+  if (report.differences === 0) {
+    result.summary += `; ${keys.length} sampled keys equal (type, value, TTL)`;
+    return;
+  }
+  const shown = report.details
+    .slice(0, 5)
+    .map(
+      (d) => `${d.kind} db ${d.db} ${JSON.stringify(d.key.slice(0, 60))}${d.detail ? ` (${d.detail})` : ''}`,
+    )
+    .join('; ');
+  result.ok = false;
+  result.problem = `${report.differences} of ${keys.length} sampled keys differ: ${shown}`;
+  result.summary += `; ${report.differences} of ${keys.length} sampled keys differ`;
+}
+
+/** The error a failed check ends a completion with. */
+export function notInSync(taskId: string, r: DoneCheckResult): FerryError {
+  return new FerryError(
+    'NOT_IN_SYNC',
+    `task ${taskId} is not done: ${r.problem ?? r.summary}. The checkpoint is kept: find what differs with ferry verify (or verifyTask), then resume the task, or start it over`,
+    { details: { ...r } },
+  );
+}
