@@ -5,13 +5,14 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import type { FerryPlugin } from '@ferry/core';
 import { Storage, type StorageOptions } from '@ferry/storage';
-import { type GraphQLSchema, printSchema } from 'graphql';
+import { type GraphQLSchema, printSchema, specifiedRules, validate } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import pino, { type Logger } from 'pino';
 import { Gauge, Registry } from 'prom-client';
 import { buildSchema } from 'type-graphql';
 import { WebSocketServer } from 'ws';
 import { Alarms } from './alarms.js';
+import { MAX_BODY_BYTES, queryLimitsRule } from './limits.js';
 import { type Context, LiveResolver, TaskResolver } from './schema/resolvers.js';
 import { FerryService } from './service.js';
 
@@ -97,6 +98,7 @@ export async function startGateway(o: GatewayOptions = {}): Promise<Gateway> {
     schema,
     introspection: true,
     includeStacktraceInErrorResponses: false,
+    validationRules: [queryLimitsRule()],
   });
   await apollo.start();
 
@@ -129,18 +131,19 @@ export async function startGateway(o: GatewayOptions = {}): Promise<Gateway> {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
     res.end(JSON.stringify(body));
   };
-  const readBody = (req: IncomingMessage): Promise<string> =>
+  /** The body as text, or undefined when it is over MAX_BODY_BYTES (the rest is read and dropped). */
+  const readBody = (req: IncomingMessage): Promise<string | undefined> =>
     new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
       req.on('data', (c: Buffer) => {
         size += c.length;
-        if (size > 4 << 20) {
-          reject(new Error('request body over 4 MB'));
-          req.destroy();
-        } else chunks.push(c);
+        if (size <= MAX_BODY_BYTES) chunks.push(c);
+        else chunks.length = 0;
       });
-      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      req.on('end', () =>
+        resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')),
+      );
       req.on('error', reject);
     });
 
@@ -167,6 +170,17 @@ export async function startGateway(o: GatewayOptions = {}): Promise<Gateway> {
       let body: unknown;
       if (req.method === 'POST') {
         const text = await readBody(req);
+        if (text === undefined) {
+          res.setHeader('connection', 'close');
+          return json(res, 413, {
+            errors: [
+              {
+                message: `the request body is over ${MAX_BODY_BYTES >> 20} MB: send smaller requests`,
+                extensions: { code: 'PAYLOAD_TOO_LARGE' },
+              },
+            ],
+          });
+        }
         try {
           body = text ? JSON.parse(text) : {};
         } catch {
@@ -197,6 +211,8 @@ export async function startGateway(o: GatewayOptions = {}): Promise<Gateway> {
   const ws = useServer<Record<string, unknown>, Record<string, unknown>>(
     {
       schema,
+      // the same limits as over HTTP
+      validate: (sch, doc) => validate(sch, doc, [...specifiedRules, queryLimitsRule()]),
       context: () => ({ service }) as Record<string, unknown>,
       onConnect: async (ctx) => {
         const p = ctx.connectionParams ?? {};

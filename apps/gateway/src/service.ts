@@ -92,6 +92,11 @@ export function sourcePlugins(): FerryPlugin[] {
  * recorded, progress published, scheduled tasks started on time and running ones resumed after a
  * restart (from the checkpoints in storage).
  */
+/** Lengths a task's text may have: a name or tag is shown and logged, never a megabyte of it. */
+const MAX_NAME = 200;
+const MAX_TAGS = 20;
+const MAX_TAG = 64;
+
 export class FerryService {
   readonly engine: Engine;
   private readonly live = new Map<string, Task>();
@@ -202,6 +207,17 @@ export class FerryService {
   // ------------------------------------------------------------------ create / update
 
   private validate(input: CreateTaskInput, id: string): TaskSpec {
+    if (input.name.length > MAX_NAME)
+      throw new ServiceError(
+        'BAD_INPUT',
+        `a task name has at most ${MAX_NAME} characters (got ${input.name.length})`,
+      );
+    const tags = input.tags ?? [];
+    if (tags.length > MAX_TAGS)
+      throw new ServiceError('BAD_INPUT', `a task has at most ${MAX_TAGS} tags (got ${tags.length})`);
+    const long = tags.find((t) => t.length > MAX_TAG);
+    if (long !== undefined)
+      throw new ServiceError('BAD_INPUT', `a tag has at most ${MAX_TAG} characters (one has ${long.length})`);
     const spec: TaskSpec = {
       id,
       name: input.name,
