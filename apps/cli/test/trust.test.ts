@@ -198,6 +198,106 @@ describe('ferry says done only when the target has it', () => {
   });
 });
 
+/** Counters and lists of known sequences, written on the source until stopped. */
+function sequenceLoad(s: RedisServer): { stop(): Promise<number> } {
+  const c = s.client();
+  let running = true;
+  let n = 0;
+  const done = (async () => {
+    while (running) {
+      const p = c.pipeline();
+      for (let i = 0; i < 20; i++, n++) {
+        p.incr(`counter:${n % 7}`);
+        p.rpush(`seq:${n % 5}`, String(n));
+      }
+      await p.exec();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    c.disconnect();
+    return n;
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      return done;
+    },
+  };
+}
+
+describe('one writer per task', () => {
+  it('a second and a third process are refused while one holds the lease; one paused past it cannot write after another took over', async () => {
+    const source = await server({ label: 'source' });
+    const target = await server({ label: 'target' });
+    await populate(source.client(), { randomKeys: 1000 });
+    const stateA = mkdtempSync(join(tmpdir(), 'ferry-state-'));
+    const common = ['--source', url(source), '--target', url(target), '--lease-ttl', '3'];
+    const load = sequenceLoad(source);
+    const a = background([...common, '--state-dir', stateA]);
+    const aExit = new Promise<number | null>((r) => a.child.once('exit', (code) => r(code)));
+    await streaming(a);
+
+    // two more at once, from other state folders (another machine, as far as the lock knows)
+    const [b, c] = await Promise.all([
+      ferry(['migrate', ...common, '--state-dir', mkdtempSync(join(tmpdir(), 'ferry-state-'))], 30_000),
+      ferry(['migrate', ...common, '--state-dir', mkdtempSync(join(tmpdir(), 'ferry-state-'))], 30_000),
+    ]);
+    for (const r of [b, c]) {
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(
+        /is already running in another process: \S+:\d+:\w+ holds its lease on the target/,
+      );
+      expect(r.stderr).toContain('[LEASE_HELD]');
+    }
+    // the same folder: the local lock says it at once
+    const d = await ferry(['migrate', ...common, '--state-dir', stateA], 30_000);
+    expect(d.code).toBe(1);
+    expect(d.stderr).toMatch(/already running on this machine \(process \d+/);
+
+    // A paused past its lease; E takes over (a full sync, its own folder), then A wakes up
+    a.child.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 4500));
+    const e = ferry(
+      [
+        'migrate',
+        ...common,
+        '--state-dir',
+        mkdtempSync(join(tmpdir(), 'ferry-state-')),
+        '--conflict',
+        'replace',
+        '--until-synced',
+        '--synced-for',
+        '2',
+      ],
+      120_000,
+    );
+    await new Promise((r) => setTimeout(r, 4000));
+    a.child.kill('SIGCONT');
+    expect(await aExit).not.toBe(0);
+    expect(JSON.stringify(a.events)).toContain('LEASE_HELD');
+    await new Promise((r) => setTimeout(r, 1500));
+    const written = await load.stop();
+    const ended = await e;
+    expect(ended.code, ended.stderr).toBe(0);
+    expect(ended.stderr).toContain('checked against both servers');
+
+    // nothing twice, nothing missing
+    const tc = target.client();
+    const sc = source.client();
+    for (let i = 0; i < 7; i++) expect(await tc.get(`counter:${i}`)).toBe(await sc.get(`counter:${i}`));
+    let total = 0;
+    for (let j = 0; j < 5; j++) {
+      const list = await tc.lrange(`seq:${j}`, 0, -1);
+      const expected = Array.from({ length: Math.ceil((written - j) / 5) }, (_, k) => String(j + 5 * k));
+      expect(list).toEqual(expected);
+      total += list.length;
+    }
+    expect(total).toBe(written);
+    expect(formatDifferences(await compareDeployments(source, target, { dbs: [0] }))).toBe('');
+    tc.disconnect();
+    sc.disconnect();
+  });
+});
+
 describe('bad input: one line naming what is wrong, no hang, nothing written', () => {
   it('refuses an unclosed glob and a db the target does not have before any write', async () => {
     const source = await server({ label: 'source' });

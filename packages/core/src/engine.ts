@@ -22,6 +22,7 @@ export function createEngine(options: EngineOptions): Engine {
     spoolDir: options.spoolDir ?? join(tmpdir(), 'ferry-spool'),
     ...(options.log ? { log: options.log } : {}),
     ...(options.verifier ? { verifier: options.verifier } : {}),
+    ...(options.leaseTtlMs ? { leaseTtlMs: options.leaseTtlMs } : {}),
   };
   return {
     registry,

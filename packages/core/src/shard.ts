@@ -7,6 +7,7 @@ import type { ShardCheckpoint } from './checkpoint.js';
 import { COMMANDS, commandName, keyPositions, replaySafe } from './commands.js';
 import { connectEndpoint, type Endpoint, endpointName } from './endpoint.js';
 import type { ShardMetrics, TaskEvents } from './events.js';
+import { FERRY_KEY_PREFIX, heartbeatKey, isFerryKey } from './ferry-keys.js';
 import type { TaskIdentity } from './identity.js';
 import { type DbRoute, type KeyMapper, mapKey } from './keys.js';
 import type { RateLimiter } from './limiter.js';
@@ -48,6 +49,11 @@ export interface ShardContext {
   shardCount: number;
   /** The task's settings, recorded in every checkpoint. */
   identity: TaskIdentity;
+  /**
+   * Around a flush of the target (a re-snapshot's, or the source's FLUSHALL/FLUSHDB replayed): the
+   * task's own keys there go too, and the task puts its lease back after it.
+   */
+  targetFlush?: { begin(): void; end(): Promise<void> };
   /** Write the snapshot on a worker thread of this shard's own, built from these parts. */
   snapshotWorker?: SnapshotWorkerSpec;
 }
@@ -81,20 +87,6 @@ function snapshotWorkerUrl(): URL {
   return here.endsWith('.ts')
     ? new URL('../dist/snapshot-worker.js', here)
     : new URL('./snapshot-worker.js', here);
-}
-
-/** Keys Ferry keeps on the target while a task runs (removed when it completes). */
-export const FERRY_KEY_PREFIX = '__ferry:';
-const FERRY_PREFIX_BYTES = Buffer.from(FERRY_KEY_PREFIX);
-
-/** A key of Ferry's own (checkpoints, heartbeats, temporary keys): never migrated nor compared. */
-export function isFerryKey(k: Buffer): boolean {
-  const n = FERRY_PREFIX_BYTES.length;
-  return (
-    k.length >= n &&
-    k[0] === 0x5f && // "_": the common case decided without a compare
-    k.compare(FERRY_PREFIX_BYTES, 0, n, 0, n) === 0
-  );
 }
 
 const STREAM_BATCH = 512;
@@ -276,6 +268,17 @@ export class ShardRunner {
     this.completeRequested = true;
   }
 
+  /**
+   * The target lost what this shard wrote: the pass ends now, and the next one writes the snapshot
+   * again (a full sync, as a retry after a refused resume does) instead of resuming.
+   */
+  resnapshot(reason: string): void {
+    this.resnapshotNext = true;
+    this.fail(new FerryError('RESYNC_REQUIRED', reason));
+    this.link?.close();
+  }
+  private resnapshotNext = false;
+
   /** Stops streaming at the next command, with everything sent acknowledged and checkpointed. */
   requestStop(): void {
     this.stopRequested = true;
@@ -302,6 +305,9 @@ export class ShardRunner {
     this.domainDone.clear();
     this.metrics.phase = 'connecting';
     const saved = ctx.loadCheckpoint();
+    // the target lost this shard's keys: no resume, the snapshot is written again
+    const again = this.resnapshotNext;
+    this.resnapshotNext = false;
     const s = this.source;
     this.info = await this.connectTo(s);
     if (ctx.options.sourceHeartbeat) {
@@ -317,7 +323,7 @@ export class ShardRunner {
       ...(s.password !== undefined ? { password: s.password } : {}),
       ...(s.tls ? { tls: true } : {}),
       spoolDir: ctx.spoolDir,
-      ...(saved?.snapshotDone && saved.replid
+      ...(saved?.snapshotDone && saved.replid && !again
         ? { resume: { replid: saved.replid, offset: saved.offset } }
         : {}),
       onState: (_from, to) => {
@@ -352,7 +358,7 @@ export class ShardRunner {
         this.sourceDb = this.appliedDb = saved?.db ?? 0;
         await this.loadDomains();
       } else {
-        await this.loadSnapshot(start, Boolean(saved));
+        await this.loadSnapshot(start, Boolean(saved) || again);
         this.applied = start.offset;
         this.sourceDb = this.appliedDb = 0;
         await this.saveCheckpoint(true);
@@ -857,7 +863,12 @@ export class ShardRunner {
     const dbs = targetDbs(ctx.mapper, w.cluster);
     if (ctx.shardCount === 1) {
       const flush: Arg[] = w.atLeast('4.0.0') ? ['FLUSHDB', 'ASYNC'] : ['FLUSHDB'];
-      for (const db of dbs) await w.broadcast(db, flush);
+      ctx.targetFlush?.begin();
+      try {
+        for (const db of dbs) await w.broadcast(db, flush);
+      } finally {
+        await ctx.targetFlush?.end();
+      }
       this.ctx.emit('task:warning', {
         taskId: ctx.taskId,
         shardId: ctx.shard.id,
@@ -1594,6 +1605,7 @@ class StreamBatch {
         return;
       }
     }
+    if (name === 'flushall' || (name === 'flushdb' && route.db === 0)) this.flushes = true;
     if (name === 'swapdb' || name === 'move') {
       sh.warn(
         `${name.toUpperCase()} was not applied: it moves keys between dbs, which the db map does not allow`,
@@ -1617,8 +1629,22 @@ class StreamBatch {
     this.size++;
   }
 
+  /** The batch empties the target's db 0 (where the task's lease lives). */
+  private flushes = false;
+
   /** Sends every group (in order); resolves when the target acknowledged all of them. */
   async send(): Promise<void> {
+    const flush = this.flushes ? this.shard.context.targetFlush : undefined;
+    if (!flush) return this.sendGroups();
+    flush.begin();
+    try {
+      await this.sendGroups();
+    } finally {
+      await flush.end();
+    }
+  }
+
+  private async sendGroups(): Promise<void> {
     const sh = this.shard;
     const { writer } = sh.context;
     const sends: Array<Promise<unknown>> = [];
@@ -1646,8 +1672,4 @@ class StreamBatch {
     }
     await Promise.all(sends);
   }
-}
-
-export function heartbeatKey(taskId: string): Buffer {
-  return Buffer.from(`${FERRY_KEY_PREFIX}heartbeat:${taskId}`);
 }

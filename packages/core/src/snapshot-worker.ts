@@ -17,6 +17,7 @@ import { isFerryError } from '@ferry/errors';
 import type { Endpoint } from './endpoint.js';
 import type { ShardMetrics } from './events.js';
 import { KeyMapper } from './keys.js';
+import type { LeaseFence } from './lease.js';
 import { RateLimiter } from './limiter.js';
 import { MovedKeys } from './moved.js';
 import type { RateLimit, ResolvedOptions } from './options.js';
@@ -51,6 +52,8 @@ export interface WorkerTarget {
   version?: string;
   maxKeyBytes?: number;
   maxInFlight: number;
+  /** The task's lease, proved by every connection the worker opens. */
+  fence?: LeaseFence;
 }
 
 export type WorkerMessage =

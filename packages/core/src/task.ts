@@ -10,13 +10,15 @@ import { type CheckReport, type RunChecksOptions, runChecks } from './checks/run
 import { checkDone, type DoneCheckResult, notInSync } from './done-check.js';
 import { connectEndpoint, type Endpoint, endpointName, onSide } from './endpoint.js';
 import { type ShardMetrics, TaskEmitter, type TaskEvents } from './events.js';
+import { heartbeatKey, isFerryKey } from './ferry-keys.js';
 import { assertSameIdentity, type TaskIdentity, taskIdentity } from './identity.js';
 import { KeyMapper } from './keys.js';
+import { type LeaseNode, newOwner, TaskLease } from './lease.js';
 import { RateLimiter } from './limiter.js';
 import { MovedKeys } from './moved.js';
 import { type RateLimit, type ResolvedOptions, resolveOptions, type TaskOptions } from './options.js';
 import type { Logger, PluginContext, PluginRegistry, ShardSpec } from './plugins.js';
-import { heartbeatKey, isFerryKey, ShardRunner, targetDbs } from './shard.js';
+import { ShardRunner, targetDbs } from './shard.js';
 import type { WorkerTarget } from './snapshot-worker.js';
 import { assertAllowed, canTransition, type TaskAction, type TaskState } from './state.js';
 import type { ProxyKind } from './target/proxy.js';
@@ -48,8 +50,10 @@ export interface EngineServices {
   /** Spool files go under `<spoolDir>/<taskId>/<shardId>`. */
   spoolDir: string;
   log?: Logger;
-  /** The verifier (`@ferry/verify`), for `task.verify()`. */
+  /** The verifier (`@ferry/verify`), for `task.verify()` and the check before "done". */
   verifier?: Verifier;
+  /** How long the task's lease on the target lasts without a renewal. Default 15 s. */
+  leaseTtlMs?: number;
 }
 
 /** Errors a new pass can get past (the link or a node dropped, a node was loading). */
@@ -178,8 +182,12 @@ export class Task {
 
   private async run(): Promise<void> {
     this.setState('preparing');
+    this.leaseLost = undefined;
+    let stopLease = (): void => undefined;
+    let succeeded = false;
     try {
       await this.prepare();
+      stopLease = this.keepLease();
       this.setState(this.runnersAllResumed() ? 'incremental_sync' : 'full_sync');
       const watching = this.watchTopology();
       await Promise.all(this.runners.map((r) => this.runShard(r)));
@@ -192,11 +200,14 @@ export class Task {
       }
       this.setState('completing');
       for (const r of this.runners) await r.cleanupTarget();
+      stopLease();
+      await this.lease?.release(this.leaseNodes(), { epochs: true });
       const check = await this.checkDone();
       this.doneCheck = check;
       this.events.emit('task:checked', { taskId: this.id, forced: this.forced, ...check });
       if (!check.ok && !this.forced) throw notInSync(this.id, check);
       await this.services.checkpoints.clear(this.id);
+      succeeded = true;
       this.setState('succeeded', check.summary);
     } catch (err) {
       if (this.stopping || (isFerryError(err, 'ABORTED') && this.stopping)) {
@@ -204,15 +215,21 @@ export class Task {
         this.setState('stopped');
         return;
       }
-      const e = isFerryError(err)
-        ? err
-        : new FerryError('TARGET_WRITE_FAILED', String((err as Error)?.message ?? err), { cause: err });
+      const e = this.leaseLost
+        ? this.leaseLost
+        : isFerryError(err)
+          ? err
+          : new FerryError('TARGET_WRITE_FAILED', String((err as Error)?.message ?? err), { cause: err });
       this.error = e;
       this.events.emit('task:error', { taskId: this.id, code: e.code, message: e.message, retrying: false });
       if (this.state === 'completing') this.state = 'failed';
       else this.setState('failed', e.message);
       throw e;
     } finally {
+      stopLease();
+      // a stopped or failed task gives its lease back (the epoch stays: the next owner's is higher)
+      if (!succeeded && this.writer && !this.leaseLost)
+        await this.lease?.release(this.leaseNodes()).catch(() => undefined);
       this.controller.abort();
       await this.writer?.close();
       this.writer = undefined;
@@ -284,6 +301,12 @@ export class Task {
 
   private watchStop: AbortController | undefined;
   private mapper: KeyMapper | undefined;
+  private lease: TaskLease | undefined;
+  /** Set when another process took the lease over: the task fails with it. */
+  private leaseLost: FerryError | undefined;
+  private targetLoss: Promise<void> | undefined;
+  /** Flushes of the target's db 0 under way (the lease's keys go with them, and come back after). */
+  private flushing = 0;
   private targetOwned = false;
   private readonly moved = new MovedKeys();
 
@@ -392,9 +415,17 @@ export class Task {
       ...target,
       signal: this.controller.signal,
       onNotice: (m) => this.services.log?.debug(m),
+      onTargetLost: (node) => void this.onTargetLost(node).catch(() => undefined),
     }).catch((err: unknown) => {
       throw onSide('target', err);
     });
+    if (!t.proxy) {
+      // one writer per task: taken before anything is written, proved by every connection after
+      this.lease = new TaskLease(this.id, newOwner(), this.services.leaseTtlMs);
+      await this.lease.acquire(this.leaseNodes());
+      target.fence = this.lease.fence;
+      await this.writer.setFence(this.lease.fence);
+    }
     const mapper = new KeyMapper(
       this.options.dbMap,
       this.options.renamePrefix,
@@ -445,6 +476,15 @@ export class Task {
         targetOwned,
         shardCount: this.shards.length,
         identity: this.identity,
+        targetFlush: {
+          begin: () => {
+            this.flushing++;
+          },
+          end: () =>
+            this.retakeLease().finally(() => {
+              this.flushing--;
+            }),
+        },
         ...(threads
           ? {
               snapshotWorker: {
@@ -531,6 +571,93 @@ export class Task {
     );
   }
 
+  /** The target's masters as the lease talks to them. */
+  private leaseNodes(): LeaseNode[] {
+    const w = this.writer as TargetWriter;
+    return w.masterSlots().map((slot) => ({
+      slot,
+      name: w.nodeName(w.cluster ? slot : undefined),
+      send: (argv) => w.send(0, w.cluster ? slot : undefined, argv, { idempotent: true }),
+    }));
+  }
+
+  /**
+   * Renews the lease while the task runs. Lost to another owner: the task stops (its writers' new
+   * connections are refused by the fence, the old ones were closed by the new owner). Gone from
+   * the target: the target lost the task's data, and every shard writes its snapshot again.
+   */
+  private keepLease(): () => void {
+    const lease = this.lease;
+    if (!lease) return () => undefined;
+    let busy = false;
+    const timer = setInterval(
+      () => {
+        if (busy || this.flushing > 0) return;
+        busy = true;
+        const generation = lease.generation;
+        void lease
+          .renew(this.leaseNodes())
+          .then(async (r) => {
+            // keys flushed by the task itself, or taken again since: not a loss
+            if (r.state === 'gone' && (this.flushing > 0 || lease.generation !== generation)) return;
+            if (r.state === 'lost') {
+              this.leaseLost = new FerryError(
+                'LEASE_HELD',
+                `task ${this.id}: another process took over its lease on the target ${r.node} (this one, ${lease.owner}, was paused or cut off past the lease's ${Math.round(lease.ttlMs / 1000)} s); stopping without writing more`,
+              );
+              this.controller.abort(this.leaseLost);
+            } else if (r.state === 'gone') await this.onTargetLost(r.node ?? '');
+          })
+          .catch((err: unknown) => {
+            // a new connection's fence found another owner; otherwise the target is away (the
+            // writers retry, the next renewal tells)
+            if (isFerryError(err, 'LEASE_HELD')) {
+              this.leaseLost = err;
+              this.controller.abort(err);
+            } else if (isFerryError(err, 'RESYNC_REQUIRED') && err.details?.targetLost)
+              return this.onTargetLost(String(err.details.node ?? ''));
+            return undefined;
+          })
+          .finally(() => {
+            busy = false;
+          });
+      },
+      Math.max(250, Math.floor(lease.ttlMs / 6)),
+    );
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  /** Takes the lease again (its keys were flushed or lost) and gives the writers the new epochs. */
+  private async retakeLease(): Promise<void> {
+    const lease = this.lease;
+    if (!lease || !this.writer) return;
+    await lease.acquire(this.leaseNodes());
+    await this.writer.setFence(lease.fence);
+    const target = this.runners[0]?.context.snapshotWorker?.target;
+    if (target) target.fence = lease.fence;
+  }
+
+  /**
+   * The target lost the task's keys (restarted empty, flushed, failed over to an empty replica):
+   * nothing it was sent can be trusted, so the lease is taken again and every shard writes its
+   * snapshot again, as a retry does. Once, however many shards or writers noticed.
+   */
+  private onTargetLost(node: string): Promise<void> {
+    this.targetLoss ??= (async () => {
+      const why = `the target ${node} lost this task's keys (restarted without its data, flushed by another client, or failed over to an empty replica)`;
+      this.events.emit('task:warning', {
+        taskId: this.id,
+        message: `${why}: every shard writes its snapshot again`,
+      });
+      for (const r of this.runners) r.resnapshot(`${why}; writing the snapshot again`);
+      await this.retakeLease(); // if the target is still away, the next renewal finds it gone again
+    })().finally(() => {
+      this.targetLoss = undefined;
+    });
+    return this.targetLoss;
+  }
+
   /** Every target db the db map names exists there: refused before anything is written. */
   private async checkTargetDbs(mapper: KeyMapper): Promise<void> {
     const w = this.writer as TargetWriter;
@@ -599,6 +726,8 @@ export class Task {
         if (this.stopping) return;
         if (this.controller.signal.aborted && !this.stopping) throw err;
         failures++;
+        if (isFerryError(err, 'RESYNC_REQUIRED') && err.details?.targetLost)
+          await this.onTargetLost(String(err.details.node ?? '')).catch(() => undefined);
         const again = everStarted && retryable(err) && failures <= 30;
         const e = err as Error;
         this.events.emit('task:error', {

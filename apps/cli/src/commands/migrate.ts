@@ -10,6 +10,7 @@ import {
 import { verifier } from '@ferry/verify';
 import { parseCommandArgs } from '../args.js';
 import type { Io } from '../io.js';
+import { lockCheckpoint } from '../lock.js';
 import { sourcePlugins } from '../plugins.js';
 import {
   buildTaskSpec,
@@ -28,6 +29,7 @@ or, with --until-synced, until the target has caught up.
 
 ${TASK_ARGS_USAGE}  --until-synced          complete and exit 0 once the lag has been 0 for --synced-for seconds
   --synced-for SECONDS    default 3
+  --lease-ttl SECONDS     how long the task's lease on the target outlives this process, default 15
   --fresh                 start over: drop this task's checkpoint (a resume under other settings
                           is refused without it); the target must then pass the conflict policy
   --json                  one JSON event per line instead of the progress display
@@ -72,6 +74,7 @@ export async function migrateCommand(
       'until-synced': { type: 'boolean' },
       'synced-for': { type: 'string' },
       fresh: { type: 'boolean' },
+      'lease-ttl': { type: 'string' },
     },
     MIGRATE_USAGE,
     io,
@@ -81,9 +84,13 @@ export async function migrateCommand(
   let task: Task;
   let stateDir: string;
   let spec: TaskSpec;
+  let unlock: (() => void) | undefined;
   try {
     ({ spec, stateDir } = buildTaskSpec(values));
+    const ttl = number(values['lease-ttl'] as string | undefined, '--lease-ttl');
+    unlock = lockCheckpoint(join(stateDir, `${spec.id}.lock`), spec.id as string);
     const engine = createEngine({
+      ...(ttl !== undefined ? { leaseTtlMs: ttl * 1000 } : {}),
       plugins: sourcePlugins(),
       checkpoints: new FileCheckpointStore((id) => join(stateDir, `${id}.checkpoint.json`)),
       spoolDir: join(stateDir, 'spool'),
@@ -91,9 +98,24 @@ export async function migrateCommand(
     });
     task = engine.createTask(spec);
   } catch (err) {
+    unlock?.();
     return reportError(err, io);
   }
+  try {
+    return await follow(task, spec, stateDir, values, io, signals);
+  } finally {
+    unlock?.();
+  }
+}
 
+async function follow(
+  task: Task,
+  spec: TaskSpec,
+  stateDir: string,
+  values: Record<string, string | boolean | string[] | undefined>,
+  io: Io,
+  signals: NodeJS.EventEmitter,
+): Promise<number> {
   const json = Boolean(values.json);
   const tty = !json && Boolean((process.stderr as { isTTY?: boolean }).isTTY);
   const syncedForMs = (number(values['synced-for'] as string | undefined, '--synced-for') ?? 3) * 1000;

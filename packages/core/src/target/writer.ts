@@ -11,6 +11,7 @@ import {
   type WireCommand,
 } from '@ferry/resp';
 import { type Endpoint, endpointName } from '../endpoint.js';
+import { checkFence, type LeaseFence, leaseClientName } from '../lease.js';
 import { SLOTS } from '../slot.js';
 import { compareVersions } from '../versions.js';
 import { type ProxyKind, TWEMPROXY_MAX_KEY_BYTES } from './proxy.js';
@@ -35,6 +36,14 @@ export interface TargetOptions {
   retryForMs?: number;
   /** Called for things worth an event: topology refresh, retries. */
   onNotice?: (message: string) => void;
+  /** Every connection opened to a master proves first that this process holds the task's lease. */
+  fence?: LeaseFence;
+  /**
+   * A new connection found the lease's epoch key gone: the target lost the task's data. Without
+   * this hook that connection is refused (RESYNC_REQUIRED); with it, the connection is used and
+   * the owner (the task, which takes the lease again and writes the snapshot again) is told.
+   */
+  onTargetLost?: (node: string) => void;
 }
 
 export interface SendOptions {
@@ -103,6 +112,7 @@ export class TargetWriter {
 
   static async open(o: TargetOptions): Promise<TargetWriter> {
     const w = new TargetWriter(o);
+    w.fence = o.fence;
     if (w.cluster) await w.refresh();
     else w.standalone = w.node(o.endpoint);
     const first = w.cluster ? w.masters()[0] : w.standalone;
@@ -115,6 +125,10 @@ export class TargetWriter {
       w.versionKnown = o.version !== undefined;
       return w;
     }
+    // a connection opened before the slot map was known (the seed) proves the lease now
+    if (w.fence)
+      for (const m of w.masters())
+        if (m.conn?.open) await checkFence(m.conn, w.fence, w.cluster ? w.slots.indexOf(m) : 0, m.name);
     const info = String(await conn.send(['INFO', 'server']));
     w.version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? '0.0.0';
     if (!w.cluster && /cluster_enabled:1/.test(String(await conn.send(['INFO', 'cluster'])))) {
@@ -124,6 +138,19 @@ export class TargetWriter {
       );
     }
     return w;
+  }
+
+  private fence: LeaseFence | undefined;
+
+  /**
+   * From now on every connection this writer opens to a master proves the lease first; the ones
+   * open now are named after the task (so a later owner can close them).
+   */
+  async setFence(fence: LeaseFence): Promise<void> {
+    this.fence = fence;
+    if (this.proxy) return;
+    for (const n of this.nodes.values())
+      if (n.conn?.open) await n.conn.send(['CLIENT', 'SETNAME', leaseClientName(fence.taskId, fence.owner)]);
   }
 
   /** The endpoint the writer was opened with (a seed of a cluster). */
@@ -165,7 +192,19 @@ export class TargetWriter {
         maxInFlight: this.o.maxInFlight ?? 2048,
         ...(this.o.signal ? { signal: this.o.signal } : {}),
       })
-        .then((c) => {
+        .then(async (c) => {
+          const fence = this.fence;
+          if (fence && !this.proxy) {
+            const slot = this.cluster ? this.slots.indexOf(n) : 0;
+            await checkFence(c, fence, slot, n.name).catch((err: unknown) => {
+              if (this.o.onTargetLost && isFerryError(err, 'RESYNC_REQUIRED')) {
+                this.o.onTargetLost(n.name);
+                return;
+              }
+              c.destroy();
+              throw err;
+            });
+          }
           n.conn = c;
           n.db = 0;
           return c;

@@ -1,0 +1,222 @@
+import { hostname } from 'node:os';
+import { FerryError } from '@ferry/errors';
+import type { RespConnection } from '@ferry/resp';
+import { FERRY_KEY_PREFIX } from './ferry-keys.js';
+import { slotTag } from './slot.js';
+
+/**
+ * One writer per task, enforced where the data is. On every target master the task holds a lease
+ * key (`owner epoch since`, with an expiry it renews) beside an epoch key that only grows. A second
+ * process finds the lease fresh and refuses to start; once it lapses, a new owner takes it with the
+ * next epoch and closes the connections the old owner's writers had on the target (they are named
+ * after the task), and every writer connection, as it opens, proves that its process still holds
+ * the lease — so the late writes of a process that was paused past its lease cannot land. The epoch
+ * key doubles as a sentinel: a target that lost it (restarted empty, flushed, failed over to an
+ * empty replica) lost the task's data too.
+ */
+
+/** `owner epoch since`: who holds the lease, under which epoch, since when (ms). */
+export interface LeaseHolder {
+  owner: string;
+  epoch: number;
+  since: number;
+  /** How long it stays valid without a renewal, in ms. */
+  ttlMs: number;
+}
+
+/** Keys of one task's lease on the master serving `slot` (`{tag}` keeps both in that slot). */
+export function leaseKeys(taskId: string, slot: number): { lease: string; epoch: string } {
+  const tag = slotTag(slot);
+  return {
+    lease: `${FERRY_KEY_PREFIX}lease:{${tag}}:${taskId}`,
+    epoch: `${FERRY_KEY_PREFIX}epoch:{${tag}}:${taskId}`,
+  };
+}
+
+/** The client name the task's writer connections carry on the target. */
+export function leaseClientName(taskId: string, owner: string): string {
+  return `ferry:${taskId}:${owner}`;
+}
+
+/** An owner id unique to this process and run: `host:pid:random`. */
+export function newOwner(): string {
+  return `${hostname().replace(/[^A-Za-z0-9._-]/g, '_')}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+}
+
+// KEYS: lease, epoch. ARGV: owner, ttl ms, now ms, the highest epoch this owner saw (it only grows).
+// {1, epoch} taken; {0, value, pttl} held by another.
+const ACQUIRE = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local owner = string.match(cur, '^(%S+)')
+  if owner ~= ARGV[1] then return {0, cur, redis.call('PTTL', KEYS[1])} end
+end
+local e = redis.call('INCR', KEYS[2])
+if e <= tonumber(ARGV[4]) then
+  e = tonumber(ARGV[4]) + 1
+  redis.call('SET', KEYS[2], e)
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. e .. ' ' .. ARGV[3], 'PX', tonumber(ARGV[2]))
+return {1, tostring(e)}
+`;
+
+// KEYS: lease, epoch. ARGV: owner, epoch, ttl ms (0: check only), since ms.
+// 1 held (and renewed), 0 another owner or epoch, -1 the epoch key is gone (the target lost it).
+const RENEW = `
+local e = redis.call('GET', KEYS[2])
+if not e then return -1 end
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local owner, epoch = string.match(cur, '^(%S+) (%d+)')
+  if owner ~= ARGV[1] or epoch ~= ARGV[2] then return 0 end
+elseif e ~= ARGV[2] then
+  return 0
+end
+if ARGV[3] ~= '0' then
+  redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[4], 'PX', tonumber(ARGV[3]))
+end
+return 1
+`;
+
+/** What a writer needs to prove, on each connection it opens, that its process holds the lease (cloneable). */
+export interface LeaseFence {
+  taskId: string;
+  owner: string;
+  /** The epoch held on each master, by the slot the writer addresses it with. */
+  epochs: Record<number, number>;
+}
+
+export type LeaseState = 'held' | 'lost' | 'gone';
+
+/** Runs the fence check on a fresh connection to the master serving `slot` (see LeaseFence). */
+export async function checkFence(
+  conn: RespConnection,
+  fence: LeaseFence,
+  slot: number,
+  node: string,
+): Promise<void> {
+  const epoch = fence.epochs[slot];
+  if (epoch === undefined) return; // a master the lease was not taken on (the topology moved): the task's own check follows
+  const k = leaseKeys(fence.taskId, slot);
+  await conn.send(['CLIENT', 'SETNAME', leaseClientName(fence.taskId, fence.owner)]);
+  const r = Number(await conn.send(['EVAL', RENEW, 2, k.lease, k.epoch, fence.owner, epoch, 0, 0]));
+  if (r === 1) return;
+  if (r === -1)
+    throw new FerryError(
+      'RESYNC_REQUIRED',
+      `the target ${node} lost task ${fence.taskId}'s keys (restarted without its data, flushed, or failed over to an empty replica): its snapshot is written again`,
+      { details: { targetLost: true, node } },
+    );
+  throw new FerryError(
+    'LEASE_HELD',
+    `task ${fence.taskId}: another process took over its lease on ${node}; this one (${fence.owner}) stops without writing`,
+    { details: { node } },
+  );
+}
+
+/** The node a lease step talks to: a connection to one master and the slot that names it. */
+export interface LeaseNode {
+  slot: number;
+  name: string;
+  send(argv: Array<string | number | Buffer>): Promise<unknown>;
+}
+
+export class TaskLease {
+  private epochs: Record<number, number> = {};
+  private since = Date.now();
+  /** Acquisitions so far: a renewal that began under an earlier one says nothing of the keys now. */
+  generation = 0;
+
+  constructor(
+    readonly taskId: string,
+    readonly owner: string,
+    readonly ttlMs = 15_000,
+  ) {}
+
+  get fence(): LeaseFence {
+    return { taskId: this.taskId, owner: this.owner, epochs: { ...this.epochs } };
+  }
+
+  /** Highest epoch held (for messages). */
+  get epoch(): number {
+    return Math.max(0, ...Object.values(this.epochs));
+  }
+
+  /**
+   * Takes the lease on every master, or refuses (LEASE_HELD, naming the holder and since when) and
+   * gives back what it took. Then closes the connections an earlier owner's writers still have.
+   */
+  async acquire(nodes: LeaseNode[]): Promise<void> {
+    this.since = Date.now();
+    this.generation++;
+    const taken: LeaseNode[] = [];
+    for (const n of nodes) {
+      const k = leaseKeys(this.taskId, n.slot);
+      const r = (await n.send([
+        'EVAL',
+        ACQUIRE,
+        2,
+        k.lease,
+        k.epoch,
+        this.owner,
+        this.ttlMs,
+        this.since,
+        this.epochs[n.slot] ?? 0,
+      ])) as [number, Buffer | string, number?];
+      if (Number(r[0]) === 1) {
+        this.epochs[n.slot] = Number(String(r[1]));
+        taken.push(n);
+        continue;
+      }
+      await this.release(taken).catch(() => undefined);
+      const [owner = '?', epoch = '?', since = '0'] = String(r[1]).split(' ');
+      const age = Math.max(0, Math.round((Date.now() - Number(since)) / 1000));
+      const left = Math.max(0, Math.ceil(Number(r[2] ?? 0) / 1000));
+      throw new FerryError(
+        'LEASE_HELD',
+        `task ${this.taskId} is already running in another process: ${owner} holds its lease on the target ${n.name} (epoch ${epoch}, for ${age} s, valid ${left} s more unless renewed). Stop that process first; if it is gone, this one can start once the lease lapses`,
+        { details: { owner, epoch: Number(epoch), since: Number(since), node: n.name } },
+      );
+    }
+    for (const n of nodes) await this.evict(n).catch(() => undefined);
+  }
+
+  /** Closes the target connections named after this task that belong to another owner. */
+  private async evict(n: LeaseNode): Promise<void> {
+    const list = String(await n.send(['CLIENT', 'LIST']));
+    const mine = leaseClientName(this.taskId, this.owner);
+    const prefix = leaseClientName(this.taskId, '');
+    for (const line of list.split('\n')) {
+      const name = / name=(\S*)/.exec(line)?.[1];
+      const id = /^id=(\d+)/.exec(line)?.[1];
+      if (id && name?.startsWith(prefix) && name !== mine) await n.send(['CLIENT', 'KILL', 'ID', id]);
+    }
+  }
+
+  /** Renews the lease on every master: held, lost (another owner), or gone (the target lost the keys). */
+  async renew(nodes: LeaseNode[]): Promise<{ state: LeaseState; node?: string }> {
+    for (const n of nodes) {
+      const k = leaseKeys(this.taskId, n.slot);
+      const epoch = this.epochs[n.slot];
+      if (epoch === undefined) continue;
+      const r = Number(
+        await n.send(['EVAL', RENEW, 2, k.lease, k.epoch, this.owner, epoch, this.ttlMs, this.since]),
+      );
+      if (r === 0) return { state: 'lost', node: n.name };
+      if (r === -1) return { state: 'gone', node: n.name };
+    }
+    return { state: 'held' };
+  }
+
+  /** Gives the lease back (stop, completion); with `epochs`, the epoch keys go too (the task is over). */
+  async release(nodes: LeaseNode[], o: { epochs?: boolean } = {}): Promise<void> {
+    for (const n of nodes) {
+      const k = leaseKeys(this.taskId, n.slot);
+      const epoch = this.epochs[n.slot];
+      if (epoch === undefined) continue;
+      // only a lease that is still ours
+      if (Number(await n.send(['EVAL', RENEW, 2, k.lease, k.epoch, this.owner, epoch, 0, 0])) !== 1) continue;
+      await n.send(o.epochs ? ['DEL', k.lease, k.epoch] : ['DEL', k.lease]);
+    }
+  }
+}
