@@ -39,6 +39,7 @@ export const TASK_ARGS = {
   'rate-keys': { type: 'string' },
   'rate-bytes': { type: 'string' },
   heartbeat: { type: 'boolean' },
+  'reserved-prefix': { type: 'string' },
   'task-id': { type: 'string' },
   'state-dir': { type: 'string' },
   json: { type: 'boolean' },
@@ -68,6 +69,8 @@ export const TASK_ARGS_USAGE = `  --source URL            redis://[user:password
   --rate-keys N           at most N keys (or commands) per second
   --rate-bytes N          at most N bytes per second
   --heartbeat             write __ferry:heartbeat:<task> on the source every second to measure lag in ms
+  --reserved-prefix P     the prefix of Ferry's own keys (checkpoints, leases), default __ferry:; the
+                          precheck fails when the source holds keys under it: choose another then
   --task-id ID            name of the checkpoint (default: derived from source and target)
   --state-dir DIR         checkpoints and spool files (default .ferry)
 `;
@@ -227,6 +230,7 @@ export function buildTaskSpec(values: TaskArgValues): { spec: TaskSpec; stateDir
       ...(bytes !== undefined ? { bytesPerSec: bytes } : {}),
     };
   if (values.heartbeat) options.sourceHeartbeat = true;
+  if (values['reserved-prefix'] !== undefined) options.reservedPrefix = values['reserved-prefix'] as string;
   const taskId =
     (values['task-id'] as string | undefined) ??
     file.taskId ??

@@ -172,28 +172,51 @@ describe('ferry says done only when the target has it', () => {
     src.disconnect();
   });
 
-  it("a source key under Ferry's own prefix that was not copied fails the completion", async () => {
+  it("the user's keys under Ferry's reserved prefix: the precheck fails, nothing says done, verify sees them, another prefix moves them", async () => {
     const source = await server({ label: 'source' });
     const target = await server({ label: 'target' });
     const src = source.client();
     await populate(src, { randomKeys: 500 });
     await src.set('__ferry:userdata', 'mine');
+    await src.set('__ferry:ckpt:mine', 'also mine');
     const state = mkdtempSync(join(tmpdir(), 'ferry-state-'));
-    const r = await ferry([
+    const common = ['--source', url(source), '--target', url(target), '--state-dir', state];
+    const check = await ferry(['check', ...common, '--json']);
+    expect(check.code).toBe(2);
+    type Report = { results: Array<{ checkId: string; status: string; message: string; advice?: string }> };
+    const failed = (JSON.parse(check.stdout) as Report).results.find((r) => r.status === 'fail');
+    expect(failed?.checkId).toBe('source-keys');
+    expect(failed?.message).toMatch(
+      /under Ferry's reserved prefix "__ferry:" \("__ferry:(userdata|ckpt:mine)" in db 0\)/,
+    );
+    expect(failed?.advice).toContain('--reserved-prefix');
+
+    const r = await ferry(['migrate', ...common, '--until-synced', '--synced-for', '1']);
+    expect(r.stderr).not.toMatch(/ferry: done/);
+    expect(r.stderr).toContain('[NOT_IN_SYNC]');
+    expect(r.code).toBe(1);
+    const v = await ferry(['verify', ...common, '--rounds', '1']);
+    expect(v.code, v.stdout).toBe(1);
+    expect(v.stdout).toMatch(/missing db 0 "__ferry:userdata"/);
+    expect(v.stdout).toMatch(/missing db 0 "__ferry:ckpt:mine"/);
+
+    const moved = await ferry([
       'migrate',
-      '--source',
-      url(source),
-      '--target',
-      url(target),
-      '--state-dir',
-      state,
+      ...common,
+      '--reserved-prefix',
+      '__f2:',
+      '--fresh',
+      '--conflict',
+      'replace',
       '--until-synced',
       '--synced-for',
       '1',
     ]);
-    expect(r.stderr).not.toMatch(/ferry: done/);
-    expect(r.stderr).toContain('[NOT_IN_SYNC]');
-    expect(r.code).toBe(1);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(await target.client().get('__ferry:userdata')).toBe('mine');
+    expect(await target.client().get('__ferry:ckpt:mine')).toBe('also mine');
+    const again = await ferry(['verify', ...common, '--reserved-prefix', '__f2:', '--rounds', '1']);
+    expect(again.code, again.stdout).toBe(0);
     src.disconnect();
   });
 });

@@ -21,6 +21,8 @@ export interface DoneCheckInput {
   targetDbs: number[];
   /** The target held nothing else when the task started: counts must be equal, not just covered. */
   targetOwned: boolean;
+  /** The task's reserved prefix (the verifier leaves keys under it alone). */
+  reservedPrefix?: string;
   /** Keys of the task's own on the source (the heartbeat), per source db: not migrated. */
   sourceOwnKeys?: (db: number) => Buffer[];
   verifier?: Verifier;
@@ -243,6 +245,7 @@ async function sampleValues(
     rounds: 2,
     intervalMs: 500,
     keys: keys.map((k) => ({ db: k.db, key: k.key })),
+    ...(input.reservedPrefix ? { reservedPrefix: input.reservedPrefix } : {}),
     ...(input.mapper.dbMap ? { dbMap: input.mapper.dbMap } : {}),
     ...(input.mapper.renamePrefix ? { renamePrefix: input.mapper.renamePrefix } : {}),
     signal: input.signal,

@@ -45,6 +45,7 @@ export function taskIdentity(spec: IdentityInput, o: ResolvedOptions): TaskIdent
     filter: filter ? stable(filter) : '(none)',
     'rename prefix': o.renamePrefix ? JSON.stringify(o.renamePrefix) : '(none)',
     'write mode': o.writeMode,
+    'reserved prefix': o.reservedPrefix,
   };
 }
 

@@ -25,11 +25,15 @@ export interface LeaseHolder {
 }
 
 /** Keys of one task's lease on the master serving `slot` (`{tag}` keeps both in that slot). */
-export function leaseKeys(taskId: string, slot: number): { lease: string; epoch: string } {
+export function leaseKeys(
+  taskId: string,
+  slot: number,
+  prefix = FERRY_KEY_PREFIX,
+): { lease: string; epoch: string } {
   const tag = slotTag(slot);
   return {
-    lease: `${FERRY_KEY_PREFIX}lease:{${tag}}:${taskId}`,
-    epoch: `${FERRY_KEY_PREFIX}epoch:{${tag}}:${taskId}`,
+    lease: `${prefix}lease:{${tag}}:${taskId}`,
+    epoch: `${prefix}epoch:{${tag}}:${taskId}`,
   };
 }
 
@@ -81,6 +85,8 @@ return 1
 /** What a writer needs to prove, on each connection it opens, that its process holds the lease (cloneable). */
 export interface LeaseFence {
   taskId: string;
+  /** The task's reserved prefix (the lease keys are under it). */
+  prefix: string;
   owner: string;
   /** The epoch held on each master, by the slot the writer addresses it with. */
   epochs: Record<number, number>;
@@ -97,7 +103,7 @@ export async function checkFence(
 ): Promise<void> {
   const epoch = fence.epochs[slot];
   if (epoch === undefined) return; // a master the lease was not taken on (the topology moved): the task's own check follows
-  const k = leaseKeys(fence.taskId, slot);
+  const k = leaseKeys(fence.taskId, slot, fence.prefix);
   await conn.send(['CLIENT', 'SETNAME', leaseClientName(fence.taskId, fence.owner)]);
   const r = Number(await conn.send(['EVAL', RENEW, 2, k.lease, k.epoch, fence.owner, epoch, 0, 0]));
   if (r === 1) return;
@@ -131,10 +137,11 @@ export class TaskLease {
     readonly taskId: string,
     readonly owner: string,
     readonly ttlMs = 15_000,
+    readonly prefix = FERRY_KEY_PREFIX,
   ) {}
 
   get fence(): LeaseFence {
-    return { taskId: this.taskId, owner: this.owner, epochs: { ...this.epochs } };
+    return { taskId: this.taskId, prefix: this.prefix, owner: this.owner, epochs: { ...this.epochs } };
   }
 
   /** Highest epoch held (for messages). */
@@ -151,7 +158,7 @@ export class TaskLease {
     this.generation++;
     const taken: LeaseNode[] = [];
     for (const n of nodes) {
-      const k = leaseKeys(this.taskId, n.slot);
+      const k = leaseKeys(this.taskId, n.slot, this.prefix);
       const r = (await n.send([
         'EVAL',
         ACQUIRE,
@@ -196,7 +203,7 @@ export class TaskLease {
   /** Renews the lease on every master: held, lost (another owner), or gone (the target lost the keys). */
   async renew(nodes: LeaseNode[]): Promise<{ state: LeaseState; node?: string }> {
     for (const n of nodes) {
-      const k = leaseKeys(this.taskId, n.slot);
+      const k = leaseKeys(this.taskId, n.slot, this.prefix);
       const epoch = this.epochs[n.slot];
       if (epoch === undefined) continue;
       const r = Number(
@@ -211,7 +218,7 @@ export class TaskLease {
   /** Gives the lease back (stop, completion); with `epochs`, the epoch keys go too (the task is over). */
   async release(nodes: LeaseNode[], o: { epochs?: boolean } = {}): Promise<void> {
     for (const n of nodes) {
-      const k = leaseKeys(this.taskId, n.slot);
+      const k = leaseKeys(this.taskId, n.slot, this.prefix);
       const epoch = this.epochs[n.slot];
       if (epoch === undefined) continue;
       // only a lease that is still ours

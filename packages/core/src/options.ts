@@ -1,4 +1,5 @@
 import { FerryError } from '@ferry/errors';
+import { FERRY_KEY_PREFIX } from './ferry-keys.js';
 import { globToRegExp } from './keys.js';
 
 export type WriteMode = 'auto' | 'restore' | 'rewrite';
@@ -41,7 +42,7 @@ export interface TaskOptions {
   bigKeyThreshold?: number;
   /** Commands written and not yet acknowledged per target node. Default 2048. */
   maxInFlight?: number;
-  /** Write `__ferry:heartbeat` on the source every second to measure lag in time (needs write access). */
+  /** Write `<reservedPrefix>heartbeat:<task>` on the source every second to measure lag in time (needs write access). */
   sourceHeartbeat?: boolean;
   /**
    * Write each shard's snapshot on a thread of its own: `auto` (default) when the task has several
@@ -49,6 +50,11 @@ export interface TaskOptions {
    * the servers), `always`, or `never`.
    */
   snapshotThreads?: SnapshotThreads;
+  /**
+   * The prefix of the keys Ferry keeps (checkpoints, leases, temporary keys, the heartbeat). Default
+   * `__ferry:`; choose another when the source holds keys under it (the precheck fails then).
+   */
+  reservedPrefix?: string;
 }
 
 export type SnapshotThreads = 'auto' | 'always' | 'never';
@@ -64,6 +70,7 @@ export interface ResolvedOptions {
   maxInFlight: number;
   sourceHeartbeat: boolean;
   snapshotThreads: SnapshotThreads;
+  reservedPrefix: string;
 }
 
 function invalid(message: string): FerryError {
@@ -159,6 +166,7 @@ const KNOWN: Record<string, readonly string[]> = {
     'maxInFlight',
     'sourceHeartbeat',
     'snapshotThreads',
+    'reservedPrefix',
   ],
   filter: ['include', 'exclude'],
   rateLimit: ['keysPerSec', 'bytesPerSec'],
@@ -199,6 +207,15 @@ function checkPatterns(list: unknown, what: string): void {
   }
 }
 
+function reservedPrefix(p: unknown): string {
+  if (p === undefined) return FERRY_KEY_PREFIX;
+  if (typeof p !== 'string' || !/^[\x21-\x7e]{3,64}$/.test(p) || /[{}*?[\]\\]/.test(p))
+    throw invalid(
+      `reservedPrefix must be 3 to 64 printable characters without spaces, braces or glob characters; got ${JSON.stringify(p)}`,
+    );
+  return p;
+}
+
 export function resolveOptions(o: TaskOptions = {}): ResolvedOptions {
   onlyKnown(o, 'options');
   onlyKnown(o.filter, 'filter');
@@ -219,6 +236,7 @@ export function resolveOptions(o: TaskOptions = {}): ResolvedOptions {
     bigKeyThreshold: count(o.bigKeyThreshold, 'bigKeyThreshold', 16 << 20, 1024),
     maxInFlight: count(o.maxInFlight, 'maxInFlight', 2048, 1),
     sourceHeartbeat: o.sourceHeartbeat ?? false,
+    reservedPrefix: reservedPrefix(o.reservedPrefix),
     snapshotThreads: oneOf(
       o.snapshotThreads,
       ['auto', 'always', 'never'] as const,

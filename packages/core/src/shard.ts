@@ -7,7 +7,7 @@ import type { ShardCheckpoint } from './checkpoint.js';
 import { COMMANDS, commandName, keyPositions, replaySafe } from './commands.js';
 import { connectEndpoint, type Endpoint, endpointName } from './endpoint.js';
 import type { ShardMetrics, TaskEvents } from './events.js';
-import { FERRY_KEY_PREFIX, heartbeatKey, isFerryKey } from './ferry-keys.js';
+import { OwnKeys } from './ferry-keys.js';
 import type { TaskIdentity } from './identity.js';
 import { type DbRoute, type KeyMapper, mapKey } from './keys.js';
 import type { RateLimiter } from './limiter.js';
@@ -184,8 +184,12 @@ export class ShardRunner {
   sourceDb = 0;
   private appliedDb = 0;
 
+  /** The task's reserved prefix: keys under it are Ferry's, never the user's. */
+  readonly own: OwnKeys;
+
   constructor(private readonly ctx: ShardContext) {
     const s = ctx.shard;
+    this.own = new OwnKeys(ctx.options.reservedPrefix);
     this.source = pickSource(s);
     this.metrics = {
       shardId: s.id,
@@ -387,7 +391,7 @@ export class ShardRunner {
     const m = this.metrics;
     try {
       if (this.heartbeatConn?.open && m.phase === 'streaming') {
-        await this.heartbeatConn.send(['SET', heartbeatKey(this.ctx.taskId), Date.now(), 'PX', 60_000]);
+        await this.heartbeatConn.send(['SET', this.heartbeatKey, Date.now(), 'PX', 60_000]);
       }
       if (this.info?.open) {
         const text = String(await this.info.send(['INFO', 'replication']));
@@ -540,7 +544,7 @@ export class ShardRunner {
         }
         if (e.kind !== 'key') continue;
         const route = mapper.route(e.db);
-        if (isFerryKey(e.key)) {
+        if (this.own.is(e.key)) {
           this.metrics.skippedKeys++; // Ferry's own keys (a heartbeat) are not migrated
           continue;
         }
@@ -708,7 +712,7 @@ export class ShardRunner {
     }
     const tmp = Buffer.from(
       // named per shard: two shards' keys in one target slot never share one
-      `${FERRY_KEY_PREFIX}tmp:{${slotTag(slot ?? keySlot(key))}}:${this.ctx.taskId}:${this.ctx.shard.id}:${this.metrics.keys}`,
+      `${this.own.prefix}tmp:{${slotTag(slot ?? keySlot(key))}}:${this.ctx.taskId}:${this.ctx.shard.id}:${this.metrics.keys}`,
     );
     const send = (cmds: Arg[][]): Promise<unknown> =>
       cmds.length ? writer.sendGroup(route.db, slot, cmds, false, { idempotent: true }) : Promise.resolve();
@@ -903,7 +907,7 @@ export class ShardRunner {
         for await (const page of w.scan(db, w.cluster ? nodeSlot : undefined)) {
           const doomed: Buffer[] = [];
           for (const k of page) {
-            if (isFerryKey(k)) continue; // checkpoint keys: this shard's are cleared next, the others' are theirs
+            if (this.own.is(k)) continue; // checkpoint keys: this shard's are cleared next, the others' are theirs
             const p = prefixes
               .get(db)
               ?.find((x) => k.length >= x.length && k.subarray(0, x.length).equals(x));
@@ -940,7 +944,7 @@ export class ShardRunner {
   private domainKey(slot: number): Buffer {
     const w = this.ctx.writer;
     const tag = w.cluster ? `{${slotTag(slot)}}` : '';
-    return Buffer.from(`${FERRY_KEY_PREFIX}ckpt:${tag}:${this.ctx.taskId}:${this.ctx.shard.id}`);
+    return Buffer.from(`${this.own.prefix}ckpt:${tag}:${this.ctx.taskId}:${this.ctx.shard.id}`);
   }
 
   /** Every checkpoint key of this shard on the target, per master. */
@@ -948,7 +952,7 @@ export class ShardRunner {
     const w = this.ctx.writer;
     // one target node: one key, no SCAN (which proxies do not have)
     if (!w.cluster) return [{ slot: 0, keys: [this.domainKey(0)] }];
-    const pattern = `${FERRY_KEY_PREFIX}ckpt:*:${this.ctx.taskId}:${this.ctx.shard.id}`;
+    const pattern = `${this.own.prefix}ckpt:*:${this.ctx.taskId}:${this.ctx.shard.id}`;
     const out: Array<{ slot: number; keys: Buffer[] }> = [];
     for (const slot of w.masterSlots()) {
       const keys: Buffer[] = [];
@@ -1263,7 +1267,7 @@ export class ShardRunner {
   }
   /** @internal the source key the heartbeat is written to */
   get heartbeatKey(): Buffer {
-    this.heartbeatKeyBuf ??= heartbeatKey(this.ctx.taskId);
+    this.heartbeatKeyBuf ??= this.own.heartbeat(this.ctx.taskId);
     return this.heartbeatKeyBuf;
   }
   private heartbeatKeyBuf: Buffer | undefined;
@@ -1495,6 +1499,15 @@ class StreamBatch {
       const k = argv[i] as Buffer;
       if (options.sourceHeartbeat && k.equals(sh.heartbeatKey)) {
         if (name === 'set' && argv[2]) sh.heartbeat(argv[2]);
+        return;
+      }
+      if (sh.own.is(k)) {
+        // the snapshot skips these too: a key under the reserved prefix is Ferry's, not the user's
+        sh.warn(
+          `${name.toUpperCase()} on a key under the reserved prefix "${sh.own.prefix}" was not applied (the key is taken for Ferry's own): choose another prefix with --reserved-prefix`,
+          k,
+          name.toUpperCase(),
+        );
         return;
       }
       keys.push(k);

@@ -10,7 +10,7 @@ import { type CheckReport, type RunChecksOptions, runChecks } from './checks/run
 import { checkDone, type DoneCheckResult, notInSync } from './done-check.js';
 import { connectEndpoint, type Endpoint, endpointName, onSide } from './endpoint.js';
 import { type ShardMetrics, TaskEmitter, type TaskEvents } from './events.js';
-import { heartbeatKey, isFerryKey } from './ferry-keys.js';
+import { OwnKeys } from './ferry-keys.js';
 import { assertSameIdentity, type TaskIdentity, taskIdentity } from './identity.js';
 import { KeyMapper } from './keys.js';
 import { type LeaseNode, newOwner, TaskLease } from './lease.js';
@@ -419,26 +419,26 @@ export class Task {
     }).catch((err: unknown) => {
       throw onSide('target', err);
     });
-    if (!t.proxy) {
-      // one writer per task: taken before anything is written, proved by every connection after
-      this.lease = new TaskLease(this.id, newOwner(), this.services.leaseTtlMs);
-      await this.lease.acquire(this.leaseNodes());
-      target.fence = this.lease.fence;
-      await this.writer.setFence(this.lease.fence);
-    }
     const mapper = new KeyMapper(
       this.options.dbMap,
       this.options.renamePrefix,
       this.options.filter,
       Boolean(t.cluster || t.proxy),
     );
+    if (!t.cluster && !t.proxy) await this.checkTargetDbs(mapper);
+    if (!t.proxy) {
+      // one writer per task: taken before anything is written, proved by every connection after
+      this.lease = new TaskLease(this.id, newOwner(), this.services.leaseTtlMs, this.options.reservedPrefix);
+      await this.lease.acquire(this.leaseNodes());
+      target.fence = this.lease.fence;
+      await this.writer.setFence(this.lease.fence);
+    }
     if (t.proxy) {
       this.events.emit('task:warning', {
         taskId: this.id,
         message: `the target is a ${t.proxy} proxy: no MULTI, so a source transaction is applied command by command, and after a crash up to one batch of non-idempotent commands (INCR, LPUSH…) may be applied twice${this.options.conflict === 'fail' ? '; the proxy cannot count keys, so an existing key is found only when it is written (conflict policy "fail")' : ''}`,
       });
     }
-    if (!t.cluster && !t.proxy) await this.checkTargetDbs(mapper);
     // whether everything in the target's mapped dbs is this task's, decided when it first starts
     const saved = Object.values(this.checkpoint);
     const targetOwned =
@@ -522,7 +522,9 @@ export class Task {
         sampleDifferences: 0,
         summary: `not compared: a ${w.proxy} target cannot count its keys (run ferry verify against its servers)`,
       };
-    const own = this.options.sourceHeartbeat ? [heartbeatKey(this.id)] : [];
+    const own = this.options.sourceHeartbeat
+      ? [new OwnKeys(this.options.reservedPrefix).heartbeat(this.id)]
+      : [];
     return checkDone({
       shards: this.runners.map((r) => ({
         name: r.metrics.shardId,
@@ -533,6 +535,7 @@ export class Task {
       mapper,
       targetDbs: targetDbs(mapper, w.cluster),
       targetOwned: this.targetOwned,
+      reservedPrefix: this.options.reservedPrefix,
       sourceOwnKeys: (db) => (db === 0 ? own : []),
       ...(this.services.verifier ? { verifier: this.services.verifier } : {}),
       signal: this.controller.signal,
@@ -697,7 +700,8 @@ export class Task {
               break;
             }
           }
-          const ours = sample.every(isFerryKey);
+          const own = new OwnKeys(this.options.reservedPrefix);
+          const ours = sample.every((k) => own.is(k));
           if (ours && sample.length > 0 && (whole || sample.length >= n)) continue;
           if (this.options.conflict !== 'fail') return false;
           throw new FerryError(
@@ -855,6 +859,7 @@ export class Task {
       ...(this.options.dbMap ? { dbMap: this.options.dbMap } : {}),
       ...(this.options.renamePrefix ? { renamePrefix: this.options.renamePrefix } : {}),
       filter: this.options.filter,
+      reservedPrefix: this.options.reservedPrefix,
       ...(o.signal ? { signal: o.signal } : {}),
       onProgress: (p) => this.events.emit('verify:progress', { taskId: this.id, ...p }),
     });

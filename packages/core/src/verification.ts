@@ -17,6 +17,8 @@ export interface VerificationRequest {
   dbMap?: DbMap;
   renamePrefix?: string;
   filter?: KeyFilterSpec;
+  /** Keys under it are Ferry's own, not compared. Default `__ferry:`. */
+  reservedPrefix?: string;
   /** Compare these source keys only (no SCAN of either side): a sample chosen by the caller. */
   keys?: Array<{ db: number; key: Buffer }>;
   signal?: AbortSignal;

@@ -3,10 +3,10 @@ import {
   type DbMap,
   dbTargetOf,
   type Endpoint,
-  isFerryKey,
   type KeyFilterSpec,
   keyFilter,
   keySlot,
+  OwnKeys,
   onSide,
   RateLimiter,
   TargetWriter,
@@ -51,6 +51,12 @@ export interface VerifyOptions {
   dbMap?: DbMap;
   renamePrefix?: string;
   filter?: KeyFilterSpec;
+  /**
+   * The task's reserved prefix (default `__ferry:`): target keys under it are Ferry's (checkpoints,
+   * leases) and not compared; on the source only its heartbeat is, so a user's key under the prefix,
+   * which a migration leaves behind, shows as missing.
+   */
+  reservedPrefix?: string;
   /** Compare these source keys only, one way, without a SCAN of either side (a sample the caller chose). */
   keys?: Array<{ db: number; key: Buffer }>;
   /** Differences kept in the report's details (all are counted; `onDifference` sees every one). */
@@ -198,6 +204,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   const sample = o.sample ?? 1;
   const maxDetails = o.maxDetails ?? 1000;
   const filter = o.filter ? keyFilter(o.filter) : undefined;
+  const own = new OwnKeys(o.reservedPrefix);
   const limiter = new RateLimiter({ keysPerSec: o.keysPerSec ?? 0 });
   const prefixOf = (db: number): { db: number; prefix: Buffer } | undefined => {
     const t = dbTargetOf(o.dbMap, db);
@@ -273,7 +280,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         const to = prefixOf(unit.db);
         const pairs: KeyPair[] = [];
         for (const key of keys) {
-          if (!to || isFerryKey(key) || (filter && !filter(key)) || !picked()) continue;
+          if (!to || own.isHeartbeat(key) || (filter && !filter(key)) || !picked()) continue;
           const targetKey = to.prefix.length ? Buffer.concat([to.prefix, key]) : key;
           pairs.push({ db: unit.db, key, targetDb: to.db, targetKey });
         }
@@ -298,7 +305,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       for await (const keys of scan(unit, o.signal)) {
         const asked: Array<{ from: { db: number; prefix: Buffer }; key: Buffer; targetKey: Buffer }> = [];
         for (const targetKey of keys) {
-          if (isFerryKey(targetKey) || !picked()) continue;
+          if (own.is(targetKey) || !picked()) continue;
           // the longest prefix that leads here (db1: before the empty prefix of db0)
           const from = origins
             .filter(

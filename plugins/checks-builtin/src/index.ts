@@ -8,6 +8,7 @@ import { checkEvictionPolicy } from './checks/eviction-policy.js';
 import { checkModulesFunctions } from './checks/modules-functions.js';
 import { checkReplicationBuffers } from './checks/replication-buffers.js';
 import { checkSourceHealth } from './checks/source-health.js';
+import { checkSourceKeys } from './checks/source-keys.js';
 import { checkSpoolDisk } from './checks/spool-disk.js';
 import { checkSyncPermission } from './checks/sync-permission.js';
 import { checkTargetEmpty } from './checks/target-empty.js';
@@ -23,6 +24,7 @@ export { checkEvictionPolicy } from './checks/eviction-policy.js';
 export { checkModulesFunctions } from './checks/modules-functions.js';
 export { checkReplicationBuffers, replicaLimit } from './checks/replication-buffers.js';
 export { checkSourceHealth } from './checks/source-health.js';
+export { checkSourceKeys } from './checks/source-keys.js';
 export { checkSpoolDisk } from './checks/spool-disk.js';
 export { checkSyncPermission } from './checks/sync-permission.js';
 export { checkTargetEmpty } from './checks/target-empty.js';
@@ -42,6 +44,7 @@ export function builtinChecks(options: BuiltinChecksOptions = {}): CheckPlugin[]
     checkSourceHealth(),
     checkVersion(),
     checkTargetEmpty(),
+    checkSourceKeys(),
     checkTargetMemory(),
     checkDatabases(),
     checkEvictionPolicy(),

@@ -81,6 +81,7 @@ const ALL = [
   'source-health',
   'version',
   'target-empty',
+  'source-keys',
   'target-memory',
   'databases',
   'eviction-policy',

@@ -109,6 +109,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
       ...(o.dbMap ? { dbMap: o.dbMap } : {}),
       ...(o.renamePrefix ? { renamePrefix: o.renamePrefix } : {}),
       ...(o.filter ? { filter: o.filter } : {}),
+      ...(o.reservedPrefix ? { reservedPrefix: o.reservedPrefix } : {}),
       ...(out ? { onDifference: (d: Difference) => out?.write(`${JSON.stringify(diffJson(d))}\n`) } : {}),
       onProgress: (p) => {
         if (!values.json)

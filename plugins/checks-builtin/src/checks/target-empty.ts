@@ -1,13 +1,18 @@
-import { type CheckInput, dbTargetOf, type Endpoint, endpointName, readNode, targetNodes } from '@ferry/core';
+import {
+  type CheckInput,
+  dbTargetOf,
+  type Endpoint,
+  endpointName,
+  OwnKeys,
+  readNode,
+  targetNodes,
+} from '@ferry/core';
 import { defineCheck, keyspaceDbs, type Result, result } from '../util.js';
 
-/** Keys Ferry itself keeps on a target while a task runs (checkpoints). */
-const OWN = /^__ferry:/;
-
-/** Whether db 0 holds only Ferry's own keys (an earlier task's checkpoints): not the user's data. */
-async function onlyFerryKeys(probe: CheckInput['probe'], node: Endpoint): Promise<boolean> {
+/** Whether db 0 holds only Ferry's own keys (an earlier task's checkpoints, a lease): not the user's data. */
+async function onlyFerryKeys(probe: CheckInput['probe'], node: Endpoint, own: OwnKeys): Promise<boolean> {
   const [cursor, keys] = (await probe.command(node, ['SCAN', 0, 'COUNT', 100])) as [Buffer, Buffer[]];
-  return String(cursor) === '0' && keys.every((k) => OWN.test(k.toString('latin1')));
+  return String(cursor) === '0' && keys.every((k) => own.is(k));
 }
 
 /** The target holds no keys in the dbs the migration writes to (a fail under conflict policy "fail"). */
@@ -33,7 +38,12 @@ export function checkTargetEmpty() {
         const ks = keyspaceDbs(await input.probe.info(node, 'keyspace'));
         for (const [db, keys] of ks) {
           if (!mapped.has(db)) continue;
-          if (db === 0 && keys <= 16 && (await onlyFerryKeys(input.probe, node))) continue;
+          if (
+            db === 0 &&
+            keys <= 16 &&
+            (await onlyFerryKeys(input.probe, node, new OwnKeys(input.options.reservedPrefix)))
+          )
+            continue;
           held.push({ node: endpointName(node), db, keys });
         }
       }
