@@ -13,6 +13,11 @@ export interface ShardCheckpoint {
   snapshotDone: boolean;
   /** The target's mapped dbs were empty when the task first started (a re-snapshot may empty them). */
   targetWasEmpty?: boolean;
+  /**
+   * Target dbs this task has written to (a re-snapshot empties these and no other: a db another
+   * client uses is not the task's to empty). Absent in checkpoints from before it was recorded.
+   */
+  dbs?: number[];
   /** The settings that produced it (see identity.ts): a resume under others is refused. */
   identity?: TaskIdentity;
   updatedAt: number;

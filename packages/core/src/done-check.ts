@@ -19,6 +19,8 @@ export interface DoneCheckInput {
   mapper: KeyMapper;
   /** Target dbs the task writes to. */
   targetDbs: number[];
+  /** Target dbs the task has written (others, if the source has no keys for them, are not compared). */
+  wroteDbs?: Set<number>;
   /** The target held nothing else when the task started: counts must be equal, not just covered. */
   targetOwned: boolean;
   /** The task's reserved prefix (the verifier leaves keys under it alone). */
@@ -135,9 +137,10 @@ export async function checkDone(input: DoneCheckInput): Promise<DoneCheckResult>
       const expiredNow = after.reduce((a, r) => a + r.expired, 0) + target.expired;
       firstExpired ??= before.reduce((a, r) => a + r.expired, 0) + target.expired;
       const expired = expiredNow - firstExpired;
+      // a target db the task never wrote and the source has nothing for is another client's
       const perDb = input.targetDbs
         .map((db) => ({ db, source: expect.get(db) ?? 0, target: target.dbs.get(db) ?? 0 }))
-        .filter((d) => d.source > 0 || d.target > 0);
+        .filter((d) => d.source > 0 || (d.target > 0 && (input.wroteDbs?.has(d.db) ?? true)));
       const sourceKeys = perDb.reduce((a, d) => a + d.source, 0);
       const targetKeys = perDb.reduce((a, d) => a + d.target, 0);
       const missing = perDb.reduce((a, d) => a + Math.max(0, d.source - d.target), 0);
@@ -164,8 +167,14 @@ export async function checkDone(input: DoneCheckInput): Promise<DoneCheckResult>
         const moved = quiet
           ? ''
           : ` (the source moved past the completion point — ${shards.map((s, i) => `${s.name} offset ${s.appliedOffset} → ${after[i]?.offset}`).join(', ')}: a write or its replication PING; writes made after it are not on the target)`;
+        const what =
+          missing > 0 && extra > 0
+            ? 'the target is missing keys and holds keys the source does not'
+            : missing > 0
+              ? 'the target is missing keys'
+              : 'the target holds keys the source does not';
         last.problem = stable
-          ? `the target is missing keys: ${counts}${moved}`
+          ? `${what}: ${counts}${moved}`
           : `the source kept changing while it was counted: ${counts}${moved}`;
         continue;
       }

@@ -54,6 +54,8 @@ export interface ShardContext {
    * task's own keys there go too, and the task puts its lease back after it.
    */
   targetFlush?: { begin(): void; end(): Promise<void> };
+  /** A target db written to for the first time (a snapshot thread tells the task's thread). */
+  onWroteDb?(db: number): void;
   /** Write the snapshot on a worker thread of this shard's own, built from these parts. */
   snapshotWorker?: SnapshotWorkerSpec;
 }
@@ -186,6 +188,22 @@ export class ShardRunner {
 
   /** The task's reserved prefix: keys under it are Ferry's, never the user's. */
   readonly own: OwnKeys;
+  /** Target dbs this shard has written to (kept in its checkpoint; see dropEarlierPass). */
+  private readonly wrote = new Set<number>();
+  /** Whether `wrote` is known for everything written (false after a checkpoint without it). */
+  private wroteKnown = true;
+
+  /** Target dbs written to, and whether that is known for everything written. */
+  get writtenDbs(): ReadonlySet<number> | undefined {
+    return this.wroteKnown ? this.wrote : undefined;
+  }
+
+  /** Notes that `db` of the target is written to (before the write goes out). */
+  noteDb(db: number): void {
+    if (this.wrote.has(db)) return;
+    this.wrote.add(db);
+    this.ctx.onWroteDb?.(db);
+  }
 
   constructor(private readonly ctx: ShardContext) {
     const s = ctx.shard;
@@ -309,6 +327,8 @@ export class ShardRunner {
     this.domainDone.clear();
     this.metrics.phase = 'connecting';
     const saved = ctx.loadCheckpoint();
+    if (saved && !saved.dbs) this.wroteKnown = false;
+    for (const db of saved?.dbs ?? []) this.wrote.add(db);
     // the target lost this shard's keys: no resume, the snapshot is written again
     const again = this.resnapshotNext;
     this.resnapshotNext = false;
@@ -436,6 +456,7 @@ export class ShardRunner {
       db: this.appliedDb,
       snapshotDone,
       ...(this.ctx.targetOwned ? { targetWasEmpty: true } : {}),
+      dbs: [...this.wrote].sort((a, b) => a - b),
       identity: this.ctx.identity,
       updatedAt: Date.now(),
     });
@@ -580,6 +601,7 @@ export class ShardRunner {
           continue;
         }
         this.checkOwner(e.key);
+        this.noteDb(route.db);
         const slot = writer.cluster ? keySlot(key) : undefined;
         this.metrics.keys++;
         const useRestore =
@@ -864,8 +886,12 @@ export class ShardRunner {
     if (w.proxy) return cannot(`the target is a ${w.proxy} proxy and cannot be emptied through it`);
     if (!ctx.targetOwned)
       return cannot('the target held keys when the task started (they cannot be told from stale ones)');
-    const dbs = targetDbs(ctx.mapper, w.cluster);
+    // only dbs this task wrote to: another client's db is not the task's to empty
+    const dbs = this.wroteKnown
+      ? targetDbs(ctx.mapper, w.cluster).filter((db) => this.wrote.has(db))
+      : targetDbs(ctx.mapper, w.cluster);
     if (ctx.shardCount === 1) {
+      if (dbs.length === 0) return;
       const flush: Arg[] = w.atLeast('4.0.0') ? ['FLUSHDB', 'ASYNC'] : ['FLUSHDB'];
       ctx.targetFlush?.begin();
       try {
@@ -932,7 +958,12 @@ export class ShardRunner {
     try {
       const text = String(await this.info?.send(['INFO', 'keyspace']));
       let total = 0;
-      for (const m of text.matchAll(/^db(\d+):keys=(\d+)/gm)) total += Number(m[2]);
+      for (const m of text.matchAll(/^db(\d+):keys=(\d+)/gm)) {
+        total += Number(m[2]);
+        // the snapshot will write there: recorded before it does (a crash mid-way keeps it known)
+        const route = this.ctx.mapper.route(Number(m[1]));
+        if (route) this.noteDb(this.ctx.writer.cluster ? 0 : route.db);
+      }
       this.metrics.keysTotal = total;
     } catch {
       this.metrics.keysTotal = undefined;
@@ -1150,6 +1181,7 @@ export class ShardRunner {
     worker.on('message', (m: WorkerMessage) => {
       if (m.t === 'opened') opened();
       else if (m.t === 'stray') ctx.moved.stray();
+      else if (m.t === 'db') this.noteDb(m.db);
       else if (m.t === 'metrics') merge(m.m);
       else if (m.t === 'event') ctx.emit(m.name as keyof TaskEvents, m.payload as never);
       else if (m.t === 'done') {
@@ -1398,6 +1430,7 @@ class StreamBatch {
     const { writer } = this.shard.context;
     const domain = writer.cluster ? (slot ?? 0) : 0;
     if (this.shard.alreadyApplied(domain, offset)) return;
+    this.shard.noteDb(db);
     const g = this.group(db, slot);
     if (!writer.cluster && db !== g.endDb) {
       g.cmds.push(['SELECT', db]);

@@ -60,6 +60,8 @@ export type WorkerMessage =
   | { t: 'opened' }
   /** A key outside the shard's slots is about to be written (see MovedKeys.strays). */
   | { t: 'stray' }
+  /** The snapshot writes to this target db for the first time (before it does). */
+  | { t: 'db'; db: number }
   | { t: 'metrics'; m: Partial<ShardMetrics> }
   | { t: 'event'; name: string; payload: unknown }
   | { t: 'done'; m: Partial<ShardMetrics>; restoreAllowed: boolean }
@@ -125,6 +127,7 @@ async function main(): Promise<void> {
     targetOwned: false,
     shardCount: d.shardCount,
     identity: {}, // this runner saves no checkpoint
+    onWroteDb: (db) => post({ t: 'db', db }),
   });
   runner.restoreAllowedForSnapshot = d.restoreAllowed;
   const file = await open(d.path, 'r');

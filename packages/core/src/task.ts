@@ -534,6 +534,9 @@ export class Task {
       writer: w,
       mapper,
       targetDbs: targetDbs(mapper, w.cluster),
+      ...(this.runners.every((r) => r.writtenDbs)
+        ? { wroteDbs: new Set(this.runners.flatMap((r) => [...(r.writtenDbs ?? [])])) }
+        : {}),
       targetOwned: this.targetOwned,
       reservedPrefix: this.options.reservedPrefix,
       sourceOwnKeys: (db) => (db === 0 ? own : []),
