@@ -147,6 +147,12 @@ function hint(err: FerryError): string | undefined {
     case 'RDB_CORRUPT':
     case 'RDB_UNSUPPORTED':
       return 'the source sent a snapshot Ferry cannot read: report it with the Redis version';
+    case 'DISK_FULL':
+      return 'the spool files were removed; free space (or use --state-dir on a bigger disk) and run the same command again';
+    case 'LEASE_HELD':
+      return 'one process per task: stop the other one (Ctrl-C keeps its checkpoint), or wait for its lease to lapse if it is gone';
+    case 'NOT_IN_SYNC':
+      return 'ferry verify with the same options lists what differs';
     case 'CHECKPOINT_MISMATCH':
       return 'run the command with the settings the checkpoint names, or add --fresh to start over';
     case 'TARGET_WRITE_FAILED':

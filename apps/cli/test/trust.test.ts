@@ -2,8 +2,9 @@
  * The edges where Ferry once said "done" with keys missing, or failed without saying which side or
  * what to do: each case as an operator walks into it, against real servers.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -389,5 +390,98 @@ describe('bad input: one line naming what is wrong, no hang, nothing written', (
         expect(r.stderr, what).not.toContain(c.side === 'target' ? '--source-node' : '--target redis');
       }
     }
+  });
+});
+
+/** A small file system of its own (tmpfs), so that its disk can fill up; undefined when not root. */
+function smallDisk(mb: number): { dir: string; release(): void } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-disk-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', dir]);
+  return {
+    dir,
+    release: () => {
+      execFileSync('umount', ['-l', dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function spoolFiles(state: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else if (/\.(rdb|aof)$/.test(e.name)) out.push(join(d, e.name));
+    }
+  };
+  walk(state);
+  return out;
+}
+
+// mounting a small file system needs root (CI runs as root); elsewhere these say why they skip
+describe.skipIf(process.getuid?.() !== 0)('disk is a resource like memory (needs root for a tmpfs)', () => {
+  it('refuses a snapshot the spool disk cannot hold, and stops cleanly when the disk fills up mid-way', async () => {
+    const source = await server({
+      label: 'source',
+      config: { 'repl-diskless-sync': 'yes', 'repl-diskless-sync-delay': 0 },
+    });
+    const target = await server({ label: 'target' });
+    const src = source.client();
+    // 24 MB of values that do not compress
+    for (let i = 0; i < 24; i++) {
+      const p = src.pipeline();
+      for (let j = 0; j < 100; j++) p.set(`big:${i}:${j}`, randomBytes(10_000));
+      await p.exec();
+    }
+    const common = ['--source', url(source), '--target', url(target)];
+    const tiny = smallDisk(8) as { dir: string; release(): void };
+    try {
+      const r = await ferry(['migrate', ...common, '--state-dir', tiny.dir, '--until-synced'], 60_000);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(
+        /the spool folder .* has [\d.]+ \w+ free and the snapshot of standalone .* needs about/,
+      );
+      expect(r.stderr).toContain('[DISK_FULL]');
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(spoolFiles(tiny.dir)).toEqual([]);
+    } finally {
+      tiny.release();
+    }
+
+    // enough at the start; then something else takes the space while the snapshot arrives
+    await source.command('CONFIG', 'SET', 'rdb-key-save-delay', '2000');
+    const disk = smallDisk(40) as { dir: string; release(): void };
+    try {
+      const run = ferry(['migrate', ...common, '--state-dir', disk.dir, '--until-synced'], 90_000);
+      await waitFor(async () => spoolFiles(disk.dir).length > 0, {
+        what: 'the spool to start',
+        timeoutMs: 30_000,
+      });
+      execFileSync('fallocate', ['-l', '36M', join(disk.dir, 'filler')]);
+      const r = await run;
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/the disk under the spool folder .* is full/);
+      expect(r.stderr).toContain('[DISK_FULL]');
+      expect(r.stderr).not.toMatch(/\n\s+at |ENOSPC: no space/);
+      expect(spoolFiles(disk.dir), 'the spool files are removed').toEqual([]);
+      // space again: the same command starts clean and finishes
+      rmSync(join(disk.dir, 'filler'));
+      await source.command('CONFIG', 'SET', 'rdb-key-save-delay', '0');
+      const again = await ferry([
+        'migrate',
+        ...common,
+        '--state-dir',
+        disk.dir,
+        '--until-synced',
+        '--synced-for',
+        '1',
+      ]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(formatDifferences(await compareDeployments(source, target, { dbs: [0] }))).toBe('');
+    } finally {
+      disk.release();
+    }
+    src.disconnect();
   });
 });

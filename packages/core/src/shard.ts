@@ -1,13 +1,14 @@
 import { Worker } from 'node:worker_threads';
 import { FerryError, type FerryErrorCode, isFerryError } from '@ferry/errors';
 import { dumpPayload, type KeyEntry, RdbParser } from '@ferry/rdb';
-import { ReplicaLink, type StreamCommand, type SyncStart } from '@ferry/replication';
+import { freeBytes, ReplicaLink, type StreamCommand, type SyncStart } from '@ferry/replication';
 import { type Arg, ReplyError, type RespConnection, type WireCommand } from '@ferry/resp';
 import type { ShardCheckpoint } from './checkpoint.js';
 import { COMMANDS, commandName, keyPositions, replaySafe } from './commands.js';
 import { connectEndpoint, type Endpoint, endpointName } from './endpoint.js';
 import type { ShardMetrics, TaskEvents } from './events.js';
 import { OwnKeys } from './ferry-keys.js';
+import { formatBytes } from './format.js';
 import type { TaskIdentity } from './identity.js';
 import { type DbRoute, type KeyMapper, mapKey } from './keys.js';
 import type { RateLimiter } from './limiter.js';
@@ -382,6 +383,7 @@ export class ShardRunner {
         this.sourceDb = this.appliedDb = saved?.db ?? 0;
         await this.loadDomains();
       } else {
+        await this.checkSpoolSpace(start);
         await this.loadSnapshot(start, Boolean(saved) || again);
         this.applied = start.offset;
         this.sourceDb = this.appliedDb = 0;
@@ -399,6 +401,27 @@ export class ShardRunner {
       this.info?.destroy();
       this.heartbeatConn?.destroy();
     }
+  }
+
+  /**
+   * Disk is a resource like memory: before a snapshot is spooled, the folder's free space against
+   * its size (announced by a disk-based sync, else the source's dataset memory, as the precheck
+   * estimates it). Short: refused now with what is needed, not cut by ENOSPC half-way.
+   */
+  private async checkSpoolSpace(start: Extract<SyncStart, { mode: 'full' | 'sync' }>): Promise<void> {
+    let need = start.snapshotBytes;
+    if (need === undefined) {
+      const text = String(await this.info?.send(['INFO', 'memory']).catch(() => ''));
+      const m = /^used_memory_dataset:(\d+)/m.exec(text) ?? /^used_memory:(\d+)/m.exec(text);
+      need = m ? Number(m[1]) : 0;
+    }
+    const free = freeBytes(this.ctx.spoolDir);
+    if (free === 0 || free >= need) return;
+    throw new FerryError(
+      'DISK_FULL',
+      `the spool folder ${this.ctx.spoolDir} has ${formatBytes(free)} free and the snapshot of ${this.name} needs about ${formatBytes(need)}${start.snapshotBytes === undefined ? " (the source's dataset memory)" : ''}: free space there, or put the state folder on a bigger disk (--state-dir)`,
+      { details: { dir: this.ctx.spoolDir, free, need } },
+    );
   }
 
   /** A connection to a node of this shard (INFO for the lag, the heartbeat), on the task's signal. */

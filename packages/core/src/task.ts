@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError, isFerryError } from '@ferry/errors';
+import type { RespConnection } from '@ferry/resp';
 import type { CheckpointStore, TaskCheckpoint } from './checkpoint.js';
 import { type CheckReport, type RunChecksOptions, runChecks } from './checks/runChecks.js';
 import { checkDone, type DoneCheckResult, notInSync } from './done-check.js';
@@ -228,8 +229,7 @@ export class Task {
     } finally {
       stopLease();
       // a stopped or failed task gives its lease back (the epoch stays: the next owner's is higher)
-      if (!succeeded && this.writer && !this.leaseLost)
-        await this.lease?.release(this.leaseNodes()).catch(() => undefined);
+      if (!succeeded && this.writer && !this.leaseLost) await this.releaseLease();
       this.controller.abort();
       await this.writer?.close();
       this.writer = undefined;
@@ -575,6 +575,38 @@ export class Task {
         .join(',')} to keep them apart with a prefix), or migrate db 0 alone with --db-map 0=0`,
       { details: { dbs: Object.fromEntries(list) } },
     );
+  }
+
+  /**
+   * Gives the lease back when the task ends without succeeding, over connections of its own: the
+   * writer's may already be closed by the task's abort, and a lease left behind would keep the next
+   * run out until it lapses.
+   */
+  private async releaseLease(): Promise<void> {
+    const lease = this.lease;
+    const w = this.writer;
+    if (!lease || !w) return;
+    const conns: RespConnection[] = [];
+    try {
+      const nodes: LeaseNode[] = [];
+      for (const slot of w.masterSlots()) {
+        const conn = await connectEndpoint(
+          w.nodeEndpoint(w.cluster ? slot : undefined),
+          AbortSignal.timeout(10_000),
+          {
+            connectMs: 5_000,
+            commandMs: 5_000,
+          },
+        );
+        conns.push(conn);
+        nodes.push({ slot, name: w.nodeName(w.cluster ? slot : undefined), send: (argv) => conn.send(argv) });
+      }
+      await lease.release(nodes);
+    } catch {
+      // the target is away: the lease lapses by itself
+    } finally {
+      for (const c of conns) c.destroy();
+    }
   }
 
   /** The target's masters as the lease talks to them. */

@@ -6,4 +6,4 @@ export {
   type SyncStart,
 } from './link.js';
 export { CommandScanner, type CommandSink } from './scanner.js';
-export { SpoolFile, spoolDiskUsage } from './spool.js';
+export { freeBytes, SpoolFile, spoolDiskUsage } from './spool.js';

@@ -418,7 +418,14 @@ export class ReplicaLink {
 
   private attach(onChunk: (chunk: Buffer) => void): void {
     const socket = this.socket as Socket;
-    socket.on('data', onChunk);
+    // a chunk that cannot be spooled (the disk is full) ends the link with that error, never the process
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        onChunk(chunk);
+      } catch (err) {
+        this.fail(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
     socket.once('close', () =>
       this.fail(
         new FerryError(

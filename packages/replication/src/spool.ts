@@ -1,7 +1,17 @@
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { FerryError } from '@ferry/errors';
 
 /**
  * One file being written by the receiver and read by the consumer at its own pace: the receiver never
@@ -32,7 +42,18 @@ export class SpoolFile {
   /** Appends bytes (synchronously: the page cache is far faster than any network). */
   append(chunk: Buffer): void {
     let off = 0;
-    while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
+    try {
+      while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
+      const dir = dirname(this.path);
+      throw new FerryError(
+        'DISK_FULL',
+        `the disk under the spool folder ${dir} is full (${freeBytes(dir)} bytes free): ${this.path} could not grow past ${this.written + off} bytes`,
+        { cause: err, details: { dir, file: this.path, written: this.written + off } },
+      );
+    }
     this.written += chunk.length;
     this.wake();
   }
@@ -108,6 +129,16 @@ export class SpoolFile {
     for (const h of this.handles) void h.close().catch(() => {});
     this.handles.clear();
     rmSync(this.path, { force: true });
+  }
+}
+
+/** Bytes free for this user on the disk holding `dir` (0 when it cannot be told). */
+export function freeBytes(dir: string): number {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return 0;
   }
 }
 

@@ -453,6 +453,11 @@ export class TargetWriter {
     }
   }
 
+  /** The endpoint of the node serving `slot` (with the target's credentials). */
+  nodeEndpoint(slot: number | undefined): Endpoint {
+    return this.nodeFor(slot).endpoint;
+  }
+
   /** The node serving `slot`, by name (to group commands per node). */
   nodeName(slot: number | undefined): string {
     return this.nodeFor(slot).name;
