@@ -322,6 +322,76 @@ describe('one writer per task', () => {
   });
 });
 
+describe('Ctrl-C and the terminal', () => {
+  it('Ctrl-C stops at a checkpoint without waiting for the source, and the progress fits the terminal', async () => {
+    // the source pings its replicas once a minute: a stop that waited for the next bytes would hang
+    const source = await server({ label: 'source', config: { 'repl-ping-replica-period': 60 } });
+    const target = await server({ label: 'target' });
+    await populate(source.client(), { randomKeys: 500 });
+    const state = mkdtempSync(join(tmpdir(), 'ferry-state-'));
+    const cmd = [
+      process.execPath,
+      bin,
+      'migrate',
+      '--source',
+      url(source),
+      '--target',
+      url(target),
+      '--state-dir',
+      state,
+    ]
+      .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
+      .join(' ');
+    // a real terminal (util-linux script gives the command a pty), narrower than the streaming
+    // line: 64 columns, so that fitting is tested whatever the offsets' widths
+    const child = spawn('script', ['-qfec', `stty cols 64 rows 24; exec ${cmd}`, '/dev/null'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let screen = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      screen += d.toString();
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    await waitFor(async () => (screen.match(/streaming {2}lag/g) ?? []).length >= 3, {
+      what: 'the progress display to stream',
+      timeoutMs: 60_000,
+    });
+    const offset = async (): Promise<string> =>
+      /master_repl_offset:(\d+)/.exec(String(await source.command('INFO', 'replication')))?.[1] ?? '';
+    const before = await offset();
+    child.stdin?.write('\x03'); // Ctrl-C, as the terminal sends it
+    const code = await exited;
+    expect(screen).toContain('stopped at the checkpoint');
+    expect(code, screen).toBe(130);
+    // it exited before the source sent anything more (no PING had to come first)
+    expect(await offset()).toBe(before);
+    // every progress line redrawn in place fits the terminal (a wrapped one breaks the redraw)
+    const lines = screen
+      .replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
+      .split(/\r?\n|\r/)
+      .filter((l) => l.startsWith('standalone: '));
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    const wide = lines.filter((l) => [...l].length > 64);
+    expect(wide).toEqual([]);
+    // and the stop kept a checkpoint the same command resumes from
+    const again = await ferry([
+      'migrate',
+      '--source',
+      url(source),
+      '--target',
+      url(target),
+      '--state-dir',
+      state,
+      '--until-synced',
+      '--synced-for',
+      '1',
+    ]);
+    expect(again.stderr).toContain('(+CONTINUE)');
+    expect(again.code, again.stderr).toBe(0);
+  });
+});
+
 describe('bad input: one line naming what is wrong, no hang, nothing written', () => {
   it('refuses an unclosed glob and a db the target does not have before any write', async () => {
     const source = await server({ label: 'source' });

@@ -1110,6 +1110,10 @@ export class ShardRunner {
       await this.saveCheckpoint(true);
     } finally {
       if (timer) clearTimeout(timer);
+      // a read still waits for the source's next bytes (its PING, up to 10 s away): the link is
+      // done with once the stream ends, so it is closed first and the read ends at once (a stop
+      // answers within a second, not at the source's next PING)
+      link.close();
       await it.return?.(undefined);
     }
   }

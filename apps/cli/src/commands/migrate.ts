@@ -41,6 +41,13 @@ function fmtCount(n: number): string {
   return String(n);
 }
 
+/** The line cut to fit `columns` (one column spare, so the cursor never wraps), with "…" when cut. */
+export function fitWidth(line: string, columns: number): string {
+  const max = Math.max(10, columns - 1);
+  const chars = [...line];
+  return chars.length <= max ? line : `${chars.slice(0, max - 1).join('')}…`;
+}
+
 function bar(fraction: number, width = 24): string {
   const f = Math.max(0, Math.min(1, fraction));
   const full = Math.round(f * width);
@@ -172,6 +179,9 @@ async function follow(
       if (json || ms.length === 0) return;
       const lines = ms.map((m) => describeShard(m, rate, started));
       if (tty) {
+        // a line wider than the terminal wraps, and the redraw below would then climb too few lines
+        const width = (process.stderr as { columns?: number }).columns ?? 80;
+        for (let i = 0; i < lines.length; i++) lines[i] = fitWidth(lines[i] as string, width);
         io.err(`${drawn ? `\x1b[${drawn}A` : ''}${lines.map((l) => `\x1b[2K${l}\n`).join('')}`);
         drawn = lines.length;
       } else if (Math.floor((now - started) / 500) % 4 === 0) {
