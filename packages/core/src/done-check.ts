@@ -54,6 +54,8 @@ export interface DoneCheckResult {
 interface SourceRead {
   offset: number;
   expired: number;
+  /** Some keys have an expiry (INFO keyspace's expires=). */
+  volatile: boolean;
   /** keys per source db (INFO keyspace), or per db under the filter (a SCAN). */
   dbs: Map<number, number>;
 }
@@ -93,7 +95,12 @@ export async function checkDone(input: DoneCheckInput): Promise<DoneCheckResult>
         await c.send(['SELECT', db]);
         dbs.set(db, n - Number(await c.send(['EXISTS', ...own])));
       }
-      return { offset: infoField(text, 'master_repl_offset'), expired: infoField(text, 'expired_keys'), dbs };
+      return {
+        offset: infoField(text, 'master_repl_offset'),
+        expired: infoField(text, 'expired_keys'),
+        volatile: /^db\d+:keys=\d+,expires=[1-9]/m.test(text),
+        dbs,
+      };
     };
     const readTarget = async (): Promise<{ dbs: Map<number, number>; expired: number }> => {
       const dbs = new Map<number, number>();
@@ -120,6 +127,7 @@ export async function checkDone(input: DoneCheckInput): Promise<DoneCheckResult>
     };
 
     let last: DoneCheckResult | undefined;
+    let swept = false;
     let firstExpired: number | undefined;
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       if (attempt > 1) await sleep(PAUSE_MS, undefined, { signal });
@@ -176,6 +184,13 @@ export async function checkDone(input: DoneCheckInput): Promise<DoneCheckResult>
         last.problem = stable
           ? `${what}: ${counts}${moved}`
           : `the source kept changing while it was counted: ${counts}${moved}`;
+        // A key past its expiry is counted until a server gets round to deleting it, and each side
+        // does so on its own: a SCAN over both deletes every such key it passes (lazy expiry), so
+        // the next count is of live keys. Once, and only when the counts differ and keys expire.
+        if (!swept && [...before, ...after].some((r) => r.volatile)) {
+          swept = true;
+          await sweepExpired(input, conns);
+        }
         continue;
       }
       if (!quiet && !stable) {
@@ -190,6 +205,28 @@ export async function checkDone(input: DoneCheckInput): Promise<DoneCheckResult>
     return result;
   } finally {
     for (const c of conns) c.destroy();
+  }
+}
+
+/** SCANs every db of both sides once: each expired key a SCAN passes is deleted (Redis's lazy expiry). */
+async function sweepExpired(input: DoneCheckInput, conns: RespConnection[]): Promise<void> {
+  const w = input.writer;
+  const scanAll = async (send: (argv: Array<string | number>) => Promise<unknown>): Promise<void> => {
+    let cursor = '0';
+    do {
+      const [next] = (await send(['SCAN', cursor, 'COUNT', 1000])) as [Buffer, Buffer[]];
+      cursor = String(next);
+    } while (cursor !== '0');
+  };
+  for (const slot of w.masterSlots())
+    for (const db of input.targetDbs)
+      await scanAll((argv) => w.send(db, w.cluster ? slot : undefined, argv, { idempotent: true }));
+  for (const c of conns) {
+    const text = String(await c.send(['INFO', 'keyspace']));
+    for (const m of text.matchAll(/^db(\d+):keys=\d+,expires=([1-9])/gm)) {
+      await c.send(['SELECT', Number(m[1])]);
+      await scanAll((argv) => c.send(argv));
+    }
   }
 }
 
