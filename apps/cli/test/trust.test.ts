@@ -368,6 +368,7 @@ describe('Ctrl-C and the terminal', () => {
     expect(await offset()).toBe(before);
     // every progress line redrawn in place fits the terminal (a wrapped one breaks the redraw)
     const lines = screen
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's escape sequences are what is stripped
       .replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
       .split(/\r?\n|\r/)
       .filter((l) => l.startsWith('standalone: '));
