@@ -144,6 +144,11 @@ export class TaskLease {
     return { taskId: this.taskId, prefix: this.prefix, owner: this.owner, epochs: { ...this.epochs } };
   }
 
+  /** The slots the lease was taken under (one per master at the time): renewals ask by these. */
+  get slots(): number[] {
+    return Object.keys(this.epochs).map(Number);
+  }
+
   /** Highest epoch held (for messages). */
   get epoch(): number {
     return Math.max(0, ...Object.values(this.epochs));
@@ -156,6 +161,9 @@ export class TaskLease {
   async acquire(nodes: LeaseNode[]): Promise<void> {
     this.since = Date.now();
     this.generation++;
+    // taken anew on these masters (a failover may have changed which slot names which master)
+    const known = this.epochs;
+    this.epochs = {};
     const taken: LeaseNode[] = [];
     for (const n of nodes) {
       const k = leaseKeys(this.taskId, n.slot, this.prefix);
@@ -168,7 +176,7 @@ export class TaskLease {
         this.owner,
         this.ttlMs,
         this.since,
-        this.epochs[n.slot] ?? 0,
+        Math.max(0, ...Object.values(known)),
       ])) as [number, Buffer | string, number?];
       if (Number(r[0]) === 1) {
         this.epochs[n.slot] = Number(String(r[1]));

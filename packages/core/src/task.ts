@@ -202,7 +202,7 @@ export class Task {
       this.setState('completing');
       for (const r of this.runners) await r.cleanupTarget();
       stopLease();
-      await this.lease?.release(this.leaseNodes(), { epochs: true });
+      await this.lease?.release(this.leaseNodes(this.lease.slots), { epochs: true });
       const check = await this.checkDone();
       this.doneCheck = check;
       this.events.emit('task:checked', { taskId: this.id, forced: this.forced, ...check });
@@ -589,7 +589,7 @@ export class Task {
     const conns: RespConnection[] = [];
     try {
       const nodes: LeaseNode[] = [];
-      for (const slot of w.masterSlots()) {
+      for (const slot of lease.slots) {
         const conn = await connectEndpoint(
           w.nodeEndpoint(w.cluster ? slot : undefined),
           AbortSignal.timeout(10_000),
@@ -610,9 +610,9 @@ export class Task {
   }
 
   /** The target's masters as the lease talks to them. */
-  private leaseNodes(): LeaseNode[] {
+  private leaseNodes(slots?: number[]): LeaseNode[] {
     const w = this.writer as TargetWriter;
-    return w.masterSlots().map((slot) => ({
+    return (slots ?? w.masterSlots()).map((slot) => ({
       slot,
       name: w.nodeName(w.cluster ? slot : undefined),
       send: (argv) => w.send(0, w.cluster ? slot : undefined, argv, { idempotent: true }),
@@ -634,7 +634,7 @@ export class Task {
         busy = true;
         const generation = lease.generation;
         void lease
-          .renew(this.leaseNodes())
+          .renew(this.leaseNodes(lease.slots))
           .then(async (r) => {
             // keys flushed by the task itself, or taken again since: not a loss
             if (r.state === 'gone' && (this.flushing > 0 || lease.generation !== generation)) return;

@@ -66,6 +66,66 @@ describe('a target that lost the data', () => {
     });
   });
 
+  it('a cluster master lost, and failed over to a replica that had not synced yet: the snapshot is written again', async () => {
+    const source = await server({ label: 'source' });
+    // the masters wait 30 s before a replica's sync: a replica added now stays empty that long
+    const target = await servers.cluster({
+      masters: 3,
+      config: { 'repl-diskless-sync': 'yes', 'repl-diskless-sync-delay': 30 },
+    });
+    const spare = await server({ label: 'spare', cluster: true });
+    await populate(source.client(), { randomKeys: 5000 });
+    const seed = target.seeds[0] as { host: string; port: number };
+    const endpoint = { host: seed.host, port: seed.port };
+    const task = engine().createTask(spec(source, endpoint, { target: { endpoint, cluster: true } }));
+    const log = record(task);
+    // db 0 only: a cluster has no other
+    const load = writeLoad(source.client(), { opsPerSec: 500, durationMs: 9000, dbs: [0] });
+    const running = task.start();
+    await waitFor(async () => task.state === 'incremental_sync', { what: 'streaming', timeoutMs: 60_000 });
+    // the spare joins as a replica of the last master, which then dies before the spare has any data
+    const master = (await target.masters()).at(-1) as RedisServer;
+    const masterId = String(await master.command('CLUSTER', 'MYID'));
+    await spare.command('CLUSTER', 'MEET', master.host, master.port);
+    await waitFor(
+      async () =>
+        /cluster_state:ok[\s\S]*cluster_known_nodes:4/.test(String(await spare.command('CLUSTER', 'INFO'))),
+      { what: 'the spare to know the cluster', timeoutMs: 20_000 },
+    );
+    await spare.command('CLUSTER', 'REPLICATE', masterId);
+    await waitFor(async () => (await spare.info('replication')).role === 'slave', {
+      what: 'the spare to be a replica',
+      timeoutMs: 20_000,
+    });
+    await master.kill();
+    expect(Number(await spare.command('DBSIZE'))).toBe(0);
+    await spare.command('CLUSTER', 'FAILOVER', 'TAKEOVER');
+    await waitFor(
+      async () =>
+        /myself,master \S+ \S+ \S+ \S+ connected \d/.test(String(await spare.command('CLUSTER', 'NODES'))),
+      {
+        what: "the spare to serve the lost master's slots",
+        timeoutMs: 20_000,
+      },
+    );
+    await waitFor(async () => log.starts.filter((s) => s.mode === 'full').length >= 2, {
+      what: 'the snapshot written again',
+      timeoutMs: 60_000,
+    });
+    await load;
+    await untilSynced(task);
+    await task.complete();
+    await running;
+    expect(
+      log.warnings.some((w) => /lost this task's keys/.test(w)),
+      log.warnings.join('\n'),
+    ).toBe(true);
+    expect(task.doneCheck?.ok).toBe(true);
+    const live = [spare, ...(await target.masters()).filter((m) => m !== master && m.running())];
+    const after = { kind: 'cluster' as const, seeds: live.map((m) => m.endpoint) };
+    expect(formatDifferences(await compareDeployments(source, after, { dbs: [0] }))).toBe('');
+  });
+
   it('a FLUSHALL on the source is replayed, and is not taken for a loss', async () => {
     const source = await server({ label: 'source' });
     const target = await server({ label: 'target' });

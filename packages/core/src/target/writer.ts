@@ -126,9 +126,7 @@ export class TargetWriter {
       return w;
     }
     // a connection opened before the slot map was known (the seed) proves the lease now
-    if (w.fence)
-      for (const m of w.masters())
-        if (m.conn?.open) await checkFence(m.conn, w.fence, w.cluster ? w.slots.indexOf(m) : 0, m.name);
+    if (w.fence) for (const m of w.masters()) if (m.conn?.open) await w.proveLease(m, m.conn, w.fence);
     const info = String(await conn.send(['INFO', 'server']));
     w.version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? '0.0.0';
     if (!w.cluster && /cluster_enabled:1/.test(String(await conn.send(['INFO', 'cluster'])))) {
@@ -195,8 +193,7 @@ export class TargetWriter {
         .then(async (c) => {
           const fence = this.fence;
           if (fence && !this.proxy) {
-            const slot = this.cluster ? this.slots.indexOf(n) : 0;
-            await checkFence(c, fence, slot, n.name).catch((err: unknown) => {
+            await this.proveLease(n, c, fence).catch((err: unknown) => {
               if (this.o.onTargetLost && isFerryError(err, 'RESYNC_REQUIRED')) {
                 this.o.onTargetLost(n.name);
                 return;
@@ -451,6 +448,20 @@ export class TargetWriter {
         if (this.cluster) await this.refresh().catch(() => undefined);
       }
     }
+  }
+
+  /**
+   * The fence check for node `n`, under a slot the lease was taken with that `n` serves now (a
+   * node that serves none of them, or one that took them over in a failover, is proved by the
+   * task's own renewal, which asks by those slots).
+   */
+  private async proveLease(n: Node, conn: RespConnection, fence: LeaseFence): Promise<void> {
+    const slot = this.cluster
+      ? Object.keys(fence.epochs)
+          .map(Number)
+          .find((s) => this.slots[s] === n)
+      : 0;
+    if (slot !== undefined) await checkFence(conn, fence, slot, n.name);
   }
 
   /** The endpoint of the node serving `slot` (with the target's credentials). */
