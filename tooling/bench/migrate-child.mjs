@@ -45,6 +45,15 @@ task.events.on('task:state', ({ to }) => {
   }
 });
 task.events.on('task:error', (e) => out({ event: 'error', ...e }));
+// the check before "done" (key counts and sampled values against both servers): how long it takes
+let completingAt;
+let checkMs;
+task.events.on('task:state', ({ to }) => {
+  if (to === 'completing') completingAt = performance.now();
+});
+task.events.on('task:checked', () => {
+  if (completingAt !== undefined) checkMs = performance.now() - completingAt;
+});
 process.stdin.on('data', async (d) => {
   if (String(d).includes('complete')) {
     await task.complete({ force: true });
@@ -52,7 +61,13 @@ process.stdin.on('data', async (d) => {
 });
 try {
   await task.start();
-  out({ event: 'done', maxRss: process.resourceUsage().maxRSS * 1024, metrics: task.metrics()[0] });
+  out({
+    event: 'done',
+    maxRss: process.resourceUsage().maxRSS * 1024,
+    metrics: task.metrics()[0],
+    checkMs,
+    check: task.doneCheck?.summary,
+  });
   process.exit(0);
 } catch (err) {
   out({ event: 'failed', message: String(err?.message ?? err) });

@@ -410,6 +410,10 @@ console.log(
     `                 a Node.js process only moving these bytes uses ${s((floor.receiveMs + floor.sendMs) / 1000)} (receive the RDB ${s(floor.receiveMs / 1000)}, send the RESTOREs and read ${floor.replies.toLocaleString('en')} replies ${s(floor.sendMs / 1000)}); one CRC64 pass over the RDB ${s(floor.crcMs / 1000)} (Ferry makes two)`,
   );
 }
+if (done.checkMs !== undefined)
+  console.log(
+    `check before done ${(done.checkMs / 1000).toFixed(2)} s (${((100 * done.checkMs) / snap.ms).toFixed(1)} % of Ferry's snapshot phase): ${done.check}`,
+  );
 const fmtLag = (x) =>
   `lag p50/p99/max ${x.p50}/${x.p99}/${x.max} ms, ${(x.p50b / 1024).toFixed(0)}/${(x.p99b / 1024).toFixed(0)}/${(x.maxb / 1024).toFixed(0)} KB`;
 console.log('incremental      redis-benchmark SET/INCR/LPUSH/HSET on the source, from full speed down:');
