@@ -1,8 +1,7 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import {
   compareDeployments,
   formatDifferences,
@@ -14,8 +13,8 @@ import {
   writeLoad,
 } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runFerry, ferryBackground as startInBackground, url } from './cli.js';
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
 const servers = serverScope();
 const children: ChildProcess[] = [];
 afterAll(async () => {
@@ -23,53 +22,15 @@ afterAll(async () => {
   await servers.stop();
 });
 const server = servers.redis;
-function url(s: RedisServer, password = s.password): string {
-  return `redis://${password ? `:${encodeURIComponent(password)}@` : ''}${s.host}:${s.port}`;
-}
 
 /** Runs `ferry migrate …` to its end. */
-function ferry(
-  args: string[],
-  timeoutMs = 120_000,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, 'migrate', ...args],
-      { timeout: timeoutMs, maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => {
-        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
-      },
-    );
-  });
+function ferry(args: string[], timeoutMs = 120_000): ReturnType<typeof runFerry> {
+  return runFerry(['migrate', ...args], timeoutMs);
 }
 
 /** Starts `ferry migrate … --json` in the background, collecting its events. */
-function ferryBackground(args: string[]): {
-  child: ChildProcess;
-  events: Array<Record<string, unknown>>;
-  stderr: () => string;
-} {
-  const child = spawn(process.execPath, [bin, 'migrate', '--json', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const events: Array<Record<string, unknown>> = [];
-  let buf = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl = buf.indexOf('\n');
-    while (nl >= 0) {
-      events.push(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
-      buf = buf.slice(nl + 1);
-      nl = buf.indexOf('\n');
-    }
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  return { child, events, stderr: () => err };
+function ferryBackground(args: string[]): ReturnType<typeof startInBackground> {
+  return startInBackground(args, children);
 }
 
 async function listLengths(s: RedisServer): Promise<Record<string, number>> {

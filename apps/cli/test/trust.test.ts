@@ -2,12 +2,11 @@
  * The edges where Ferry once said "done" with keys missing, or failed without saying which side or
  * what to do: each case as an operator walks into it, against real servers.
  */
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import {
   compareDeployments,
   formatDifferences,
@@ -17,8 +16,8 @@ import {
   waitFor,
 } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
+import { bin, ferryBackground, runFerry, url } from './cli.js';
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
 const servers = serverScope();
 const children: ChildProcess[] = [];
 afterAll(async () => {
@@ -26,52 +25,8 @@ afterAll(async () => {
   await servers.stop();
 });
 const server = servers.redis;
-function url(s: RedisServer, password = s.password): string {
-  return `redis://${password ? `:${encodeURIComponent(password)}@` : ''}${s.host}:${s.port}`;
-}
-
-/** Runs `ferry <command> …` to its end (or its timeout: code null). */
-function ferry(
-  args: string[],
-  timeoutMs = 120_000,
-): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { timeout: timeoutMs, maxBuffer: 64 << 20 },
-      (err, stdout, stderr) => {
-        const e = err as (Error & { code?: number; killed?: boolean }) | null;
-        resolve({
-          code: e ? (e.killed ? null : (e.code ?? null)) : 0,
-          stdout,
-          stderr,
-          ms: Date.now() - started,
-        });
-      },
-    );
-  });
-}
-
-/** `ferry migrate … --json` in the background, its events collected. */
-function background(args: string[]): { child: ChildProcess; events: Array<Record<string, unknown>> } {
-  const child = spawn(process.execPath, [bin, 'migrate', '--json', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const events: Array<Record<string, unknown>> = [];
-  let buf = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    buf += d.toString();
-    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-      events.push(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
-      buf = buf.slice(nl + 1);
-    }
-  });
-  child.stderr?.resume();
-  return { child, events };
-}
+const ferry = runFerry;
+const background = (args: string[]): ReturnType<typeof ferryBackground> => ferryBackground(args, children);
 
 async function streaming(run: { events: Array<Record<string, unknown>> }): Promise<void> {
   await waitFor(async () => run.events.some((e) => e.event === 'task:state' && e.to === 'incremental_sync'), {
