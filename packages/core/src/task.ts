@@ -223,8 +223,8 @@ export class Task {
           : new FerryError('TARGET_WRITE_FAILED', String((err as Error)?.message ?? err), { cause: err });
       this.error = e;
       this.events.emit('task:error', { taskId: this.id, code: e.code, message: e.message, retrying: false });
-      if (this.state === 'completing') this.state = 'failed';
-      else this.setState('failed', e.message);
+      // (a completion the check refused fails too, and says so: the service stores the state)
+      this.setState('failed', e.message);
       throw e;
     } finally {
       stopLease();
