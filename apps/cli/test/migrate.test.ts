@@ -119,7 +119,7 @@ describe('ferry migrate', () => {
     expect(wrong.stderr).toMatch(
       /authentication to 127\.0\.0\.1:\d+ failed: wrong password.*\[AUTH_FAILED\]/,
     );
-    expect(wrong.stderr).toContain('→ check the password');
+    expect(wrong.stderr).toContain("→ check the source's password");
 
     const unreachable = await ferry(['--source', 'redis://127.0.0.1:1', '--target', url(target), ...common]);
     expect(unreachable.code).toBe(1);
@@ -218,7 +218,8 @@ describe('ferry migrate', () => {
       '--state-dir',
       state,
     ]);
-    expect(r.stderr).toContain('done');
+    // a proxy target cannot count its keys: Ferry says it did not compare them, not "done"
+    expect(r.stderr).toContain('completed; not compared: a twemproxy target cannot count its keys');
     expect(r.code).toBe(0);
     expect(formatDifferences(await compareDeployments(proxy, into, { dbs: [0] }))).toBe('');
     // a codis source without dashboard or nodes: a clear error, exit 2

@@ -28,6 +28,8 @@ export interface DoneCheckInput {
   /** Keys of the task's own on the source (the heartbeat), per source db: not migrated. */
   sourceOwnKeys?: (db: number) => Buffer[];
   verifier?: Verifier;
+  /** The source is a Redis Cluster (its shards read as one cluster side, not as separate servers). */
+  sourceCluster?: boolean;
   /** Keys whose values are compared (spread over the shards and dbs by their sizes). Default 1000. */
   sample?: number;
   signal: AbortSignal;
@@ -282,8 +284,9 @@ async function sampleValues(
   if (keys.length === 0) return;
   const shards = input.shards;
   const report = await input.verifier({
-    source:
-      shards.length === 1
+    source: input.sourceCluster
+      ? { endpoint: (shards[0] as DoneShard).endpoint, cluster: true }
+      : shards.length === 1
         ? { endpoint: (shards[0] as DoneShard).endpoint }
         : { shards: shards.map((s) => s.endpoint) },
     target: { endpoint: input.writer.endpoint, cluster: input.writer.cluster },

@@ -42,18 +42,36 @@ export function leaseClientName(taskId: string, owner: string): string {
   return `ferry:${taskId}:${owner}`;
 }
 
-/** An owner id unique to this process and run: `host:pid:random`. */
-export function newOwner(): string {
-  return `${hostname().replace(/[^A-Za-z0-9._-]/g, '_')}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+/** Whether `owner` (`host:pid:random`) was a process of this machine that no longer runs. */
+export function deadHere(owner: string): boolean {
+  const [host, pid] = owner.split(':');
+  if (host !== thisHost() || !/^\d+$/.test(pid ?? '')) return false;
+  if (Number(pid) === process.pid) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
-// KEYS: lease, epoch. ARGV: owner, ttl ms, now ms, the highest epoch this owner saw (it only grows).
+function thisHost(): string {
+  return hostname().replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/** An owner id unique to this process and run: `host:pid:random`. */
+export function newOwner(): string {
+  return `${thisHost()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+}
+
+// KEYS: lease, epoch. ARGV: owner, ttl ms, now ms, the highest epoch this owner saw (it only grows),
+// an owner known to be dead whose lease may be taken at once ('' none).
 // {1, epoch} taken; {0, value, pttl} held by another.
 const ACQUIRE = `
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local owner = string.match(cur, '^(%S+)')
-  if owner ~= ARGV[1] then return {0, cur, redis.call('PTTL', KEYS[1])} end
+  if owner ~= ARGV[1] and owner ~= ARGV[5] then return {0, cur, redis.call('PTTL', KEYS[1])} end
 end
 local e = redis.call('INCR', KEYS[2])
 if e <= tonumber(ARGV[4]) then
@@ -167,17 +185,24 @@ export class TaskLease {
     const taken: LeaseNode[] = [];
     for (const n of nodes) {
       const k = leaseKeys(this.taskId, n.slot, this.prefix);
-      const r = (await n.send([
-        'EVAL',
-        ACQUIRE,
-        2,
-        k.lease,
-        k.epoch,
-        this.owner,
-        this.ttlMs,
-        this.since,
-        Math.max(0, ...Object.values(known)),
-      ])) as [number, Buffer | string, number?];
+      const take = (dead: string): Promise<[number, Buffer | string, number?]> =>
+        n.send([
+          'EVAL',
+          ACQUIRE,
+          2,
+          k.lease,
+          k.epoch,
+          this.owner,
+          this.ttlMs,
+          this.since,
+          Math.max(0, ...Object.values(known)),
+          dead,
+        ]) as Promise<[number, Buffer | string, number?]>;
+      let r = await take('');
+      // held by a process of this machine that is gone (killed, crashed): it cannot write any
+      // more, so its lease is taken at once rather than after it lapses
+      const holder = Number(r[0]) === 1 ? '' : (String(r[1]).split(' ')[0] ?? '');
+      if (holder && deadHere(holder)) r = await take(holder);
       if (Number(r[0]) === 1) {
         this.epochs[n.slot] = Number(String(r[1]));
         taken.push(n);

@@ -541,6 +541,7 @@ export class Task {
       reservedPrefix: this.options.reservedPrefix,
       sourceOwnKeys: (db) => (db === 0 ? own : []),
       ...(this.services.verifier ? { verifier: this.services.verifier } : {}),
+      sourceCluster: this.spec.source.topology === 'cluster',
       signal: this.controller.signal,
     });
   }
@@ -739,10 +740,12 @@ export class Task {
           const ours = sample.every((k) => own.is(k));
           if (ours && sample.length > 0 && (whole || sample.length >= n)) continue;
           if (this.options.conflict !== 'fail') return false;
+          // the user's keys (Ferry's own, a lease kept between runs, are not theirs to empty)
+          const theirs = whole ? sample.filter((k) => !own.is(k)).length : n;
           throw new FerryError(
             'TARGET_WRITE_FAILED',
-            `target ${endpointName(this.spec.target.endpoint)} is not empty: db ${db} holds ${n} keys (conflict policy "fail"). Empty it, or choose --conflict replace or --conflict skip`,
-            { details: { db, keys: n } },
+            `target ${endpointName(this.spec.target.endpoint)} is not empty: db ${db} holds ${theirs} keys (conflict policy "fail"). Empty it, or choose --conflict replace or --conflict skip`,
+            { details: { db, keys: theirs } },
           );
         }
       }
