@@ -210,38 +210,33 @@ export async function checkDone(input: DoneCheckInput): Promise<DoneCheckResult>
   }
 }
 
+/** The keys of one db of a source connection, a SCAN page at a time (the writer's `scan()` for the target). */
+async function* scanDb(c: RespConnection, db: number): AsyncGenerator<Buffer[]> {
+  await c.send(['SELECT', db]);
+  let cursor = '0';
+  do {
+    const [next, keys] = (await c.send(['SCAN', cursor, 'COUNT', 1000])) as [Buffer, Buffer[]];
+    cursor = String(next);
+    yield keys;
+  } while (cursor !== '0');
+}
+
 /** SCANs every db of both sides once: each expired key a SCAN passes is deleted (Redis's lazy expiry). */
 async function sweepExpired(input: DoneCheckInput, conns: RespConnection[]): Promise<void> {
   const w = input.writer;
-  const scanAll = async (send: (argv: Array<string | number>) => Promise<unknown>): Promise<void> => {
-    let cursor = '0';
-    do {
-      const [next] = (await send(['SCAN', cursor, 'COUNT', 1000])) as [Buffer, Buffer[]];
-      cursor = String(next);
-    } while (cursor !== '0');
-  };
   for (const slot of w.masterSlots())
-    for (const db of input.targetDbs)
-      await scanAll((argv) => w.send(db, w.cluster ? slot : undefined, argv, { idempotent: true }));
+    for (const db of input.targetDbs) for await (const _ of w.scan(db, w.cluster ? slot : undefined));
   for (const c of conns) {
     const text = String(await c.send(['INFO', 'keyspace']));
-    for (const m of text.matchAll(/^db(\d+):keys=\d+,expires=([1-9])/gm)) {
-      await c.send(['SELECT', Number(m[1])]);
-      await scanAll((argv) => c.send(argv));
-    }
+    for (const m of text.matchAll(/^db(\d+):keys=\d+,expires=([1-9])/gm))
+      for await (const _ of scanDb(c, Number(m[1])));
   }
 }
 
 /** Counts the keys of one source db that pass the task's filter (SCAN). */
 async function countFiltered(c: RespConnection, db: number, mapper: KeyMapper): Promise<number> {
-  await c.send(['SELECT', db]);
-  let cursor = '0';
   let n = 0;
-  do {
-    const [next, keys] = (await c.send(['SCAN', cursor, 'COUNT', 1000])) as [Buffer, Buffer[]];
-    cursor = next.toString();
-    for (const k of keys) if (mapper.filter?.(k)) n++;
-  } while (cursor !== '0');
+  for await (const keys of scanDb(c, db)) for (const k of keys) if (mapper.filter?.(k)) n++;
   return n;
 }
 
