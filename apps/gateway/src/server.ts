@@ -99,6 +99,12 @@ export async function startGateway(o: GatewayOptions = {}): Promise<Gateway> {
     introspection: true,
     includeStacktraceInErrorResponses: false,
     validationRules: [queryLimitsRule()],
+    // a variable of the wrong shape (an unknown option, a misspelled enum) is the caller's bad
+    // input, under the same code as every other refused input
+    formatError: (formatted) =>
+      formatted.extensions?.code === 'BAD_USER_INPUT'
+        ? { ...formatted, extensions: { ...formatted.extensions, code: 'BAD_INPUT' } }
+        : formatted,
   });
   await apollo.start();
 

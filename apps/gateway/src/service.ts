@@ -61,16 +61,61 @@ export interface CreateTaskInput {
   scheduledAt?: Date;
 }
 
+/** Where the data is: the shards' furthest-behind step (no shard yet: idle). */
+export type Phase = 'idle' | 'connecting' | 'waiting_bgsave' | 'snapshot' | 'incremental' | 'done';
+
+export function phaseOf(shardPhase: string | undefined): Phase {
+  switch (shardPhase) {
+    case 'connecting':
+      return 'connecting';
+    case 'waiting-bgsave':
+      return 'waiting_bgsave';
+    case 'snapshot':
+      return 'snapshot';
+    case 'streaming':
+      return 'incremental';
+    case 'done':
+      return 'done';
+    default:
+      return 'idle';
+  }
+}
+
 export interface Progress {
   taskId: string;
   state: string;
-  phase: string;
+  phase: Phase;
   /** 0–100 over the snapshot (keys loaded ÷ keys expected); 100 once every shard streams. */
   percent: number;
+  /** Snapshot keys loaded so far, and how many the snapshots hold (0 while not known yet). */
+  keysLoaded: number;
+  keysTotal: number;
+  /** Seconds left of the snapshot at the current rate (null when not in the snapshot or no rate yet). */
+  etaSeconds: number | null;
+  /** Over the last few seconds: snapshot keys written, stream commands applied. */
   keysPerSec: number;
+  commandsPerSec: number;
   lagBytes: number;
   lagSeconds: number | null;
   at: Date;
+}
+
+/** A few seconds of (time, keys, commands) samples: the rates a progress update shows. */
+export class RateWindow {
+  private readonly points: Array<{ at: number; keys: number; commands: number }> = [];
+  constructor(private readonly spanMs = 5000) {}
+  add(at: number, keys: number, commands: number): { keysPerSec: number; commandsPerSec: number } {
+    this.points.push({ at, keys, commands });
+    while (this.points.length > 2 && at - (this.points[1] as { at: number }).at >= this.spanMs)
+      this.points.shift();
+    const first = this.points[0] as { at: number; keys: number; commands: number };
+    const secs = (at - first.at) / 1000;
+    if (secs < 0.05) return { keysPerSec: 0, commandsPerSec: 0 };
+    return {
+      keysPerSec: Math.max(0, (keys - first.keys) / secs),
+      commandsPerSec: Math.max(0, (commands - first.commands) / secs),
+    };
+  }
 }
 
 const RUNNING: readonly string[] = [
@@ -101,6 +146,7 @@ export class FerryService {
   readonly engine: Engine;
   private readonly live = new Map<string, Task>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly rates = new Map<string, RateWindow>();
   readonly bus = new EventEmitter();
   /** Called when an alarm rule is added (the evaluator re-reads its rules). */
   onAlarmRule: () => void = () => undefined;
@@ -690,16 +736,13 @@ export class FerryService {
     const id = task.id;
     const everyMs = this.o.progressEveryMs ?? 250;
     let lastProgress = 0;
-    let lastKeys = 0;
-    let lastAt = Date.now();
+    const rates = new RateWindow();
+    this.rates.set(id, rates);
     let pending: NodeJS.Timeout | undefined;
     const publish = (): void => {
       pending = undefined;
       lastProgress = Date.now();
-      const p = this.progress(task, lastKeys, lastAt);
-      lastKeys = task.metrics().reduce((n, m) => n + m.keys + m.commands, 0);
-      lastAt = Date.now();
-      this.bus.emit(`progress:${id}`, p);
+      this.bus.emit(`progress:${id}`, this.progress(task));
     };
     const now = (): void => {
       if (pending) clearTimeout(pending);
@@ -797,25 +840,38 @@ export class FerryService {
     task.events.on('stream:lag', tick);
   }
 
-  progress(task: Task, lastKeys = 0, lastAt = Date.now()): Progress {
+  /** The task's progress now; each call adds a sample to its rate window (publish and sampler). */
+  progress(task: Task): Progress {
     const m = task.metrics();
     const keys = m.reduce((n, s) => n + s.keys, 0);
+    const commands = m.reduce((n, s) => n + s.commands, 0);
     const total = m.reduce((n, s) => n + (s.keysTotal ?? 0), 0);
     const streaming = m.length > 0 && m.every((s) => s.phase === 'streaming');
-    const done = m.reduce((n, s) => n + s.keys + s.commands, 0);
-    const secs = Math.max(0.001, (Date.now() - lastAt) / 1000);
+    let rates = this.rates.get(task.id);
+    if (!rates) {
+      rates = new RateWindow();
+      this.rates.set(task.id, rates);
+    }
+    const { keysPerSec, commandsPerSec } = rates.add(Date.now(), keys, commands);
     const lagMs = m.some((s) => s.lagMs !== undefined) ? Math.max(...m.map((s) => s.lagMs ?? 0)) : undefined;
+    const order: Phase[] = ['connecting', 'waiting_bgsave', 'snapshot', 'incremental', 'done'];
+    const phase: Phase =
+      m.length === 0
+        ? 'idle'
+        : m.map((s) => phaseOf(s.phase)).reduce((a, b) => (order.indexOf(b) < order.indexOf(a) ? b : a));
+    const snapshotting = !streaming && m.some((s) => s.phase === 'snapshot');
     return {
       taskId: task.id,
       state: task.state,
-      phase: streaming
-        ? 'incremental'
-        : m.some((s) => s.phase === 'snapshot')
-          ? 'snapshot'
-          : (m[0]?.phase ?? task.state),
+      phase,
       percent:
         streaming || task.state === 'succeeded' ? 100 : total > 0 ? Math.min(99.9, (keys / total) * 100) : 0,
-      keysPerSec: lastKeys > 0 ? Math.max(0, (done - lastKeys) / secs) : 0,
+      keysLoaded: keys,
+      keysTotal: total,
+      etaSeconds:
+        snapshotting && total > keys && keysPerSec > 0 ? Math.round((total - keys) / keysPerSec) : null,
+      keysPerSec,
+      commandsPerSec,
       lagBytes: task.lagBytes(),
       lagSeconds: lagMs !== undefined && lagMs > 0 ? lagMs / 1000 : this.secondsBehind(task.id),
       at: new Date(),

@@ -63,7 +63,7 @@ describe('alarms', () => {
         i: { taskId: id, kind: 'lag', threshold: 1, forSeconds: 1, webhook: hookUrl },
       });
       await ok(gw.url, 'mutation($i: AlarmRuleInput!) { createAlarmRule(input: $i) { id kind } }', {
-        i: { kind: 'task-failed', webhook: hookUrl },
+        i: { kind: 'task_failed', webhook: hookUrl },
       });
       const pre = await ok<{ runPrecheck: { status: string } }>(
         gw.url,
@@ -148,6 +148,36 @@ describe('alarms', () => {
       expect(alarmEvents.some((m) => /lag alarm resolved/.test(m))).toBe(true);
       // the webhook URL (it carries a token) is stored encrypted and shown nowhere
       expect(JSON.stringify(events)).not.toContain('s3cret');
+      // the rules are listed (the webhook's host only) with their deliveries, and deleted
+      type Rules = {
+        alarmRules: Array<{ id: string; kind: string; taskId: string | null; webhookHost: string }>;
+        alarmDeliveries: Array<{ ruleId: string; state: string; delivered: boolean; attempts: number }>;
+      };
+      const listed = await ok<Rules>(
+        gw.url,
+        'query($id: ID!) { alarmRules(taskId: $id) { id kind taskId webhookHost } alarmDeliveries(taskId: $id) { ruleId state delivered attempts } }',
+        { id },
+      );
+      expect(listed.alarmRules.map((r) => [r.kind, r.taskId]).sort()).toEqual([
+        ['lag', id],
+        ['task_failed', null],
+      ]);
+      expect(listed.alarmRules[0]?.webhookHost).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(JSON.stringify(listed)).not.toContain('s3cret');
+      const lagRule = listed.alarmRules.find((r) => r.kind === 'lag');
+      expect(
+        listed.alarmDeliveries.some((d) => d.ruleId === lagRule?.id && d.state === 'resolved' && d.delivered),
+      ).toBe(true);
+      await ok(gw.url, 'mutation($r: ID!) { deleteAlarmRule(id: $r) }', { r: lagRule?.id });
+      expect(
+        await errorCode(gw.url, 'mutation($r: ID!) { deleteAlarmRule(id: $r) }', { r: lagRule?.id }),
+      ).toBe('NOT_FOUND');
+      const after = await ok<Rules>(
+        gw.url,
+        '{ alarmRules { id kind taskId webhookHost } alarmDeliveries { ruleId state delivered attempts } }',
+      );
+      expect(after.alarmRules.map((r) => r.kind)).toEqual(['task_failed']);
+      expect(after.alarmDeliveries.some((d) => d.ruleId === lagRule?.id)).toBe(false);
       await ok(gw.url, 'mutation($id: ID!) { completeTask(taskId: $id, force: true) { id } }', { id });
     } finally {
       await gw.close();

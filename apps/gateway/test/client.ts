@@ -71,13 +71,24 @@ export function subscribe<T>(
     {
       next: (v) => {
         if (v.data) items.push(v.data);
+        // a subscription refused by its resolver (an unknown task) ends with one result of errors
+        const first = v.errors?.[0] as { message?: string; extensions?: { code?: string } } | undefined;
+        if (first)
+          resolveClosed({
+            error: `${first.message}${first.extensions?.code ? ` [${first.extensions.code}]` : ''}`,
+          });
       },
-      error: (e) =>
+      error: (e) => {
+        // an `error` message carries GraphQL errors (an array); a closed socket, an event
+        const first = (Array.isArray(e) ? e[0] : e) as {
+          message?: string;
+          code?: number;
+          extensions?: { code?: string };
+        };
         resolveClosed({
-          error: String(
-            (e as { message?: string; code?: number })?.message ?? (e as { code?: number })?.code ?? e,
-          ),
-        }),
+          error: `${String(first?.message ?? first?.code ?? e)}${first?.extensions?.code ? ` [${first.extensions.code}]` : ''}`,
+        });
+      },
       complete: () => undefined,
     },
   );

@@ -78,6 +78,10 @@ describe('the gateway', () => {
           null,
         );
         expect((await refused.closed).code).toBe(4403);
+        // a subscription to a task that does not exist is an error, not a silence
+        const ghost = subscribe(gw.wsUrl, 'subscription { taskProgress(taskId: "nope") { state } }', {});
+        expect((await ghost.closed).error).toBe('no task "nope" [NOT_FOUND]');
+        ghost.stop();
         expect((await fetch(gw.url.replace('/graphql', '/healthz'))).status).toBe(200);
 
         const source = await servers.redis({ label: `gw-src-${storage}`, password: SECRET });
@@ -183,12 +187,15 @@ describe('the gateway', () => {
             state: string;
             phase: string;
             percent: number;
+            keysLoaded: number;
+            keysTotal: number;
             keysPerSec: number;
+            commandsPerSec: number;
             lagBytes: number;
           };
         }>(
           gw.wsUrl,
-          'subscription($id: ID!) { taskProgress(taskId: $id) { state phase percent keysPerSec lagBytes lagSeconds at } }',
+          'subscription($id: ID!) { taskProgress(taskId: $id) { state phase percent keysLoaded keysTotal etaSeconds keysPerSec commandsPerSec lagBytes lagSeconds at } }',
           { id },
         );
         const events = subscribe<{ taskEvents: { kind: string; message: string } }>(
@@ -265,6 +272,11 @@ describe('the gateway', () => {
           },
         );
         const states = progress.items.map((p) => p.taskProgress.state);
+        // the snapshot's size is known and the stream's rate is measured (not 0) under the write load
+        const streaming = progress.items.map((p) => p.taskProgress).filter((p) => p.phase === 'incremental');
+        expect(streaming.length).toBeGreaterThan(0);
+        expect(Math.max(...streaming.map((p) => p.keysTotal))).toBeGreaterThan(2000);
+        expect(Math.max(...streaming.map((p) => p.commandsPerSec))).toBeGreaterThan(0);
         expect(states).toContain('full_sync');
         expect(states).toContain('incremental_sync');
         // a few updates a second at most

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, startGateway } from '../src/index.js';
 import { gql } from './client.js';
 
-const CREATE = `mutation($input: CreateTaskInput!) { createTask(input: $input) { id options } }`;
+const CREATE = `mutation($input: CreateTaskInput!) { createTask(input: $input) { id options {
+  dbMap { source db prefix } filter { include { prefix glob regex } exclude { glob } } writeMode conflict } } }`;
 const input = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
   name: 'limits',
   source: { topology: 'standalone', nodes: [{ host: '127.0.0.1', port: 1 }] },
@@ -39,18 +40,43 @@ describe('the gateway refuses what it cannot serve, quickly and clearly', () => 
   it('a misspelled or mistyped task option is BAD_INPUT, not stored and ignored', async () => {
     const typo = await gql(gw.url, CREATE, { input: input({ options: { filtr: 'user:*' } }) });
     expect(typo.errors?.[0]?.extensions?.code).toBe('BAD_INPUT');
-    expect(typo.errors?.[0]?.message).toMatch(/unknown task option "filtr": known are dbMap, filter/);
+    expect(typo.errors?.[0]?.message).toMatch(/"filtr" is not defined by type "TaskOptionsInput"/);
     const nested = await gql(gw.url, CREATE, {
       input: input({ options: { filter: { include: [{ glob: 'a[' }] } } }),
     });
     expect(nested.errors?.[0]?.extensions?.code).toBe('BAD_INPUT');
     expect(nested.errors?.[0]?.message).toMatch(/is never closed/);
     const rate = await gql(gw.url, CREATE, { input: input({ options: { rateLimit: { keys: 5 } } }) });
-    expect(rate.errors?.[0]?.message).toMatch(/unknown rateLimit field "keys"/);
-    const fine = await gql(gw.url, CREATE, {
-      input: input({ options: { filter: { include: [{ glob: 'a*' }] } } }),
+    expect(rate.errors?.[0]?.extensions?.code).toBe('BAD_INPUT');
+    expect(rate.errors?.[0]?.message).toMatch(/"keys" is not defined by type "RateLimitInput"/);
+    const two = await gql(gw.url, CREATE, {
+      input: input({ options: { filter: { include: [{ glob: 'a*', prefix: 'b' }] } } }),
+    });
+    expect(two.errors?.[0]?.extensions?.code).toBe('BAD_INPUT');
+    expect(two.errors?.[0]?.message).toMatch(/exactly one of prefix, glob or regex/);
+    const mode = await gql(gw.url, CREATE, { input: input({ options: { writeMode: 'fast' } }) });
+    expect(mode.errors?.[0]?.extensions?.code).toBe('BAD_INPUT');
+    const db = await gql(gw.url, CREATE, {
+      input: input({ options: { dbMap: [{ source: 'x', db: 0 }] } }),
+    });
+    expect(db.errors?.[0]?.message).toMatch(/db map: source "x" is not a db number or \*/);
+    const fine = await gql<{ createTask: { options: unknown } }>(gw.url, CREATE, {
+      input: input({
+        options: {
+          filter: { include: [{ glob: 'a*' }] },
+          dbMap: [{ source: '1', db: 0, prefix: 'db1:' }],
+          writeMode: 'rewrite',
+        },
+      }),
     });
     expect(fine.errors).toBeUndefined();
+    // the options read back typed, as given
+    expect(fine.data?.createTask.options).toEqual({
+      dbMap: [{ source: '1', db: 0, prefix: 'db1:' }],
+      filter: { include: [{ prefix: null, glob: 'a*', regex: null }], exclude: [] },
+      writeMode: 'rewrite',
+      conflict: null,
+    });
     const { data } = await gql<{ tasks: { total: number } }>(gw.url, '{ tasks { total } }');
     expect(data?.tasks.total).toBe(1);
   });

@@ -355,6 +355,28 @@ export class Storage {
     return this.em().find(AlarmRuleSchema, {}, { orderBy: { id: 'asc' } });
   }
 
+  /** Deletes a rule and its deliveries; false when there is no such rule. */
+  async deleteAlarmRule(id: number): Promise<boolean> {
+    const em = this.em();
+    const r = await em.findOne(AlarmRuleSchema, { id });
+    if (!r) return false;
+    await em.nativeDelete(AlarmDeliverySchema, { ruleId: id });
+    await em.removeAndFlush(r);
+    return true;
+  }
+
+  /** The newest deliveries first, of one rule, one task or all. */
+  alarmDeliveries(filter: { ruleId?: number; taskId?: string }, limit = 100): Promise<AlarmDeliveryRow[]> {
+    return this.em().find(
+      AlarmDeliverySchema,
+      {
+        ...(filter.ruleId !== undefined ? { ruleId: filter.ruleId } : {}),
+        ...(filter.taskId !== undefined ? { taskId: filter.taskId } : {}),
+      },
+      { orderBy: { id: 'desc' }, limit },
+    );
+  }
+
   async addAlarmDelivery(row: Omit<AlarmDeliveryRow, 'id'>): Promise<AlarmDeliveryRow> {
     const em = this.em();
     const r = em.create(AlarmDeliverySchema, row);

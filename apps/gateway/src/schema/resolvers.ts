@@ -1,5 +1,5 @@
-import type { Endpoint, ProxyKind, TaskOptions } from '@ferry/core';
-import type { StoredTask, VerifyRunRow } from '@ferry/storage';
+import type { DbMap, Endpoint, KeyPattern, ProxyKind, TaskOptions } from '@ferry/core';
+import type { AlarmRuleRow, StoredTask, VerifyRunRow } from '@ferry/storage';
 import { GraphQLError } from 'graphql';
 import {
   Arg,
@@ -17,11 +17,13 @@ import {
 import {
   type FerryService,
   type Progress as ProgressData,
+  phaseOf,
   type CreateTaskInput as ServiceCreate,
   ServiceError,
   type TargetSpec,
 } from '../service.js';
 import {
+  AlarmDeliveryView,
   AlarmRuleInput,
   AlarmRuleView,
   CheckReportView,
@@ -38,7 +40,10 @@ import {
   ShardView,
   type SourceInput,
   type TargetInput,
+  TaskAction,
   TaskFilter,
+  type TaskOptionsInput,
+  type TaskOptionsView,
   TaskPage,
   TaskView,
   UpdateTaskInput,
@@ -103,6 +108,80 @@ function targetOf(t: TargetInput): TargetSpec {
   };
 }
 
+function pattern(p: { prefix?: string; glob?: string; regex?: string }, where: string): KeyPattern {
+  const given = (['prefix', 'glob', 'regex'] as const).filter((k) => p[k] !== undefined && p[k] !== null);
+  if (given.length !== 1)
+    throw new ServiceError('BAD_INPUT', `${where}: give exactly one of prefix, glob or regex`);
+  const k = given[0] as 'prefix';
+  return { [k]: p[k] as string } as KeyPattern;
+}
+
+/** The typed input as the engine's options (the engine validates the values themselves). */
+export function optionsOf(o: TaskOptionsInput | undefined | null): TaskOptions {
+  if (!o) return {};
+  const out: TaskOptions = {};
+  if (o.dbMap) {
+    const map: DbMap = {};
+    for (const e of o.dbMap) {
+      const src = e.source.trim();
+      if (src !== '*' && !/^\d+$/.test(src))
+        throw new ServiceError('BAD_INPUT', `db map: source "${e.source}" is not a db number or *`);
+      const key = src === '*' ? '*' : Number(src);
+      if (map[key]) throw new ServiceError('BAD_INPUT', `db map: source db ${src} is mapped twice`);
+      map[key] = { db: e.db, ...(e.prefix ? { prefix: e.prefix } : {}) };
+    }
+    out.dbMap = map;
+  }
+  if (o.filter)
+    out.filter = {
+      ...(o.filter.include ? { include: o.filter.include.map((p) => pattern(p, 'filter include')) } : {}),
+      ...(o.filter.exclude ? { exclude: o.filter.exclude.map((p) => pattern(p, 'filter exclude')) } : {}),
+    };
+  if (o.rateLimit)
+    out.rateLimit = {
+      ...(o.rateLimit.keysPerSec != null ? { keysPerSec: o.rateLimit.keysPerSec } : {}),
+      ...(o.rateLimit.bytesPerSec != null ? { bytesPerSec: o.rateLimit.bytesPerSec } : {}),
+    };
+  for (const k of [
+    'renamePrefix',
+    'writeMode',
+    'conflict',
+    'bigKeyThreshold',
+    'maxInFlight',
+    'sourceHeartbeat',
+    'snapshotThreads',
+    'reservedPrefix',
+  ] as const)
+    if (o[k] !== undefined && o[k] !== null) (out as Record<string, unknown>)[k] = o[k];
+  return out;
+}
+
+/** The engine's options as the API shows them. */
+export function optionsView(o: TaskOptions): TaskOptionsView {
+  const v: TaskOptionsView = {};
+  if (o.dbMap)
+    v.dbMap = Object.entries(o.dbMap).map(([source, t]) => ({
+      source,
+      db: t?.db ?? 0,
+      ...(t?.prefix ? { prefix: t.prefix } : {}),
+    }));
+  if (o.filter) v.filter = { include: o.filter.include ?? [], exclude: o.filter.exclude ?? [] };
+  if (o.rateLimit)
+    v.rateLimit = { keysPerSec: o.rateLimit.keysPerSec ?? 0, bytesPerSec: o.rateLimit.bytesPerSec ?? 0 };
+  for (const k of [
+    'renamePrefix',
+    'writeMode',
+    'conflict',
+    'bigKeyThreshold',
+    'maxInFlight',
+    'sourceHeartbeat',
+    'snapshotThreads',
+    'reservedPrefix',
+  ] as const)
+    if (o[k] !== undefined) (v as Record<string, unknown>)[k] = o[k];
+  return v;
+}
+
 function view(e: Endpoint): EndpointView {
   return {
     host: e.host,
@@ -126,7 +205,7 @@ export function toView(service: FerryService, t: StoredTask): TaskView & { row: 
       cluster: Boolean(v.target.cluster),
       ...(v.target.proxy ? { proxy: v.target.proxy } : {}),
     },
-    options: t.options,
+    options: optionsView(t.options as TaskOptions),
     runningMode: t.runningMode,
     ...(t.scheduledAt ? { scheduledAt: t.scheduledAt } : {}),
     status: service.state(t),
@@ -187,7 +266,7 @@ export class TaskResolver {
     return service.plugins();
   }
 
-  @FieldResolver(() => [String])
+  @FieldResolver(() => [TaskAction], { description: 'Exactly what may be done now.' })
   allowedActions(@Root() t: Viewed, @Ctx() { service }: Context): Promise<string[]> {
     return service.allowedActions(t.row);
   }
@@ -203,7 +282,7 @@ export class TaskResolver {
       const c = (m ?? r?.counters ?? {}) as Record<string, unknown>;
       return {
         shardId,
-        phase: String(c.phase ?? r?.phase ?? 'unknown'),
+        phase: phaseOf(String(c.phase ?? r?.phase ?? '')),
         replid: r?.replid ?? '',
         appliedOffset: Number(c.appliedOffset ?? r?.offset ?? 0),
         keys: Number(c.keys ?? 0),
@@ -276,7 +355,7 @@ export class TaskResolver {
     for (const r of rows)
       out.set(Math.floor(r.at.getTime() / every), {
         at: r.at,
-        phase: r.phase,
+        state: r.phase,
         keys: r.keys,
         commands: r.commands,
         lagBytes: r.lagBytes,
@@ -333,7 +412,7 @@ export class TaskResolver {
         tags: input.tags ?? [],
         source: sourceOf(input.source),
         target: targetOf(input.target),
-        options: (input.options ?? {}) as TaskOptions,
+        options: optionsOf(input.options),
         ...(input.scheduledAt ? { scheduledAt: input.scheduledAt } : {}),
       });
       return toView(service, t);
@@ -354,7 +433,7 @@ export class TaskResolver {
           ...(input.tags ? { tags: input.tags } : {}),
           ...(input.source ? { source: sourceOf(input.source) } : {}),
           ...(input.target ? { target: targetOf(input.target) } : {}),
-          ...(input.options ? { options: input.options as TaskOptions } : {}),
+          ...(input.options ? { options: optionsOf(input.options) } : {}),
         }),
       ),
     );
@@ -492,12 +571,13 @@ export class TaskResolver {
     @Arg('input', () => AlarmRuleInput) input: AlarmRuleInput,
   ): Promise<AlarmRuleView> {
     return guard(async () => {
-      if (!['task-failed', 'lag', 'snapshot-duration'].includes(input.kind))
-        throw new ServiceError(
-          'BAD_INPUT',
-          `alarm kind must be task-failed, lag or snapshot-duration; got "${input.kind}"`,
-        );
-      if (!/^https?:\/\//.test(input.webhook))
+      let url: URL;
+      try {
+        url = new URL(input.webhook);
+      } catch {
+        throw new ServiceError('BAD_INPUT', 'the webhook must be an http(s) URL');
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
         throw new ServiceError('BAD_INPUT', 'the webhook must be an http(s) URL');
       if (input.taskId) await service.get(input.taskId);
       const r = await service.storage.addAlarmRule({
@@ -508,15 +588,76 @@ export class TaskResolver {
         webhook: service.storage.seal(input.webhook),
       });
       service.onAlarmRule();
-      return {
-        id: String(r.id),
-        ...(r.taskId ? { taskId: r.taskId } : {}),
-        kind: r.kind,
-        threshold: r.threshold,
-        forSeconds: r.forSeconds,
-      };
+      return ruleView(service, r);
     });
   }
+
+  @Query(() => [AlarmRuleView], {
+    description: 'Alarm rules, of one task (and those for every task) or all.',
+  })
+  alarmRules(
+    @Ctx() { service }: Context,
+    @Arg('taskId', () => ID, { nullable: true }) taskId?: string,
+  ): Promise<AlarmRuleView[]> {
+    return guard(async () =>
+      (await service.storage.alarmRules())
+        .filter((r) => !taskId || r.taskId === null || r.taskId === taskId)
+        .map((r) => ruleView(service, r)),
+    );
+  }
+
+  @Mutation(() => Boolean, { description: 'Deletes an alarm rule and its deliveries.' })
+  deleteAlarmRule(@Ctx() { service }: Context, @Arg('id', () => ID) id: string): Promise<boolean> {
+    return guard(async () => {
+      if (!(await service.storage.deleteAlarmRule(Number(id))))
+        throw new ServiceError('NOT_FOUND', `no alarm rule ${JSON.stringify(id)}`);
+      service.onAlarmRule();
+      return true;
+    });
+  }
+
+  @Query(() => [AlarmDeliveryView], { description: 'Alarms sent, newest first (at most 100).' })
+  alarmDeliveries(
+    @Ctx() { service }: Context,
+    @Arg('ruleId', () => ID, { nullable: true }) ruleId?: string,
+    @Arg('taskId', () => ID, { nullable: true }) taskId?: string,
+  ): Promise<AlarmDeliveryView[]> {
+    return guard(async () =>
+      (
+        await service.storage.alarmDeliveries({
+          ...(ruleId ? { ruleId: Number(ruleId) } : {}),
+          ...(taskId ? { taskId } : {}),
+        })
+      ).map((d) => ({
+        id: String(d.id),
+        ruleId: String(d.ruleId),
+        taskId: d.taskId,
+        state: d.state,
+        attempts: d.attempts,
+        delivered: d.delivered,
+        ...(d.lastError ? { lastError: d.lastError } : {}),
+        at: d.at,
+      })),
+    );
+  }
+}
+
+function ruleView(service: FerryService, r: AlarmRuleRow): AlarmRuleView {
+  let webhookHost = '';
+  try {
+    webhookHost = new URL(service.storage.unseal<string>(r.webhook)).host;
+  } catch {
+    webhookHost = '(unreadable)';
+  }
+  return {
+    id: String(r.id),
+    ...(r.taskId ? { taskId: r.taskId } : {}),
+    kind: r.kind,
+    threshold: r.threshold,
+    forSeconds: r.forSeconds,
+    webhookHost,
+    createdAt: r.createdAt,
+  };
 }
 
 /** Live progress and events over graphql-ws. */
@@ -525,7 +666,7 @@ export class LiveResolver {
   @Subscription(() => Progress, {
     description: 'At most a few updates a second per task: phase, percent, keys/s, lag in bytes and seconds.',
     subscribe: ({ args, context }) =>
-      listen<ProgressData>((context as Context).service, `progress:${(args as { taskId: string }).taskId}`),
+      listenTask<ProgressData>((context as Context).service, (args as { taskId: string }).taskId, 'progress'),
   })
   taskProgress(@Root() p: ProgressData, @Arg('taskId', () => ID) _taskId: string): Progress {
     return {
@@ -536,7 +677,7 @@ export class LiveResolver {
 
   @Subscription(() => EventView, {
     subscribe: ({ args, context }) =>
-      listen((context as Context).service, `event:${(args as { taskId: string }).taskId}`),
+      listenTask((context as Context).service, (args as { taskId: string }).taskId, 'event'),
   })
   taskEvents(
     @Root() e: { id: number; at: Date; kind: string; message: string; data: Record<string, unknown> | null },
@@ -550,6 +691,24 @@ export class LiveResolver {
       ...(e.data ? { data: e.data } : {}),
     };
   }
+}
+
+/** A task's progress or events; a task that does not exist is a NOT_FOUND error, not a silence. */
+async function listenTask<T>(
+  service: FerryService,
+  taskId: string,
+  what: 'progress' | 'event',
+): Promise<AsyncIterableIterator<T>> {
+  // listening first: nothing published between the lookup and the subscription is lost
+  const it = listen<T>(service, `${what}:${taskId}`);
+  try {
+    await service.get(taskId);
+  } catch (err) {
+    await it.return?.();
+    if (err instanceof ServiceError) throw new GraphQLError(err.message, { extensions: { code: err.code } });
+    throw err;
+  }
+  return it;
 }
 
 /** The service bus's `name` events as an async iterator, bounded (a slow subscriber gets the latest 100). */

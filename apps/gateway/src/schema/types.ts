@@ -1,5 +1,214 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+
+// ------------------------------------------------------------------ enums
+// Their values are the engine's own words (lower case), so a client compares what it reads in
+// events and logs with what the schema names.
+
+const values = <T extends string>(...v: T[]): { [K in T]: K } =>
+  Object.fromEntries(v.map((x) => [x, x])) as { [K in T]: K };
+
+export const TaskStatus = values(
+  'created',
+  'checking',
+  'check_passed',
+  'check_failed',
+  'scheduled',
+  'preparing',
+  'full_sync',
+  'incremental_sync',
+  'paused',
+  'completing',
+  'succeeded',
+  'stopping',
+  'stopped',
+  'failed',
+  'retrying',
+);
+export type TaskStatus = keyof typeof TaskStatus;
+registerEnumType(TaskStatus, { name: 'TaskStatus', description: "A task's state." });
+
+export const Phase = values('idle', 'connecting', 'waiting_bgsave', 'snapshot', 'incremental', 'done');
+export type Phase = keyof typeof Phase;
+registerEnumType(Phase, {
+  name: 'Phase',
+  description:
+    'Where the data is: idle (no replication link), connecting, waiting_bgsave (the source makes its snapshot), snapshot (loading it), incremental (replaying the live stream), done.',
+});
+
+export const TaskAction = values(
+  'precheck',
+  'acknowledgeWarnings',
+  'start',
+  'schedule',
+  'pause',
+  'resume',
+  'stop',
+  'complete',
+  'retry',
+  'clone',
+  'delete',
+  'update',
+  'setRateLimit',
+);
+export type TaskAction = keyof typeof TaskAction;
+registerEnumType(TaskAction, {
+  name: 'TaskAction',
+  description: 'What the user may do with a task now (each is a mutation of the same name + Task).',
+});
+
+export const CheckStatus = values('pass', 'warn', 'fail');
+export type CheckStatus = keyof typeof CheckStatus;
+registerEnumType(CheckStatus, { name: 'CheckStatus' });
+
+export const WriteMode = values('auto', 'restore', 'rewrite');
+registerEnumType(WriteMode, {
+  name: 'WriteMode',
+  description: 'auto: RESTORE where the versions allow it, else rewrite by commands.',
+});
+export const ConflictPolicy = values('fail', 'replace', 'skip');
+registerEnumType(ConflictPolicy, {
+  name: 'ConflictPolicy',
+  description: 'A key that already exists on the target: fail the task, replace it, or skip it.',
+});
+export const SnapshotThreads = values('auto', 'always', 'never');
+registerEnumType(SnapshotThreads, { name: 'SnapshotThreads' });
+export const AlarmKind = { task_failed: 'task-failed', lag: 'lag', snapshot_duration: 'snapshot-duration' };
+registerEnumType(AlarmKind, { name: 'AlarmKind' });
+
+// ------------------------------------------------------------------ task options (typed)
+
+@InputType({ description: 'Exactly one of prefix, glob (`*`, `?`, `[…]`) or regex.' })
+export class KeyPatternInput {
+  @Field(() => String, { nullable: true })
+  prefix?: string;
+  @Field(() => String, { nullable: true })
+  glob?: string;
+  @Field(() => String, { nullable: true })
+  regex?: string;
+}
+
+@InputType({
+  description: 'A key is migrated when it matches an include (or there are none) and no exclude.',
+})
+export class KeyFilterInput {
+  @Field(() => [KeyPatternInput], { nullable: true })
+  include?: KeyPatternInput[];
+  @Field(() => [KeyPatternInput], { nullable: true })
+  exclude?: KeyPatternInput[];
+}
+
+@InputType({ description: 'Where a source db goes: a target db and an optional prefix on every key.' })
+export class DbMapEntryInput {
+  @Field(() => String, { description: 'A source db number, or `*` for every db not listed.' })
+  source!: string;
+  @Field(() => Int)
+  db!: number;
+  @Field(() => String, { nullable: true })
+  prefix?: string;
+}
+
+@InputType()
+export class RateLimitInput {
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Keys (snapshot) or commands (stream) per second; 0: none.',
+  })
+  keysPerSec?: number;
+  @Field(() => Float, { nullable: true, description: 'Bytes written to the target per second; 0: none.' })
+  bytesPerSec?: number;
+}
+
+@InputType({ description: "The task's options, as in the engine; each absent one has its default." })
+export class TaskOptionsInput {
+  @Field(() => [DbMapEntryInput], { nullable: true, description: 'Absent: every db to the same number.' })
+  dbMap?: DbMapEntryInput[];
+  @Field(() => KeyFilterInput, { nullable: true })
+  filter?: KeyFilterInput;
+  @Field(() => String, { nullable: true, description: 'Added in front of every key on the target.' })
+  renamePrefix?: string;
+  @Field(() => RateLimitInput, { nullable: true })
+  rateLimit?: RateLimitInput;
+  @Field(() => WriteMode, { nullable: true })
+  writeMode?: keyof typeof WriteMode;
+  @Field(() => ConflictPolicy, { nullable: true })
+  conflict?: keyof typeof ConflictPolicy;
+  @Field(() => Float, { nullable: true, description: 'Bytes: bigger values are written in chunks (16 MB).' })
+  bigKeyThreshold?: number;
+  @Field(() => Int, { nullable: true, description: 'Commands in flight per target node (2048).' })
+  maxInFlight?: number;
+  @Field(() => Boolean, {
+    nullable: true,
+    description: 'Measure lag in seconds with a heartbeat key on the source (needs write access).',
+  })
+  sourceHeartbeat?: boolean;
+  @Field(() => SnapshotThreads, { nullable: true })
+  snapshotThreads?: keyof typeof SnapshotThreads;
+  @Field(() => String, { nullable: true, description: "The prefix of Ferry's own keys (`__ferry:`)." })
+  reservedPrefix?: string;
+}
+
+@ObjectType()
+export class KeyPatternView {
+  @Field(() => String, { nullable: true })
+  prefix?: string;
+  @Field(() => String, { nullable: true })
+  glob?: string;
+  @Field(() => String, { nullable: true })
+  regex?: string;
+}
+
+@ObjectType()
+export class KeyFilterView {
+  @Field(() => [KeyPatternView])
+  include!: KeyPatternView[];
+  @Field(() => [KeyPatternView])
+  exclude!: KeyPatternView[];
+}
+
+@ObjectType()
+export class DbMapEntryView {
+  @Field(() => String)
+  source!: string;
+  @Field(() => Int)
+  db!: number;
+  @Field(() => String, { nullable: true })
+  prefix?: string;
+}
+
+@ObjectType()
+export class RateLimitView {
+  @Field(() => Float)
+  keysPerSec!: number;
+  @Field(() => Float)
+  bytesPerSec!: number;
+}
+
+@ObjectType({ description: "The task's options as given (absent ones take the engine's defaults)." })
+export class TaskOptionsView {
+  @Field(() => [DbMapEntryView], { nullable: true })
+  dbMap?: DbMapEntryView[];
+  @Field(() => KeyFilterView, { nullable: true })
+  filter?: KeyFilterView;
+  @Field(() => String, { nullable: true })
+  renamePrefix?: string;
+  @Field(() => RateLimitView, { nullable: true })
+  rateLimit?: RateLimitView;
+  @Field(() => WriteMode, { nullable: true })
+  writeMode?: string;
+  @Field(() => ConflictPolicy, { nullable: true })
+  conflict?: string;
+  @Field(() => Float, { nullable: true })
+  bigKeyThreshold?: number;
+  @Field(() => Int, { nullable: true })
+  maxInFlight?: number;
+  @Field(() => Boolean, { nullable: true })
+  sourceHeartbeat?: boolean;
+  @Field(() => SnapshotThreads, { nullable: true })
+  snapshotThreads?: string;
+  @Field(() => String, { nullable: true })
+  reservedPrefix?: string;
+}
 
 // ------------------------------------------------------------------ inputs
 
@@ -50,10 +259,7 @@ export class TargetInput {
   version?: string;
 }
 
-@InputType({
-  description:
-    'Task options, as in the engine (dbMap, filter, renamePrefix, writeMode, conflict, rateLimit…).',
-})
+@InputType()
 export class CreateTaskInput {
   @Field(() => String)
   name!: string;
@@ -63,8 +269,8 @@ export class CreateTaskInput {
   source!: SourceInput;
   @Field(() => TargetInput)
   target!: TargetInput;
-  @Field(() => GraphQLJSONObject, { nullable: true })
-  options?: Record<string, unknown>;
+  @Field(() => TaskOptionsInput, { nullable: true })
+  options?: TaskOptionsInput;
   @Field(() => Date, {
     nullable: true,
     description: 'Start at this time (after a passing precheck); otherwise startTask.',
@@ -82,13 +288,13 @@ export class UpdateTaskInput {
   source?: SourceInput;
   @Field(() => TargetInput, { nullable: true })
   target?: TargetInput;
-  @Field(() => GraphQLJSONObject, { nullable: true })
-  options?: Record<string, unknown>;
+  @Field(() => TaskOptionsInput, { nullable: true })
+  options?: TaskOptionsInput;
 }
 
 @InputType()
 export class TaskFilter {
-  @Field(() => String, { nullable: true })
+  @Field(() => TaskStatus, { nullable: true })
   status?: string;
   @Field(() => String, { nullable: true })
   tag?: string;
@@ -108,7 +314,7 @@ export class PageInput {
 export class AlarmRuleInput {
   @Field(() => String, { nullable: true, description: 'A task, or every task when absent.' })
   taskId?: string;
-  @Field(() => String, { description: 'task-failed | lag | snapshot-duration' })
+  @Field(() => AlarmKind)
   kind!: string;
   @Field(() => Float, { nullable: true, description: 'lag: seconds; snapshot-duration: seconds.' })
   threshold?: number;
@@ -156,7 +362,7 @@ export class TargetView {
 export class ShardView {
   @Field(() => String)
   shardId!: string;
-  @Field(() => String)
+  @Field(() => Phase)
   phase!: string;
   @Field(() => String)
   replid!: string;
@@ -176,7 +382,7 @@ export class ShardView {
 export class CheckResultView {
   @Field(() => String)
   checkId!: string;
-  @Field(() => String)
+  @Field(() => CheckStatus)
   status!: string;
   @Field(() => String)
   message!: string;
@@ -188,7 +394,7 @@ export class CheckResultView {
 
 @ObjectType()
 export class CheckReportView {
-  @Field(() => String)
+  @Field(() => CheckStatus)
   status!: string;
   @Field(() => Int)
   durationMs!: number;
@@ -224,8 +430,8 @@ export class EventPage {
 export class MetricPoint {
   @Field(() => Date)
   at!: Date;
-  @Field(() => String)
-  phase!: string;
+  @Field(() => TaskStatus, { description: "The task's state at that moment." })
+  state!: string;
   @Field(() => Float)
   keys!: number;
   @Field(() => Float)
@@ -248,13 +454,13 @@ export class TaskView {
   source!: SourceView;
   @Field(() => TargetView)
   target!: TargetView;
-  @Field(() => GraphQLJSONObject)
-  options!: Record<string, unknown>;
-  @Field(() => String)
+  @Field(() => TaskOptionsView)
+  options!: TaskOptionsView;
+  @Field(() => String, { description: 'immediate | scheduled' })
   runningMode!: string;
   @Field(() => Date, { nullable: true })
   scheduledAt?: Date;
-  @Field(() => String)
+  @Field(() => TaskStatus)
   status!: string;
   @Field(() => Boolean)
   warningsAcknowledged!: boolean;
@@ -278,14 +484,27 @@ export class TaskPage {
 export class Progress {
   @Field(() => ID)
   taskId!: string;
-  @Field(() => String)
+  @Field(() => TaskStatus)
   state!: string;
-  @Field(() => String)
+  @Field(() => Phase)
   phase!: string;
-  @Field(() => Float)
+  @Field(() => Float, {
+    description: 'Of the snapshot: keys loaded ÷ keys it holds; 100 once every shard streams.',
+  })
   percent!: number;
-  @Field(() => Float)
+  @Field(() => Float, { description: 'Snapshot keys loaded so far.' })
+  keysLoaded!: number;
+  @Field(() => Float, { description: 'Keys the snapshots hold (0 until their headers or the sources tell).' })
+  keysTotal!: number;
+  @Field(() => Float, {
+    nullable: true,
+    description: 'Seconds left of the snapshot at the rate of the last few seconds.',
+  })
+  etaSeconds?: number;
+  @Field(() => Float, { description: 'Snapshot keys written per second (last few seconds).' })
   keysPerSec!: number;
+  @Field(() => Float, { description: 'Stream commands applied per second (last few seconds).' })
+  commandsPerSec!: number;
   @Field(() => Float)
   lagBytes!: number;
   @Field(() => Float, { nullable: true })
@@ -324,12 +543,38 @@ export class AlarmRuleView {
   id!: string;
   @Field(() => String, { nullable: true })
   taskId?: string;
-  @Field(() => String)
+  @Field(() => AlarmKind)
   kind!: string;
   @Field(() => Float)
   threshold!: number;
   @Field(() => Float)
   forSeconds!: number;
+  @Field(() => String, {
+    description: 'The webhook host only (the URL is write-only: it may carry a token).',
+  })
+  webhookHost!: string;
+  @Field(() => Date)
+  createdAt!: Date;
+}
+
+@ObjectType({ description: 'An alarm sent (or being retried) to a rule’s webhook.' })
+export class AlarmDeliveryView {
+  @Field(() => ID)
+  id!: string;
+  @Field(() => ID)
+  ruleId!: string;
+  @Field(() => String)
+  taskId!: string;
+  @Field(() => String, { description: 'firing | resolved' })
+  state!: string;
+  @Field(() => Int)
+  attempts!: number;
+  @Field(() => Boolean)
+  delivered!: boolean;
+  @Field(() => String, { nullable: true })
+  lastError?: string;
+  @Field(() => Date)
+  at!: Date;
 }
 
 @ObjectType({ description: 'A verification of the task: source against target under its mapping.' })
