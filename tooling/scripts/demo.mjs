@@ -6,7 +6,7 @@
 // runs the precheck, acknowledges its warnings, starts it while the source takes writes, follows
 // `taskProgress` over WebSocket, completes it once the lag is 0, and compares both servers key by
 // key with the testkit's independent checker. Exit code 0 means: no difference.
-// `pnpm demo --keep` leaves the gateway running afterwards (Ctrl-C to stop).
+// `pnpm demo --keep` leaves the gateway (and its web console at /) running afterwards (Ctrl-C to stop).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
@@ -64,6 +64,7 @@ try {
     timeoutMs: 30_000,
   });
   say(`gateway on ${url} (storage: SQLite in ${dataDir}; token in FERRY_API_TOKENS)`);
+  say(`web console: http://127.0.0.1:${port}/ (API token ${token}; \`pnpm demo --keep\` leaves it up)`);
 
   const { createTask } = await gql(
     'mutation($i: CreateTaskInput!) { createTask(input: $i) { id name status } }',
@@ -100,13 +101,13 @@ try {
   const unsubscribe = ws.subscribe(
     {
       query:
-        'subscription($id: ID!) { taskProgress(taskId: $id) { state phase percent keysPerSec lagBytes } }',
+        'subscription($id: ID!) { taskProgress(taskId: $id) { state phase percent keysPerSec commandsPerSec lagBytes } }',
       variables: { id },
     },
     {
       next: ({ data }) => {
         const p = data.taskProgress;
-        const line = `${p.state} ${p.phase} ${p.percent.toFixed(0)}% ${Math.round(p.keysPerSec)}/s lag ${p.lagBytes} B`;
+        const line = `${p.state} ${p.phase} ${p.percent.toFixed(0)}% ${Math.round(p.keysPerSec)} keys/s ${Math.round(p.commandsPerSec)} cmds/s lag ${p.lagBytes} B`;
         if (line !== last) say(`  progress: ${line}`);
         last = line;
       },
@@ -151,7 +152,9 @@ try {
 } finally {
   await Promise.all([source.stop(), target.stop()]);
   if (keep && code === 0) {
-    say(`the gateway keeps running on ${url} (Authorization: Bearer ${token}); Ctrl-C to stop`);
+    say(
+      `the gateway keeps running: web console http://127.0.0.1:${port}/, GraphQL ${url} (API token ${token}); Ctrl-C to stop`,
+    );
     await new Promise((r) => gateway.once('exit', r));
   } else if (gateway) {
     gateway.kill('SIGTERM');

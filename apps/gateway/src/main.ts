@@ -3,13 +3,13 @@ import 'reflect-metadata';
 import { Storage } from '@ferry/storage';
 import { schemaSdl, startGateway } from './server.js';
 
-const USAGE = `Usage: ferry-gateway [serve]            start the gateway (GraphQL at /graphql, HTTP and WebSocket)
+const USAGE = `Usage: ferry-gateway [serve]            start the gateway (the web console at /, GraphQL at /graphql)
        ferry-gateway schema             print the GraphQL schema (SDL)
        ferry-gateway token create NAME  make an API token (printed once; only its hash is kept)
 
 Environment: FERRY_PORT (4000), FERRY_HOST (127.0.0.1), FERRY_DATA_DIR (./data: ferry.db, secret.key,
 spool/), FERRY_DATABASE_URL (postgres://… instead of SQLite), FERRY_SECRET_KEY, FERRY_API_TOKENS
-(comma separated), FERRY_LOG_LEVEL (info).
+(comma separated), FERRY_LOG_LEVEL (info), FERRY_CONSOLE_DIR (the built console: apps/console/dist).
 `;
 
 const [cmd = 'serve', ...rest] = process.argv.slice(2);

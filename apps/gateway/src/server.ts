@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { extname } from 'node:path';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import type { FerryPlugin } from '@ferry/core';
 import { Storage, type StorageOptions } from '@ferry/storage';
@@ -15,6 +17,7 @@ import { Alarms } from './alarms.js';
 import { MAX_BODY_BYTES, queryLimitsRule } from './limits.js';
 import { type Context, LiveResolver, TaskResolver } from './schema/resolvers.js';
 import { FerryService } from './service.js';
+import { defaultConsoleDir, serveConsole } from './static.js';
 
 export function buildFerrySchema(): Promise<GraphQLSchema> {
   return buildSchema({
@@ -47,11 +50,15 @@ export interface GatewayOptions {
   progressEveryMs?: number;
   alarmEveryMs?: number;
   plugins?: FerryPlugin[];
+  /** The built web console served at / (default: FERRY_CONSOLE_DIR or apps/console/dist). */
+  consoleDir?: string;
 }
 
 export interface Gateway {
   url: string;
   wsUrl: string;
+  /** The web console (when it is built). */
+  consoleUrl: string;
   service: FerryService;
   storage: Storage;
   close(): Promise<void>;
@@ -93,6 +100,8 @@ export async function startGateway(o: GatewayOptions = {}): Promise<Gateway> {
     return storage.hasToken(sha256(token));
   };
 
+  const consoleDir = o.consoleDir ?? defaultConsoleDir();
+  const consoleBuilt = (): boolean => existsSync(`${consoleDir}/index.html`);
   const schema = await buildFerrySchema();
   const apollo = new ApolloServer<Context>({
     schema,
@@ -157,6 +166,16 @@ export async function startGateway(o: GatewayOptions = {}): Promise<Gateway> {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://gateway');
       if (url.pathname === '/healthz') return json(res, 200, { ok: true, storage: storage.dialect });
+      // the console's sign-in asks whether a token is good: a yes/no answer, not a 401 the browser
+      // reports as a failed load
+      if (url.pathname === '/auth/check' && req.method === 'POST')
+        return json(res, 200, { valid: await authorized(req.headers.authorization) });
+      if (url.pathname !== '/graphql' && url.pathname !== '/metrics') {
+        if (serveConsole(consoleDir, req, res, url.pathname)) return;
+        // a file the console does not have: 404 (not a 401 that would ask for a token)
+        if (req.method === 'GET' && extname(url.pathname) !== '' && consoleBuilt())
+          return json(res, 404, { error: `no ${url.pathname} here` });
+      }
       if (!(await authorized(req.headers.authorization))) {
         res.setHeader('www-authenticate', 'Bearer realm="ferry"');
         return json(res, 401, {
@@ -169,7 +188,9 @@ export async function startGateway(o: GatewayOptions = {}): Promise<Gateway> {
         return res.end(await registry.metrics());
       }
       if (url.pathname !== '/graphql')
-        return json(res, 404, { error: `no ${url.pathname} here: GraphQL is at /graphql` });
+        return json(res, 404, {
+          error: `no ${url.pathname} here: GraphQL is at /graphql${consoleBuilt() ? '' : '; the web console at / is not built (pnpm build)'}`,
+        });
       const headers = new HeaderMap();
       for (const [k, v] of Object.entries(req.headers))
         if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
@@ -241,9 +262,18 @@ export async function startGateway(o: GatewayOptions = {}): Promise<Gateway> {
   await new Promise<void>((r) => http.listen(o.port ?? 4000, o.host ?? '127.0.0.1', r));
   const { port } = http.address() as AddressInfo;
   const host = o.host ?? '127.0.0.1';
-  log.info({ port, host, storage: storage.dialect }, 'ferry gateway listening');
+  log.info(
+    {
+      port,
+      host,
+      storage: storage.dialect,
+      console: consoleBuilt() ? `http://${host}:${port}/` : 'not built (pnpm build)',
+    },
+    'ferry gateway listening',
+  );
   return {
     url: `http://${host}:${port}/graphql`,
+    consoleUrl: `http://${host}:${port}/`,
     wsUrl: `ws://${host}:${port}/graphql`,
     service,
     storage,

@@ -852,13 +852,18 @@ export class FerryService {
       rates = new RateWindow();
       this.rates.set(task.id, rates);
     }
-    const { keysPerSec, commandsPerSec } = rates.add(Date.now(), keys, commands);
+    const ended = task.state === 'succeeded' || task.state === 'stopped' || task.state === 'failed';
+    const measured = rates.add(Date.now(), keys, commands);
+    // a task that ended moves nothing: its last window's rates would be a stale claim
+    const { keysPerSec, commandsPerSec } = ended ? { keysPerSec: 0, commandsPerSec: 0 } : measured;
     const lagMs = m.some((s) => s.lagMs !== undefined) ? Math.max(...m.map((s) => s.lagMs ?? 0)) : undefined;
     const order: Phase[] = ['connecting', 'waiting_bgsave', 'snapshot', 'incremental', 'done'];
     const phase: Phase =
-      m.length === 0
-        ? 'idle'
-        : m.map((s) => phaseOf(s.phase)).reduce((a, b) => (order.indexOf(b) < order.indexOf(a) ? b : a));
+      task.state === 'succeeded'
+        ? 'done'
+        : m.length === 0 || ended
+          ? 'idle'
+          : m.map((s) => phaseOf(s.phase)).reduce((a, b) => (order.indexOf(b) < order.indexOf(a) ? b : a));
     const snapshotting = !streaming && m.some((s) => s.phase === 'snapshot');
     return {
       taskId: task.id,

@@ -320,11 +320,12 @@ export class Storage {
   async events(
     taskId: string,
     page: { offset?: number; limit?: number } = {},
+    newestFirst = false,
   ): Promise<{ items: TaskEventRow[]; total: number }> {
     const [items, total] = await this.em().findAndCount(
       TaskEventSchema,
       { taskId },
-      { orderBy: { id: 'asc' }, offset: page.offset ?? 0, limit: page.limit ?? 100 },
+      { orderBy: { id: newestFirst ? 'desc' : 'asc' }, offset: page.offset ?? 0, limit: page.limit ?? 100 },
     );
     return { items, total };
   }

@@ -316,11 +316,14 @@ export class TaskResolver {
     @Root() t: Viewed,
     @Ctx() { service }: Context,
     @Arg('page', () => PageInput, { nullable: true }) page?: PageInput,
+    @Arg('newestFirst', () => Boolean, { nullable: true, description: 'Default: oldest first.' })
+    newestFirst?: boolean,
   ): Promise<EventPage> {
-    const { items, total } = await service.storage.events(t.id, {
-      offset: page?.offset ?? 0,
-      limit: Math.min(page?.limit ?? 100, 1000),
-    });
+    const { items, total } = await service.storage.events(
+      t.id,
+      { offset: page?.offset ?? 0, limit: Math.min(page?.limit ?? 100, 1000) },
+      Boolean(newestFirst),
+    );
     return {
       items: items.map((e) => ({
         id: String(e.id),
