@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Ferry's tests drive and is missing here: Debian's redis-server and redis-tools,
-# nutcracker (twemproxy) and postgresql. As root it uses apt-get; otherwise it prints exactly what
+# nutcracker (twemproxy), postgresql, and chromium (the web console's end-to-end tests). As root it uses apt-get; otherwise it prints exactly what
 # to install. It never leaves the Debian services running on their default ports (6379, 22121, 5432):
 # the tests start their own servers on free loopback ports.
 set -euo pipefail
@@ -21,9 +21,10 @@ missing=()
 [ -n "${FERRY_REDIS_CLI:-}" ] || have redis-cli || missing+=(redis-tools)
 [ -n "${FERRY_NUTCRACKER:-}" ] || have nutcracker || missing+=(nutcracker)
 have_pg || missing+=(postgresql)
+[ -n "${FERRY_CHROMIUM:-}" ] || have chromium || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "ensure-deps: redis-server, redis-cli, nutcracker and PostgreSQL are present"
+  echo "ensure-deps: redis-server, redis-cli, nutcracker, PostgreSQL and Chromium are present"
   exit 0
 fi
 
@@ -31,7 +32,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-deps: missing ${missing[*]}. Install them, e.g. on Debian/Ubuntu:" >&2
   echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
   echo "and stop the services they start (the tests use their own ports), or point FERRY_REDIS_SERVER," >&2
-  echo "FERRY_REDIS_CLI, FERRY_NUTCRACKER and FERRY_PG_BIN at other builds." >&2
+  echo "FERRY_REDIS_CLI, FERRY_NUTCRACKER, FERRY_PG_BIN and FERRY_CHROMIUM at other builds." >&2
   exit 1
 fi
 
