@@ -5,6 +5,7 @@ import { AuthProvider, useAuth } from './auth.js';
 import { makeClient } from './client.js';
 import { Alarms } from './pages/Alarms.js';
 import { CreateTask } from './pages/CreateTask.js';
+import { EditTask } from './pages/EditTask.js';
 import { Precheck } from './pages/Precheck.js';
 import { SignIn } from './pages/SignIn.js';
 import { TaskDetail } from './pages/TaskDetail.js';
@@ -51,6 +52,7 @@ function Shell({ origin }: { origin?: string }): ReactNode {
           <Route path="/tasks" component={Tasks} />
           <Route path="/tasks/new" component={CreateTask} />
           <Route path="/tasks/:id/precheck">{(p) => <Precheck id={decodeURIComponent(p.id)} />}</Route>
+          <Route path="/tasks/:id/edit">{(p) => <EditTask id={decodeURIComponent(p.id)} />}</Route>
           <Route path="/tasks/:id/verify">{(p) => <Verify id={decodeURIComponent(p.id)} />}</Route>
           <Route path="/tasks/:id">{(p) => <TaskDetail key={p.id} id={decodeURIComponent(p.id)} />}</Route>
           <Route path="/alarms" component={Alarms} />

@@ -25,6 +25,11 @@ export const TasksQuery = graphql(`
         createdAt
         allowedActions
         lagBytes
+        progress {
+          phase
+          percent
+          lagSeconds
+        }
         shards {
           shardId
           phase
@@ -80,6 +85,18 @@ export const TaskQuery = graphql(`
           source
           db
           prefix
+        }
+        filter {
+          include {
+            prefix
+            glob
+            regex
+          }
+          exclude {
+            prefix
+            glob
+            regex
+          }
         }
       }
       checkReport {
@@ -366,5 +383,15 @@ export const CreateAlarmMutation = graphql(`
 export const DeleteAlarmMutation = graphql(`
   mutation DeleteAlarm($id: ID!) {
     deleteAlarmRule(id: $id)
+  }
+`);
+
+export const UpdateTaskMutation = graphql(`
+  mutation UpdateTask($id: ID!, $input: UpdateTaskInput!) {
+    updateTask(id: $id, input: $input) {
+      id
+      status
+      allowedActions
+    }
   }
 `);

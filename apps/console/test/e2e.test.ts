@@ -227,7 +227,7 @@ describe('the web console', () => {
     await shot(page, '09-verify-report');
 
     // alarms: create (the webhook is write-only), list, delete
-    await page.getByRole('link', { name: 'Alarms' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Alarms' }).click();
     await page.getByRole('heading', { name: 'Alarms' }).waitFor();
     await page.getByLabel('Kind').selectOption('lag');
     await page.getByLabel('Lag above (seconds)').fill('5');
@@ -241,7 +241,7 @@ describe('the web console', () => {
     await page.getByText('No alarm rule yet.').waitFor();
 
     // the tasks list shows the task with exactly its allowed actions
-    await page.getByRole('link', { name: 'Tasks' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tasks' }).click();
     await page.getByRole('link', { name: 'orders → cluster' }).waitFor();
     const allowed = (
       await gql<{ task: { allowedActions: string[] } }>(
@@ -289,6 +289,47 @@ describe('the web console', () => {
     expect(await page.getByRole('button', { name: 'Start', exact: true }).isDisabled()).toBe(true);
     await page.getByText('Start stays disabled while a check fails').waitFor();
     await shot(page, '14-precheck-failed');
+
+    // its row shows exactly its allowed actions; Edit changes name and options, and sends it back
+    // to its precheck
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tasks' }).click();
+    const row = page.getByRole('row').filter({ hasText: 'to nowhere' });
+    await row.waitFor();
+    const { task } = await gql<{ task: { allowedActions: string[] } }>(
+      gw,
+      'query($id: ID!) { task(id: $id) { allowedActions } }',
+      { id: createTask.id },
+    );
+    const LABEL: Record<string, string> = {
+      precheck: 'Run precheck',
+      start: 'Start',
+      clone: 'Clone',
+      delete: 'Delete',
+      update: 'Edit',
+    };
+    expect(await row.getByRole('button').allTextContents()).toEqual(
+      task.allowedActions.map((a) => LABEL[a] ?? a),
+    );
+    await row.getByRole('button', { name: 'Edit to nowhere' }).click();
+    await page.getByRole('heading', { name: 'Edit: to nowhere' }).waitFor();
+    await page.getByLabel('Task name').fill('to nowhere (edited)');
+    await page.getByLabel('Key filters').fill('prefix:user:\n!glob:user:tmp:*');
+    await page.getByLabel('Db map').fill('0=0+src:');
+    await shot(page, '15-edit-task');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('heading', { name: 'Precheck: to nowhere (edited)' }).waitFor();
+    const edited = await gql<{ task: { status: string; options: unknown } }>(
+      gw,
+      'query($id: ID!) { task(id: $id) { status options { dbMap { source db prefix } filter { include { prefix } exclude { glob } } } } }',
+      { id: createTask.id },
+    );
+    expect(edited.task).toEqual({
+      status: 'created',
+      options: {
+        dbMap: [{ source: '0', db: 0, prefix: 'src:' }],
+        filter: { include: [{ prefix: 'user:' }], exclude: [{ glob: 'user:tmp:*' }] },
+      },
+    });
     expect(problems).toEqual([]);
   });
 });

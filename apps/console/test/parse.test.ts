@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { checkOptions, optionsText } from '../src/lib/options.js';
 import { parseDbMap, parseFilter, parseNodes, parseRate } from '../src/lib/parse.js';
 import { asDifferences, toCsv } from '../src/lib/report.js';
 
@@ -54,6 +55,47 @@ describe('what the operator types, checked as typed', () => {
       '"group","kind","db","key","target_db","target_key","detail"\r\n' +
         '"different","value","0","a""b","0","a""b","string differs"\r\n' +
         '"missing","missing","1","k,1","0","db1:k,1",""\r\n',
+    );
+  });
+
+  it("a task's options back into the form and out again, unchanged", () => {
+    const shown = {
+      dbMap: [
+        { source: '1', db: 0, prefix: 'db1:' },
+        { source: '*', db: 0, prefix: null },
+      ],
+      filter: {
+        include: [{ prefix: 'user:', glob: null, regex: null }],
+        exclude: [{ prefix: null, glob: null, regex: '^tmp' }],
+      },
+      renamePrefix: 'n:',
+      rateLimit: { keysPerSec: 500, bytesPerSec: 0 },
+      writeMode: 'rewrite',
+      conflict: 'replace',
+    };
+    const text = optionsText(shown);
+    expect(text).toEqual({
+      dbMap: '1=0+db1:, *=0',
+      filter: 'prefix:user:\n!regex:^tmp',
+      renamePrefix: 'n:',
+      keysPerSec: '500',
+      bytesPerSec: '',
+      writeMode: 'rewrite',
+      conflict: 'replace',
+    });
+    expect(checkOptions(text).input).toEqual({
+      dbMap: [
+        { source: '1', db: 0, prefix: 'db1:' },
+        { source: '*', db: 0 },
+      ],
+      filter: { include: [{ prefix: 'user:' }], exclude: [{ regex: '^tmp' }] },
+      renamePrefix: 'n:',
+      rateLimit: { keysPerSec: 500, bytesPerSec: 0 },
+      writeMode: 'rewrite',
+      conflict: 'replace',
+    });
+    expect(checkOptions({ ...text, keysPerSec: 'fast' }).problems.keysPerSec).toBe(
+      'keys/s must be a number ≥ 0',
     );
   });
 });

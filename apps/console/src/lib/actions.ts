@@ -26,6 +26,8 @@ export const ACTION_LABEL: Record<string, string> = {
   retry: 'Retry',
   clone: 'Clone',
   delete: 'Delete',
+  update: 'Edit',
+  setRateLimit: 'Rate limit…',
 };
 
 /** Runs a task action through its mutation; the precheck steps open the precheck page. */
@@ -50,6 +52,14 @@ export function useTaskActions(): {
     setError(null);
     if (action === 'precheck' || action === 'acknowledgeWarnings' || action === 'schedule') {
       navigate(`/tasks/${encodeURIComponent(id)}/precheck`);
+      return true;
+    }
+    if (action === 'update') {
+      navigate(`/tasks/${encodeURIComponent(id)}/edit`);
+      return true;
+    }
+    if (action === 'setRateLimit') {
+      navigate(`/tasks/${encodeURIComponent(id)}#rate-limit`);
       return true;
     }
     setBusy(true);
@@ -92,7 +102,7 @@ export function useTaskActions(): {
   return { run, busy, error, clear: () => setError(null) };
 }
 
-/** The actions a row or the detail page shows as buttons (editing and the rate limit have their own forms). */
-export function buttonActions(allowed: readonly string[]): string[] {
-  return allowed.filter((a) => a in ACTION_LABEL);
+/** The actions as buttons: every allowed one (a row), or all but those with a form on the page. */
+export function buttonActions(allowed: readonly string[], except: readonly string[] = []): string[] {
+  return allowed.filter((a) => a in ACTION_LABEL && !except.includes(a));
 }

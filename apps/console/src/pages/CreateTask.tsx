@@ -1,10 +1,13 @@
-import { type ReactNode, useId, useState } from 'react';
+import { type ReactNode, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { useLocation } from 'wouter';
 import { CreateTaskMutation, PluginsQuery, TestConnectivityMutation } from '../api.js';
+import { Field } from '../components/Field.js';
+import { OptionsFields } from '../components/OptionsFields.js';
 import { ErrorLine, errorText } from '../components/ui.js';
-import type { ConflictPolicy, CreateTaskInput, WriteMode } from '../gql/graphql.js';
-import { type NodeInput, parseDbMap, parseFilter, parseNodes, parseRate } from '../lib/parse.js';
+import type { CreateTaskInput } from '../gql/graphql.js';
+import { checkOptions, EMPTY_OPTIONS, type OptionsText } from '../lib/options.js';
+import { type NodeInput, parseNodes } from '../lib/parse.js';
 
 const STEPS = ['Basics', 'Source', 'Target', 'Options'] as const;
 
@@ -12,32 +15,6 @@ interface Connectivity {
   node: string;
   ok: boolean;
   message: string;
-}
-
-/** A labelled field with its problem (if any) announced next to it. */
-function Field(props: {
-  label: string;
-  error?: string | null | undefined;
-  hint?: string;
-  children: (id: string, describedBy?: string) => ReactNode;
-}): ReactNode {
-  const id = useId();
-  const msg = `${id}-msg`;
-  return (
-    <div className="field">
-      <label htmlFor={id}>{props.label}</label>
-      {props.children(id, props.error || props.hint ? msg : undefined)}
-      {props.error ? (
-        <span id={msg} className="field-error" role="alert">
-          {props.error}
-        </span>
-      ) : props.hint ? (
-        <span id={msg} className="hint">
-          {props.hint}
-        </span>
-      ) : null}
-    </div>
-  );
 }
 
 export function CreateTask(): ReactNode {
@@ -61,13 +38,7 @@ export function CreateTask(): ReactNode {
   const [targetNodes, setTargetNodes] = useState('');
   const [targetCluster, setTargetCluster] = useState(false);
   const [proxy, setProxy] = useState('');
-  const [dbMap, setDbMap] = useState('');
-  const [filter, setFilter] = useState('');
-  const [renamePrefix, setRenamePrefix] = useState('');
-  const [keysPerSec, setKeysPerSec] = useState('');
-  const [bytesPerSec, setBytesPerSec] = useState('');
-  const [writeMode, setWriteMode] = useState<WriteMode>('auto');
-  const [conflict, setConflict] = useState<ConflictPolicy>('fail');
+  const [opts, setOpts] = useState<OptionsText>(EMPTY_OPTIONS);
   const [tests, setTests] = useState<Record<'source' | 'target', Connectivity[] | null>>({
     source: null,
     target: null,
@@ -81,10 +52,7 @@ export function CreateTask(): ReactNode {
   const needsNodes = topology === 'standalone' || topology === 'cluster';
   const src = parseNodes(sourceNodes);
   const dst = parseNodes(targetNodes);
-  const map = parseDbMap(dbMap);
-  const flt = parseFilter(filter);
-  const kps = parseRate(keysPerSec, 'keys/s');
-  const bps = parseRate(bytesPerSec, 'bytes/s');
+  const checked = checkOptions(opts);
   const problems: Record<string, string | null> = {
     name: !name.trim() ? 'a task needs a name' : name.length > 200 ? 'at most 200 characters' : null,
     startAt: mode === 'scheduled' && !startAt ? 'choose when to start' : null,
@@ -95,10 +63,7 @@ export function CreateTask(): ReactNode {
     dashboard:
       topology === 'codis' && !dashboard.trim() ? 'the codis dashboard address (http://host:18080)' : null,
     targetNodes: dst.ok ? null : dst.error,
-    dbMap: map.ok ? null : map.error,
-    filter: flt.ok ? null : flt.error,
-    keysPerSec: kps.ok ? null : kps.error,
-    bytesPerSec: bps.ok ? null : bps.error,
+    ...checked.problems,
   };
   const stepOf: Record<string, number> = {
     name: 0,
@@ -117,19 +82,9 @@ export function CreateTask(): ReactNode {
   const stepHasProblem = (s: number): boolean => blocking.some(([k]) => stepOf[k] === s);
   const shown = (k: string): string | null => {
     // a field's problem shows once the user typed there or moved past its step
-    const touched = {
-      name,
-      startAt,
-      sourceNodes,
-      nutcracker,
-      pool,
-      dashboard,
-      targetNodes,
-      dbMap,
-      filter,
-      keysPerSec,
-      bytesPerSec,
-    }[k];
+    const touched = { name, startAt, sourceNodes, nutcracker, pool, dashboard, targetNodes, ...opts }[
+      k as 'name'
+    ];
     return touched || step > (stepOf[k] ?? 0) ? (problems[k] ?? null) : null;
   };
 
@@ -195,16 +150,7 @@ export function CreateTask(): ReactNode {
         ...(targetCluster ? { cluster: true } : {}),
         ...(proxy ? { proxy } : {}),
       },
-      options: {
-        ...(map.ok && map.value ? { dbMap: map.value } : {}),
-        ...(flt.ok && flt.value ? { filter: flt.value } : {}),
-        ...(renamePrefix ? { renamePrefix } : {}),
-        ...((kps.ok && kps.value) || (bps.ok && bps.value)
-          ? { rateLimit: { keysPerSec: (kps.ok && kps.value) || 0, bytesPerSec: (bps.ok && bps.value) || 0 } }
-          : {}),
-        writeMode,
-        conflict,
-      },
+      options: checked.input ?? {},
     };
     const r = await create({ input });
     if (r.error) {
@@ -466,98 +412,7 @@ export function CreateTask(): ReactNode {
         {step === 3 && (
           <fieldset>
             <legend>Options</legend>
-            <Field
-              label="Db map"
-              error={shown('dbMap')}
-              hint="SRC=DST[+PREFIX], comma separated (0=0, 1=0+db1:, *=0); empty: each db to the same number"
-            >
-              {(id, d) => (
-                <input
-                  id={id}
-                  aria-describedby={d}
-                  value={dbMap}
-                  onChange={(e) => setDbMap(e.target.value)}
-                />
-              )}
-            </Field>
-            <Field
-              label="Key filters"
-              error={shown('filter')}
-              hint="one per line: prefix:…, glob:…, regex:…; ! in front excludes"
-            >
-              {(id, d) => (
-                <textarea
-                  id={id}
-                  aria-describedby={d}
-                  rows={3}
-                  value={filter}
-                  onChange={(e) => setFilter(e.target.value)}
-                />
-              )}
-            </Field>
-            <Field label="Rename prefix" hint="added in front of every key on the target">
-              {(id, d) => (
-                <input
-                  id={id}
-                  aria-describedby={d}
-                  value={renamePrefix}
-                  onChange={(e) => setRenamePrefix(e.target.value)}
-                />
-              )}
-            </Field>
-            <div className="row">
-              <Field label="Keys per second" error={shown('keysPerSec')} hint="empty: no limit">
-                {(id, d) => (
-                  <input
-                    id={id}
-                    aria-describedby={d}
-                    inputMode="numeric"
-                    value={keysPerSec}
-                    onChange={(e) => setKeysPerSec(e.target.value)}
-                  />
-                )}
-              </Field>
-              <Field label="Bytes per second" error={shown('bytesPerSec')} hint="empty: no limit">
-                {(id, d) => (
-                  <input
-                    id={id}
-                    aria-describedby={d}
-                    inputMode="numeric"
-                    value={bytesPerSec}
-                    onChange={(e) => setBytesPerSec(e.target.value)}
-                  />
-                )}
-              </Field>
-            </div>
-            <div className="row">
-              <Field label="Write mode">
-                {(id) => (
-                  <select
-                    id={id}
-                    value={writeMode}
-                    onChange={(e) => setWriteMode(e.target.value as WriteMode)}
-                  >
-                    <option value="auto">auto (RESTORE where versions allow)</option>
-                    <option value="restore">restore</option>
-                    <option value="rewrite">rewrite (commands)</option>
-                  </select>
-                )}
-              </Field>
-              <Field label="Conflict policy" hint="a key that already exists on the target">
-                {(id, d) => (
-                  <select
-                    id={id}
-                    aria-describedby={d}
-                    value={conflict}
-                    onChange={(e) => setConflict(e.target.value as ConflictPolicy)}
-                  >
-                    <option value="fail">fail the task</option>
-                    <option value="replace">replace it</option>
-                    <option value="skip">skip it</option>
-                  </select>
-                )}
-              </Field>
-            </div>
+            <OptionsFields value={opts} onChange={setOpts} shown={shown} />
           </fieldset>
         )}
         <ErrorLine error={saveError} />

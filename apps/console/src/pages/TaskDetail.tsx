@@ -97,7 +97,7 @@ export function TaskDetail({ id }: { id: string }): ReactNode {
     (status === 'succeeded' || (t?.shards.length && t.shards.every((s) => s.phase === 'incremental'))
       ? 100
       : 0);
-  const allowed = t ? buttonActions(t.allowedActions) : [];
+  const allowed = t ? buttonActions(t.allowedActions, ['setRateLimit']) : [];
 
   const act = async (a: string): Promise<void> => {
     setLagging(null);
@@ -287,7 +287,7 @@ export function TaskDetail({ id }: { id: string }): ReactNode {
       </section>
 
       {t.allowedActions.includes('setRateLimit') && (
-        <section aria-labelledby="rate-h">
+        <section aria-labelledby="rate-h" id="rate-limit">
           <h2 id="rate-h">Rate limit</h2>
           <form
             className="row"

@@ -5,7 +5,7 @@ import { TasksQuery } from '../api.js';
 import { Badge, ErrorLine, errorText } from '../components/ui.js';
 import type { TaskStatus } from '../gql/graphql.js';
 import { ACTION_LABEL, buttonActions, useTaskActions } from '../lib/actions.js';
-import { bytes, num, when, words } from '../lib/format.js';
+import { bytes, num, seconds, when, words } from '../lib/format.js';
 
 const STATUSES: TaskStatus[] = [
   'created',
@@ -117,7 +117,7 @@ export function Tasks(): ReactNode {
               <th scope="col">Tags</th>
               <th scope="col">Status</th>
               <th scope="col">Phase</th>
-              <th scope="col">Keys</th>
+              <th scope="col">Progress</th>
               <th scope="col">Lag</th>
               <th scope="col">Created</th>
               <th scope="col">Actions</th>
@@ -125,9 +125,19 @@ export function Tasks(): ReactNode {
           </thead>
           <tbody>
             {r.data?.tasks.items.map((t) => {
-              const phase = t.shards.length
-                ? t.shards.map((s) => s.phase).reduce((a, b) => (ORDER.indexOf(b) < ORDER.indexOf(a) ? b : a))
-                : 'idle';
+              const ended = ['succeeded', 'stopped', 'failed'].includes(t.status);
+              const percent = t.progress?.percent ?? (t.status === 'succeeded' ? 100 : null);
+              const phase = t.progress?.phase
+                ? t.progress.phase
+                : t.status === 'succeeded'
+                  ? 'done'
+                  : ended
+                    ? 'idle'
+                    : t.shards.length
+                      ? t.shards
+                          .map((s) => s.phase)
+                          .reduce((a, b) => (ORDER.indexOf(b) < ORDER.indexOf(a) ? b : a))
+                      : 'idle';
               return (
                 <tr key={t.id}>
                   <td>
@@ -138,21 +148,31 @@ export function Tasks(): ReactNode {
                     <Badge value={t.status} />
                   </td>
                   <td>{words(phase)}</td>
-                  <td>{num(t.shards.reduce((n, s) => n + s.keys, 0))}</td>
-                  <td>{bytes(t.lagBytes)}</td>
+                  <td>
+                    {percent === null ? '—' : `${num(percent)} %`}
+                    <span className="hint"> {num(t.shards.reduce((n, s) => n + s.keys, 0))} keys</span>
+                  </td>
+                  <td>
+                    {t.progress?.lagSeconds !== null && t.progress?.lagSeconds !== undefined
+                      ? `${seconds(t.progress.lagSeconds)} · `
+                      : ''}
+                    {bytes(t.lagBytes)}
+                  </td>
                   <td>{when(t.createdAt)}</td>
-                  <td className="actions">
-                    {buttonActions(t.allowedActions).map((a) => (
-                      <button
-                        key={a}
-                        type="button"
-                        disabled={actions.busy}
-                        aria-label={`${confirm === t.id && a === 'delete' ? 'Confirm delete' : ACTION_LABEL[a]} ${t.name}`}
-                        onClick={() => void act(a, t.id)}
-                      >
-                        {confirm === t.id && a === 'delete' ? 'Confirm delete' : ACTION_LABEL[a]}
-                      </button>
-                    ))}
+                  <td>
+                    <div className="actions">
+                      {buttonActions(t.allowedActions).map((a) => (
+                        <button
+                          key={a}
+                          type="button"
+                          disabled={actions.busy}
+                          aria-label={`${confirm === t.id && a === 'delete' ? 'Confirm delete' : ACTION_LABEL[a]} ${t.name}`}
+                          onClick={() => void act(a, t.id)}
+                        >
+                          {confirm === t.id && a === 'delete' ? 'Confirm delete' : ACTION_LABEL[a]}
+                        </button>
+                      ))}
+                    </div>
                   </td>
                 </tr>
               );

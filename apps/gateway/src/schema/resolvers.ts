@@ -402,6 +402,17 @@ export class TaskResolver {
     return service.live_(t.id)?.lagBytes() ?? 0;
   }
 
+  @FieldResolver(() => Progress, {
+    nullable: true,
+    description: 'What taskProgress would send now, for a task this gateway runs (null otherwise).',
+  })
+  progress(@Root() t: Viewed, @Ctx() { service }: Context): Progress | null {
+    const task = service.live_(t.id);
+    if (!task) return null;
+    const p = service.progress(task);
+    return { ...p, ...(p.lagSeconds === null ? {} : { lagSeconds: p.lagSeconds }) } as Progress;
+  }
+
   // ---------------------------------------------------------------- mutations
 
   @Mutation(() => TaskView)
