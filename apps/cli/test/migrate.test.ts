@@ -75,6 +75,54 @@ describe('ferry migrate', () => {
     src.disconnect();
   });
 
+  it('--until-synced decides from offsets: a quiet source whose PING never comes still completes at once', async () => {
+    // repl-ping-replica-period 3600: no PING in this test's life, so a "synced" that waited for the
+    // source's next bytes would never come; then the default period (10 s), as users run it
+    for (const period of [3600, undefined]) {
+      const source = await server({
+        label: `quiet-src-${period ?? 'default'}`,
+        ...(period ? { config: { 'repl-ping-replica-period': period } } : {}),
+      });
+      const target = await server({ label: 'quiet-tgt' });
+      const src = source.client();
+      await populate(src, { randomKeys: 2000 });
+      src.disconnect();
+      const r = await ferry([
+        '--source',
+        url(source),
+        '--target',
+        url(target),
+        '--until-synced',
+        '--json',
+        '--state-dir',
+        mkdtempSync(join(tmpdir(), 'ferry-state-')),
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      const events = r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const start = events.find((e) => e.event === 'shard:start') as { offset: number };
+      const syncedAt = events.findIndex((e) => e.event === 'synced');
+      const completing = events.findIndex((e) => e.event === 'task:state' && e.to === 'completing');
+      expect(syncedAt).toBeGreaterThan(-1);
+      expect(completing).toBeGreaterThan(syncedAt);
+      const [shard] = (events[syncedAt] as { shards: Array<Record<string, number>> }).shards;
+      // the source's own offset, read while streaming, was applied: that is what "synced" means
+      expect(shard?.appliedOffset).toBeGreaterThanOrEqual(shard?.sourceOffset as number);
+      if (period) {
+        // and no stream byte was needed for it: synced at the snapshot's own offset
+        expect([shard?.sourceOffset, shard?.receivedOffset, shard?.appliedOffset]).toEqual([
+          start.offset,
+          start.offset,
+          start.offset,
+        ]);
+      }
+      expect(events.some((e) => e.event === 'task:state' && e.to === 'succeeded')).toBe(true);
+      expect(formatDifferences(await compareDeployments(source, target, { dbs: [0] }))).toBe('');
+    }
+  });
+
   it('resumes with +CONTINUE after being killed with SIGKILL while streaming, applying nothing twice', async () => {
     const source = await server({ label: 'source' });
     const target = await server({ label: 'target' });

@@ -19,6 +19,12 @@ export interface ShardMetrics {
   appliedOffset: number;
   sourceOffset: number;
   lagBytes: number;
+  /**
+   * When `lagBytes` was last measured against the source's own `master_repl_offset` (INFO), while
+   * streaming: a lag of 0 measured after the stream began means the target has everything the
+   * source had then — synced, decided from offsets, without waiting for the source's next bytes.
+   */
+  lagMeasuredAt?: number;
   lagMs: number | undefined;
   errors: Record<string, number>;
   /** `DEL`s of the source's slot migrations not applied (the key lives on in another shard). */

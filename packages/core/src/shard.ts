@@ -390,6 +390,10 @@ export class ShardRunner {
         await this.saveCheckpoint(true);
       }
       this.metrics.phase = 'streaming';
+      this.metrics.lagMeasuredAt = undefined;
+      // the lag measured at once against the source's offset, not at the next tick: a quiet source
+      // is known to be synced as soon as the snapshot is applied
+      void this.tick();
       ctx.onStreaming();
       await this.stream(link);
       if (this.failure) throw this.failure;
@@ -432,14 +436,19 @@ export class ShardRunner {
   /** Refreshes lag and progress, persists the checkpoint, emits the metrics event. */
   private async tick(): Promise<void> {
     const m = this.metrics;
+    let sourceRead: number | undefined;
     try {
       if (this.heartbeatConn?.open && m.phase === 'streaming') {
         await this.heartbeatConn.send(['SET', this.heartbeatKey, Date.now(), 'PX', 60_000]);
       }
       if (this.info?.open) {
+        const asked = Date.now();
         const text = String(await this.info.send(['INFO', 'replication']));
         const off = /master_repl_offset:(\d+)/.exec(text);
-        if (off) m.sourceOffset = Number(off[1]);
+        if (off) {
+          m.sourceOffset = Number(off[1]);
+          sourceRead = asked;
+        }
       }
     } catch {
       // the next tick tries again; the link itself reports a dead source
@@ -448,6 +457,7 @@ export class ShardRunner {
     m.appliedOffset = this.applied;
     if (m.phase === 'streaming') {
       m.lagBytes = Math.max(0, Math.max(m.sourceOffset, m.receivedOffset) - this.applied);
+      if (sourceRead) m.lagMeasuredAt = sourceRead;
       if (!this.ctx.options.sourceHeartbeat) m.lagMs = this.estimateLagMs();
       this.ctx.emit('stream:lag', { taskId: this.ctx.taskId, ...m });
       if (Date.now() - this.lastSaved >= CHECKPOINT_EVERY_MS)

@@ -27,8 +27,9 @@ Moves a live Redis to another server or to a Redis Cluster: the snapshot, then e
 meanwhile, until you stop it (Ctrl-C keeps the checkpoint: run the same command again to resume)
 or, with --until-synced, until the target has caught up.
 
-${TASK_ARGS_USAGE}  --until-synced          complete and exit 0 once the lag has been 0 for --synced-for seconds
-  --synced-for SECONDS    default 3
+${TASK_ARGS_USAGE}  --until-synced          complete and exit 0 once the target has applied everything the source
+                          had (its master_repl_offset, read while streaming), then checked
+  --synced-for SECONDS    and the lag stayed 0 this long first (default 0)
   --lease-ttl SECONDS     how long the task's lease on the target outlives this process, default 15
   --fresh                 start over: drop this task's checkpoint (a resume under other settings
                           is refused without it); the target must then pass the conflict policy
@@ -125,7 +126,7 @@ async function follow(
 ): Promise<number> {
   const json = Boolean(values.json);
   const tty = !json && Boolean((process.stderr as { isTTY?: boolean }).isTTY);
-  const syncedForMs = (number(values['synced-for'] as string | undefined, '--synced-for') ?? 3) * 1000;
+  const syncedForMs = (number(values['synced-for'] as string | undefined, '--synced-for') ?? 0) * 1000;
   const emit = (event: string, payload: unknown): void => {
     if (json) io.out(`${JSON.stringify({ event, ...(payload as object), at: new Date().toISOString() })}\n`);
   };
@@ -154,6 +155,39 @@ async function follow(
   let drawn = 0;
   let syncedSince: number | undefined;
   let completing = false;
+  /** --until-synced: completes once every shard is synced (see ShardMetrics.lagMeasuredAt). */
+  const checkSynced = (ms: ReturnType<typeof task.metrics>, now: number): void => {
+    if (!values['until-synced'] || completing) return;
+    // synced from offsets: every shard's lag measured against the source's own offset since
+    // its stream began, and 0 — no waiting for the source's next bytes (its PING)
+    const synced =
+      task.state === 'incremental_sync' &&
+      ms.length > 0 &&
+      ms.every((m) => m.phase === 'streaming' && m.lagMeasuredAt !== undefined && m.lagBytes === 0);
+    if (synced) {
+      syncedSince ??= now;
+      if (now - syncedSince >= syncedForMs) {
+        completing = true;
+        if (json)
+          io.out(
+            `${JSON.stringify({
+              event: 'synced',
+              at: new Date(now).toISOString(),
+              shards: ms.map((m) => ({
+                shardId: m.shardId,
+                sourceOffset: m.sourceOffset,
+                receivedOffset: m.receivedOffset,
+                appliedOffset: m.appliedOffset,
+                measuredAt: new Date(m.lagMeasuredAt as number).toISOString(),
+              })),
+            })}\n`,
+          );
+        task.complete().catch(() => undefined);
+      }
+    } else syncedSince = undefined;
+  };
+  // decided as soon as a shard measures its lag (each second, and at once when its stream begins)
+  task.events.on('stream:lag', () => checkSynced(task.metrics(), Date.now()));
   const progress = setInterval(
     () => {
       const ms = task.metrics();
@@ -163,19 +197,7 @@ async function follow(
       const dt = Math.max(0.001, (now - last.at) / 1000);
       const rate = { keys: Math.round((keys - last.keys) / dt), cmds: Math.round((cmds - last.cmds) / dt) };
       last = { at: now, keys, cmds };
-      if (values['until-synced'] && !completing) {
-        const synced =
-          task.state === 'incremental_sync' &&
-          ms.length > 0 &&
-          ms.every((m) => m.phase === 'streaming' && m.lagBytes === 0);
-        if (synced) {
-          syncedSince ??= now;
-          if (now - syncedSince >= syncedForMs) {
-            completing = true;
-            task.complete().catch(() => undefined);
-          }
-        } else syncedSince = undefined;
-      }
+      checkSynced(ms, now);
       if (json || ms.length === 0) return;
       const lines = ms.map((m) => describeShard(m, rate, started));
       if (tty) {

@@ -1,0 +1,187 @@
+// pnpm bench e2e: what a user times — `ferry migrate --until-synced` from start to exit 0 — on
+// three shapes of data, each as a ratio to native replication measured in the same run (REPLICAOF
+// into an empty server, until the link is up and DBSIZE equal), interleaved, with Ferry's peak RSS
+// and CPU seconds.
+//   strings-1m  1 M strings of 100 bytes (DEBUG POPULATE)
+//   mixed-1m    the 1 M mixed keys of `pnpm bench migrate`
+//   big-keys    100 hashes of 100 000 fields and one list of 2 M elements
+// FERRY_BENCH_RUNS rounds (default 2), the best of each side; FERRY_BENCH_SHAPES=strings-1m,… to pick.
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRedis, waitFor } from '../../packages/testkit/dist/index.js';
+import { benchDir, mixed1m } from './dataset.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const mb = (b) => b / (1 << 20);
+const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+
+/** Makes (once) a snapshot with `fill(client)` and keeps it in the bench folder. */
+async function dataset(name, fill) {
+  mkdirSync(benchDir, { recursive: true });
+  const rdb = join(benchDir, `${name}.rdb`);
+  if (!existsSync(rdb)) {
+    console.error(`generating ${name} (once; kept in ${benchDir})…`);
+    const srv = await startRedis({ label: 'bench-gen', startTimeoutMs: 120_000 });
+    const c = srv.client();
+    await fill(c, srv);
+    await c.save();
+    copyFileSync(srv.rdbPath, rdb);
+    await srv.stop();
+  }
+  return rdb;
+}
+
+const shapes = {
+  'strings-1m': () =>
+    dataset('strings-1m', async (c) => {
+      await c.call('DEBUG', 'POPULATE', '1000000', 'str', '100');
+    }),
+  'mixed-1m': () => mixed1m(),
+  'big-keys': () =>
+    dataset('big-keys', async (c) => {
+      const value = 'v'.repeat(60);
+      for (let h = 0; h < 100; h++) {
+        for (let f = 0; f < 100_000; f += 1000) {
+          const args = [];
+          for (let i = f; i < f + 1000; i++) args.push(`field:${i}`, `${value}:${i}`);
+          await c.hset(`big:hash:${h}`, ...args);
+        }
+      }
+      for (let i = 0; i < 2_000_000; i += 2000) {
+        const els = [];
+        for (let j = i; j < i + 2000; j++) els.push(`element:${j}:${value}`);
+        await c.rpush('big:list', ...els);
+      }
+    }),
+};
+
+/** A source loaded from the snapshot; Redis 7's defaults but no diskless delay (as `bench migrate`). */
+async function startSource(rdb) {
+  const d = mkdtempSync(join(tmpdir(), 'ferry-bench-src-'));
+  copyFileSync(rdb, join(d, 'dump.rdb'));
+  const srv = await startRedis({
+    label: 'bench-source',
+    startTimeoutMs: 300_000,
+    config: {
+      dir: d,
+      'repl-diskless-sync': 'yes',
+      'repl-diskless-sync-delay': 0,
+      'client-output-buffer-limit': 'replica 0 0 0',
+    },
+  });
+  await waitFor(async () => (await srv.info('persistence')).loading === '0', { timeoutMs: 300_000 });
+  return { srv, cleanup: () => rmSync(d, { recursive: true, force: true }) };
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU times. */
+const tick = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+const dbsize = async (srv) => Number(await srv.command('DBSIZE'));
+
+async function native(rdb) {
+  const { srv, cleanup } = await startSource(rdb);
+  const want = await dbsize(srv);
+  const replica = await startRedis({ label: 'bench-native' });
+  const t0 = performance.now();
+  await replica.command('REPLICAOF', srv.host, String(srv.port));
+  await waitFor(
+    async () => {
+      const r = await replica.info('replication');
+      return r.master_link_status === 'up' && (await dbsize(replica)) === want;
+    },
+    { timeoutMs: 600_000, intervalMs: 5 },
+  );
+  const ms = performance.now() - t0;
+  await replica.stop();
+  await srv.stop();
+  cleanup();
+  return { ms, keys: want };
+}
+
+/** `ferry migrate --until-synced` as a user runs it: wall clock to exit, peak RSS and CPU from /proc. */
+async function ferry(rdb) {
+  const { srv, cleanup } = await startSource(rdb);
+  const want = await dbsize(srv);
+  const target = await startRedis({ label: 'bench-target' });
+  const state = mkdtempSync(join(tmpdir(), 'ferry-bench-state-'));
+  const t0 = performance.now();
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'apps/cli/dist/main.js'),
+      'migrate',
+      '--source',
+      `redis://${srv.host}:${srv.port}`,
+      '--target',
+      `redis://${target.host}:${target.port}`,
+      '--until-synced',
+      '--state-dir',
+      state,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let err = '';
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
+  let peak = 0;
+  let cpu = 0;
+  const sample = () => {
+    try {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024);
+      const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      cpu = (Number(f[11]) + Number(f[12])) / tick;
+    } catch {
+      // gone
+    }
+  };
+  const poll = setInterval(sample, 20);
+  const code = await new Promise((r) => child.on('exit', r));
+  clearInterval(poll);
+  const ms = performance.now() - t0;
+  if (code !== 0) throw new Error(`ferry migrate exited ${code}: ${err.slice(-2000)}`);
+  const keys = await dbsize(target);
+  const done = /done: (.*)/.exec(err)?.[1] ?? '';
+  await target.stop();
+  await srv.stop();
+  cleanup();
+  rmSync(state, { recursive: true, force: true });
+  return { ms, peak, cpu, keys, want, done };
+}
+
+const runs = Math.max(1, Number(process.env.FERRY_BENCH_RUNS ?? 2));
+const picked = (process.env.FERRY_BENCH_SHAPES ?? Object.keys(shapes).join(',')).split(',');
+console.log(
+  `pnpm bench e2e — ferry migrate --until-synced, start to exit 0, against native replication; best of ${runs}\n`,
+);
+const rows = [];
+for (const name of picked) {
+  if (!shapes[name]) throw new Error(`no shape ${name}: ${Object.keys(shapes).join(', ')}`);
+  const rdb = await shapes[name]();
+  console.log(`${name}: ${mb(statSync(rdb).size).toFixed(0)} MB RDB`);
+  let nBest = Number.POSITIVE_INFINITY;
+  let fBest;
+  for (let i = 1; i <= runs; i++) {
+    const n = await native(rdb);
+    const f = await ferry(rdb);
+    console.log(
+      `  round ${i}: native ${s(n.ms)}, Ferry ${s(f.ms)} (${(f.ms / n.ms).toFixed(2)}×), Ferry peak RSS ${mb(f.peak).toFixed(0)} MB, CPU ${f.cpu.toFixed(1)} s; ${f.keys.toLocaleString('en')} of ${f.want.toLocaleString('en')} keys`,
+    );
+    nBest = Math.min(nBest, n.ms);
+    if (!fBest || f.ms < fBest.ms) fBest = f;
+  }
+  const best = { n: nBest, f: fBest };
+  rows.push({ name, native: best.n, ferry: best.f });
+  console.log(`  checked: ${best.f.done}`);
+}
+console.log('\nshape        native      Ferry       ratio  (target ≤ 1.2)  peak RSS (target < 250 MB)  CPU');
+for (const r of rows) {
+  const ratio = r.ferry.ms / r.native;
+  console.log(
+    `${r.name.padEnd(12)} ${s(r.native).padEnd(11)} ${s(r.ferry.ms).padEnd(11)} ${ratio.toFixed(2)}×  ${ratio <= 1.2 ? 'met    ' : 'NOT met'}        ${`${mb(r.ferry.peak).toFixed(0)} MB`.padEnd(8)} ${mb(r.ferry.peak) < 250 ? 'met    ' : 'NOT met'}            ${r.ferry.cpu.toFixed(1)} s`,
+  );
+}
