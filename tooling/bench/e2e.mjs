@@ -5,7 +5,8 @@
 //   strings-1m  1 M strings of 100 bytes (DEBUG POPULATE)
 //   mixed-1m    the 1 M mixed keys of `pnpm bench migrate`
 //   big-keys    100 hashes of 100 000 fields and one list of 2 M elements
-// FERRY_BENCH_RUNS rounds (default 2), the best of each side; FERRY_BENCH_SHAPES=strings-1m,… to pick.
+// FERRY_BENCH_RUNS rounds (default 2), the best of each side; FERRY_BENCH_SHAPES=strings-1m,… to pick;
+// FERRY_BENCH_FERRY_ARGS adds options to Ferry's command line.
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -120,6 +121,8 @@ async function ferry(rdb) {
       '--until-synced',
       '--state-dir',
       state,
+      // extra options for experiments, e.g. FERRY_BENCH_FERRY_ARGS='--config opts.yml'
+      ...(process.env.FERRY_BENCH_FERRY_ARGS ?? '').split(' ').filter(Boolean),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );

@@ -42,6 +42,11 @@ export interface TaskOptions {
   bigKeyThreshold?: number;
   /** Commands written and not yet acknowledged per target node. Default 2048. */
   maxInFlight?: number;
+  /**
+   * Bytes of values written and not yet acknowledged, per shard: the snapshot's write window is
+   * held to it whatever the shape of the data (a value bigger than this goes alone). Default 64 MB.
+   */
+  maxInFlightBytes?: number;
   /** Write `<reservedPrefix>heartbeat:<task>` on the source every second to measure lag in time (needs write access). */
   sourceHeartbeat?: boolean;
   /**
@@ -68,6 +73,7 @@ export interface ResolvedOptions {
   conflict: ConflictPolicy;
   bigKeyThreshold: number;
   maxInFlight: number;
+  maxInFlightBytes: number;
   sourceHeartbeat: boolean;
   snapshotThreads: SnapshotThreads;
   reservedPrefix: string;
@@ -164,6 +170,7 @@ const KNOWN: Record<string, readonly string[]> = {
     'conflict',
     'bigKeyThreshold',
     'maxInFlight',
+    'maxInFlightBytes',
     'sourceHeartbeat',
     'snapshotThreads',
     'reservedPrefix',
@@ -235,6 +242,7 @@ export function resolveOptions(o: TaskOptions = {}): ResolvedOptions {
     conflict: oneOf(o.conflict, ['fail', 'replace', 'skip'] as const, 'conflict', 'fail'),
     bigKeyThreshold: count(o.bigKeyThreshold, 'bigKeyThreshold', 16 << 20, 1024),
     maxInFlight: count(o.maxInFlight, 'maxInFlight', 2048, 1),
+    maxInFlightBytes: count(o.maxInFlightBytes, 'maxInFlightBytes', 64 << 20, 1 << 20),
     sourceHeartbeat: o.sourceHeartbeat ?? false,
     reservedPrefix: reservedPrefix(o.reservedPrefix),
     snapshotThreads: oneOf(

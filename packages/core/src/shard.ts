@@ -547,12 +547,15 @@ export class ShardRunner {
       ...(job.path ? { checksumFile: job.path } : {}),
     });
     job.onOpened?.();
-    // commands written and not yet acknowledged, at most maxInflight
+    // commands written and not yet acknowledged, at most maxInflight, and their values' bytes, at
+    // most maxInFlightBytes: a window of big values cannot pile up in memory
     let inflight = 0;
+    let inflightBytes = 0;
     const waiters: Array<() => void> = [];
     const pass = this.pass;
-    const track = (p: Promise<unknown>, weight = 1): void => {
+    const track = (p: Promise<unknown>, weight = 1, bytes = 0): void => {
       inflight += weight;
+      inflightBytes += bytes;
       this.ownWork(
         p
           .then(
@@ -561,6 +564,7 @@ export class ShardRunner {
           )
           .finally(() => {
             inflight -= weight;
+            inflightBytes -= bytes;
             waiters.shift()?.();
           }),
       );
@@ -577,6 +581,17 @@ export class ShardRunner {
       this.metrics.snapshotBytes = parser.offset;
       // RESTOREs of values already in memory go out as one unit per target node and db
       const bulk = new Map<string, BulkGroup>();
+      let bulkBytes = 0;
+      const sendBulk = (): void => {
+        for (const g of bulk.values())
+          track(
+            this.restoreBulk(g),
+            g.items.length,
+            g.items.reduce((n, it) => n + it.value.length, 0),
+          );
+        bulk.clear();
+        bulkBytes = 0;
+      };
       for (const e of batch) {
         if (e.kind === 'function') {
           if (!writer.atLeast('7.0.0')) {
@@ -610,7 +625,10 @@ export class ShardRunner {
           this.metrics.skippedKeys++;
           continue;
         }
-        while (inflight >= maxInflight) await new Promise<void>((r) => waiters.push(r));
+        // a batch of big values already read goes out before more are read (it counts too)
+        if (bulkBytes > 0 && inflightBytes + bulkBytes >= options.maxInFlightBytes) sendBulk();
+        while (inflight >= maxInflight || (inflight > 0 && inflightBytes >= options.maxInFlightBytes))
+          await new Promise<void>((r) => waiters.push(r));
         if (this.failure) throw this.failure;
         const raw = e.captured ?? (await e.raw());
         if (e.empty) {
@@ -660,18 +678,19 @@ export class ShardRunner {
               bulk.set(id, g);
             }
             g.items.push({ route, slot, key, e, value: raw, ttl, rdbType: e.rdbType, replace, absttl });
+            bulkBytes += raw.length;
           } else {
             const r = { ttl, rdbVersion: parser.version, replace, absttl };
-            track(this.restore(route, slot, key, restoreArgs(key, e.rdbType, raw, r), e, raw));
+            track(this.restore(route, slot, key, restoreArgs(key, e.rdbType, raw, r), e, raw), 1, raw.length);
           }
         } else if (e.captured) {
-          track(this.rewrite(route, slot, key, e, raw, replace));
+          track(this.rewrite(route, slot, key, e, raw, replace), 1, raw?.length ?? 0);
         } else {
           // the value is still in the stream: read it before the parser moves on
           await this.rewrite(route, slot, key, e, raw, replace).catch((err: unknown) => this.fail(err));
         }
       }
-      for (const g of bulk.values()) track(this.restoreBulk(g), g.items.length);
+      sendBulk();
     }
     while (inflight > 0) await new Promise<void>((r) => waiters.push(r));
     if (this.failure) throw this.failure;

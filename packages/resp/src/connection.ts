@@ -23,6 +23,12 @@ export interface ConnectOptions {
   commandTimeoutMs?: number;
   /** Commands written and not yet answered, at most. Default 1024. */
   maxInFlight?: number;
+  /**
+   * Bytes of commands queued or written and not yet answered, at most (a producer's `writable()`
+   * waits above it; one command bigger than this still goes alone). Default 32 MB: a window of
+   * big values cannot pile up in memory however many commands `maxInFlight` allows.
+   */
+  maxInFlightBytes?: number;
   /** Aborting it closes the connection and fails every pending command with ABORTED. */
   signal?: AbortSignal;
   /** RESP3 out-of-band pushes. */
@@ -36,6 +42,8 @@ export interface SendOptions {
 interface Pending {
   /** The command, or the first of a batch (for messages). */
   argv: WireCommand;
+  /** Its size on the wire, about (what counts against maxInFlightBytes). */
+  bytes: number;
   /** A batch: commands sent together, answered with every reply (errors in place) at once. */
   batch?: ReadonlyArray<WireCommand>;
   replies?: Array<RespValue | ReplyError>;
@@ -89,6 +97,9 @@ export class RespConnection {
   /** Whether the server ever sent a byte (a reset before that is told apart). */
   private gotData = false;
   private readonly maxInFlight: number;
+  private readonly maxInFlightBytes: number;
+  /** Bytes of the commands queued or in flight (see maxInFlightBytes). */
+  private pendingBytes = 0;
   readonly name: string;
   /** Server version seen by `info()`, when asked. */
   serverVersion: string | undefined;
@@ -101,6 +112,7 @@ export class RespConnection {
     private readonly options: ConnectOptions,
   ) {
     this.maxInFlight = options.maxInFlight ?? 1024;
+    this.maxInFlightBytes = options.maxInFlightBytes ?? 32 << 20;
     this.name = `${options.host}:${options.port}`;
     this.closed = new Promise((r) => (this.resolveClosed = r));
     socket.setNoDelay(true);
@@ -191,6 +203,11 @@ export class RespConnection {
     return this.queuedCount + this.inflightCount;
   }
 
+  /** Bytes of the commands queued or in flight, about (bounded by maxInFlightBytes for a producer on writable()). */
+  get pendingByteCount(): number {
+    return this.pendingBytes;
+  }
+
   /** True until the connection fails or is closed. */
   get open(): boolean {
     return this.closedError === undefined;
@@ -199,8 +216,15 @@ export class RespConnection {
   /** Resolves when fewer than `maxInFlight` commands are queued or in flight: how producers pace themselves. */
   writable(): Promise<void> {
     if (this.closedError) return Promise.reject(this.closedError);
-    if (this.pending < this.maxInFlight) return Promise.resolve();
+    if (this.hasRoom()) return Promise.resolve();
     return new Promise((resolve) => this.capacityWaiters.push(resolve));
+  }
+
+  /** Room for more: under the command count and the byte budget (or nothing pending at all). */
+  private hasRoom(): boolean {
+    return (
+      this.pending === 0 || (this.pending < this.maxInFlight && this.pendingBytes < this.maxInFlightBytes)
+    );
   }
 
   /**
@@ -213,7 +237,14 @@ export class RespConnection {
       return Promise.reject(new FerryError('ABORTED', `${describe(argv)} aborted before it was sent`));
     }
     return new Promise<RespValue>((resolve, reject) => {
-      const p: Pending = { argv, count: 1, resolve: resolve as Pending['resolve'], reject, discarded: false };
+      const p: Pending = {
+        argv,
+        bytes: wireBytes(argv),
+        count: 1,
+        resolve: resolve as Pending['resolve'],
+        reject,
+        discarded: false,
+      };
       if (options.signal) {
         p.signal = options.signal;
         p.onAbort = () => this.abortOne(p);
@@ -221,6 +252,7 @@ export class RespConnection {
       }
       this.queue.push(p);
       this.queuedCount++;
+      this.pendingBytes += p.bytes;
       this.pump();
     });
   }
@@ -238,8 +270,11 @@ export class RespConnection {
     if (this.closedError) return Promise.reject(this.closedError);
     if (commands.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
+      let bytes = 0;
+      for (const c of commands) bytes += wireBytes(c);
       const p: Pending = {
         argv: commands[0] as WireCommand,
+        bytes,
         batch: commands,
         replies: [],
         count,
@@ -249,6 +284,7 @@ export class RespConnection {
       };
       this.queue.push(p);
       this.queuedCount += p.count;
+      this.pendingBytes += p.bytes;
       this.pump();
     });
   }
@@ -269,6 +305,7 @@ export class RespConnection {
     const err = new FerryError('ABORTED', `${describe(p.argv)} aborted`);
     if (this.queue.remove(p)) {
       this.queuedCount -= p.count;
+      this.pendingBytes -= p.bytes;
       p.reject(err);
       this.releaseCapacity();
     } else if (!p.discarded) {
@@ -323,8 +360,7 @@ export class RespConnection {
   }
 
   private releaseCapacity(): void {
-    while (this.capacityWaiters.length > 0 && this.pending < this.maxInFlight)
-      this.capacityWaiters.shift()?.();
+    while (this.capacityWaiters.length > 0 && this.hasRoom()) this.capacityWaiters.shift()?.();
     if (this.pending === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
@@ -354,10 +390,12 @@ export class RespConnection {
           p.replies.push(value);
           if (p.replies.length < p.count) return;
           this.inflight.shift();
+          this.pendingBytes -= p.bytes;
           if (!p.discarded) p.resolve(p.replies);
           return;
         }
         this.inflight.shift();
+        this.pendingBytes -= p.bytes;
         if (p.onAbort) p.signal?.removeEventListener('abort', p.onAbort);
         if (!p.discarded) {
           if (value instanceof ReplyError) {
@@ -397,6 +435,7 @@ export class RespConnection {
     }
     this.inflightCount = 0;
     this.queuedCount = 0;
+    this.pendingBytes = 0;
     for (const w of this.capacityWaiters.splice(0)) w();
     for (const w of this.idleWaiters.splice(0)) w();
     this.resolveClosed(err);
@@ -518,4 +557,12 @@ class Deque<T> {
     this.head = 0;
     return out;
   }
+}
+
+/** A command's size on the wire, about: its arguments' bytes and a few of framing each. */
+function wireBytes(c: WireCommand): number {
+  if (Buffer.isBuffer(c)) return c.length;
+  let n = 16;
+  for (const a of c) n += (Buffer.isBuffer(a) ? a.length : typeof a === 'string' ? a.length : 20) + 16;
+  return n;
 }

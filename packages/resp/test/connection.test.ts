@@ -47,6 +47,28 @@ describe('RespConnection against a real server', () => {
     expect(peak).toBeLessThanOrEqual(64);
   });
 
+  it('a producer pacing itself on writable() holds at most maxInFlightBytes of commands; a bigger one goes alone', async () => {
+    const s = await server();
+    const c = await open({ host: s.host, port: s.port, maxInFlight: 10_000, maxInFlightBytes: 1 << 20 });
+    const value = Buffer.alloc(300 << 10, 7);
+    const replies: Array<Promise<unknown>> = [];
+    let peak = 0;
+    for (let i = 0; i < 40; i++) {
+      await c.writable();
+      replies.push(c.send(['SET', `big:${i}`, value]));
+      peak = Math.max(peak, c.pendingByteCount);
+    }
+    // the count would have allowed all 40 (12 MB) at once; the budget allowed one past 1 MB
+    expect(peak).toBeLessThan((1 << 20) + 2 * value.length);
+    await Promise.all(replies);
+    expect(c.pendingByteCount).toBe(0);
+    const huge = Buffer.alloc(3 << 20, 1);
+    await c.writable();
+    await expect(c.send(['SET', 'huge', huge])).resolves.toBe('OK');
+    expect(Number(await c.send(['STRLEN', 'huge']))).toBe(3 << 20);
+    expect(c.pendingByteCount).toBe(0);
+  });
+
   it('carries binary arguments and replies unchanged', async () => {
     const s = await server();
     const c = await open({ host: s.host, port: s.port });

@@ -137,6 +137,12 @@ export class TaskOptionsInput {
   bigKeyThreshold?: number;
   @Field(() => Int, { nullable: true, description: 'Commands in flight per target node (2048).' })
   maxInFlight?: number;
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      'Bytes of values written and not yet acknowledged, per shard (64 MB): the memory budget of the write window.',
+  })
+  maxInFlightBytes?: number;
   @Field(() => Boolean, {
     nullable: true,
     description: 'Measure lag in seconds with a heartbeat key on the source (needs write access).',
@@ -202,6 +208,8 @@ export class TaskOptionsView {
   bigKeyThreshold?: number;
   @Field(() => Int, { nullable: true })
   maxInFlight?: number;
+  @Field(() => Float, { nullable: true })
+  maxInFlightBytes?: number;
   @Field(() => Boolean, { nullable: true })
   sourceHeartbeat?: boolean;
   @Field(() => SnapshotThreads, { nullable: true })
