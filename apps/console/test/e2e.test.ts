@@ -332,4 +332,70 @@ describe('the web console', () => {
     });
     expect(problems).toEqual([]);
   });
+
+  it('Done is refused while the target lags, with the reason; a forced completion only after a confirmation', async () => {
+    const source = await servers.redis({ label: 'console-src-3' });
+    const target = await servers.redis({ label: 'console-tgt-3' });
+    await populate(source.client(), { randomKeys: 500 });
+    const { createTask } = await gql<{ createTask: { id: string } }>(
+      gw,
+      'mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }',
+      {
+        i: {
+          name: 'lagging',
+          source: { topology: 'standalone', nodes: [{ host: source.host, port: source.port }] },
+          target: { endpoint: { host: target.host, port: target.port } },
+        },
+      },
+    );
+    const id = createTask.id;
+    const report = await gql<{ runPrecheck: { status: string } }>(
+      gw,
+      'mutation($id: ID!) { runPrecheck(taskId: $id) { status } }',
+      { id },
+    );
+    if (report.runPrecheck.status === 'warn')
+      await gql(gw, 'mutation($id: ID!) { acknowledgeWarnings(taskId: $id) { id } }', { id });
+    await gql(gw, 'mutation($id: ID!) { startTask(taskId: $id) { id } }', { id });
+    const page = await openPage();
+    await signIn(page);
+    await page.goto(`${gw.origin}/tasks/${encodeURIComponent(id)}`);
+    await waitState(page, 'incremental_sync');
+    // the target stops taking writes while the source takes some: the task falls behind
+    const t = target.client();
+    await t.call('CLIENT', 'PAUSE', '60000', 'WRITE');
+    const src = source.client();
+    for (let i = 0; i < 200; i++) await src.set(`late:${i}`, 'x'.repeat(100));
+    await waitFor(
+      async () =>
+        (
+          await gql<{ task: { lagBytes: number } }>(gw, 'query($id: ID!) { task(id: $id) { lagBytes } }', {
+            id,
+          })
+        ).task.lagBytes > 0,
+      { what: 'the task to lag' },
+    );
+    await page.getByRole('button', { name: 'Done', exact: true }).click();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /LAGGING/ })
+      .waitFor();
+    await page.getByText('Done is refused while the target is behind the source').waitFor();
+    expect(await stateOf(page).getAttribute('data-state')).toBe('incremental_sync');
+    await page.getByRole('button', { name: 'Force completion…' }).click();
+    const dialog = page.getByRole('alertdialog');
+    await dialog.waitFor();
+    await shot(page, '16-force-completion');
+    await dialog.getByRole('button', { name: 'Confirm forced completion' }).click();
+    await t.call('CLIENT', 'UNPAUSE');
+    await waitState(page, 'succeeded');
+    // what the completion checked (or found) is said on the timeline
+    await page
+      .getByText(/checked against both servers|forced completion, and the check found/)
+      .first()
+      .waitFor();
+    t.disconnect();
+    src.disconnect();
+    expect(problems).toEqual([]);
+  });
 });

@@ -31,8 +31,7 @@ export function Chart(props: {
         {},
         ...props.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true })),
       ],
-      // at least the last minute on the time axis (one point alone would be spread over years)
-      scales: { x: { time: true, range: (_u, min, max) => [Math.min(min, max - 60), max] } },
+      scales: { x: { time: true } },
       axes: [{}, { size: 60 }],
       legend: { show: true },
     };
@@ -49,7 +48,14 @@ export function Chart(props: {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shape]);
   useEffect(() => {
-    plot.current?.setData([props.times, ...props.series.map((s) => s.values)] as uPlot.AlignedData);
+    const p = plot.current;
+    if (!p) return;
+    p.setData([props.times, ...props.series.map((s) => s.values)] as uPlot.AlignedData);
+    // at least the last minute on the time axis (a point or two alone would be spread over years)
+    const first = props.times[0];
+    const last = props.times.at(-1);
+    if (first !== undefined && last !== undefined)
+      p.setScale('x', { min: Math.min(first, last - 60), max: last });
   }, [props.times, props.series]);
   const last = props.series.map((s) => `${s.label} ${s.values.at(-1) ?? '—'}${props.unit ?? ''}`).join(', ');
   return (

@@ -189,8 +189,9 @@ export function TaskDetail({ id }: { id: string }): ReactNode {
           ) : (
             <div role="alertdialog" aria-labelledby="force-title" className="dialog">
               <p id="force-title">
-                Force the completion now? The writes not yet applied to the target are not migrated; the
-                target is still checked against the source and the figures are recorded.
+                Complete now, although the target is behind? Ferry stops as soon as it has applied what the
+                source sent up to then (the lag reaching 0 once), checks the target against the source and
+                records what it finds; the source's writes after that are not migrated.
               </p>
               <button type="button" className="danger" onClick={() => void force()}>
                 Confirm forced completion
