@@ -116,6 +116,19 @@ function pattern(p: { prefix?: string; glob?: string; regex?: string }, where: s
   return { [k]: p[k] as string } as KeyPattern;
 }
 
+/** The options that are the same in the API and the engine (the others are reshaped below). */
+const PLAIN_OPTIONS = [
+  'renamePrefix',
+  'writeMode',
+  'conflict',
+  'bigKeyThreshold',
+  'maxInFlight',
+  'maxInFlightBytes',
+  'sourceHeartbeat',
+  'snapshotThreads',
+  'reservedPrefix',
+] as const;
+
 /** The typed input as the engine's options (the engine validates the values themselves). */
 export function optionsOf(o: TaskOptionsInput | undefined | null): TaskOptions {
   if (!o) return {};
@@ -142,17 +155,7 @@ export function optionsOf(o: TaskOptionsInput | undefined | null): TaskOptions {
       ...(o.rateLimit.keysPerSec != null ? { keysPerSec: o.rateLimit.keysPerSec } : {}),
       ...(o.rateLimit.bytesPerSec != null ? { bytesPerSec: o.rateLimit.bytesPerSec } : {}),
     };
-  for (const k of [
-    'renamePrefix',
-    'writeMode',
-    'conflict',
-    'bigKeyThreshold',
-    'maxInFlight',
-    'maxInFlightBytes',
-    'sourceHeartbeat',
-    'snapshotThreads',
-    'reservedPrefix',
-  ] as const)
+  for (const k of PLAIN_OPTIONS)
     if (o[k] !== undefined && o[k] !== null) (out as Record<string, unknown>)[k] = o[k];
   return out;
 }
@@ -169,18 +172,7 @@ export function optionsView(o: TaskOptions): TaskOptionsView {
   if (o.filter) v.filter = { include: o.filter.include ?? [], exclude: o.filter.exclude ?? [] };
   if (o.rateLimit)
     v.rateLimit = { keysPerSec: o.rateLimit.keysPerSec ?? 0, bytesPerSec: o.rateLimit.bytesPerSec ?? 0 };
-  for (const k of [
-    'renamePrefix',
-    'writeMode',
-    'conflict',
-    'bigKeyThreshold',
-    'maxInFlight',
-    'maxInFlightBytes',
-    'sourceHeartbeat',
-    'snapshotThreads',
-    'reservedPrefix',
-  ] as const)
-    if (o[k] !== undefined) (v as Record<string, unknown>)[k] = o[k];
+  for (const k of PLAIN_OPTIONS) if (o[k] !== undefined) (v as Record<string, unknown>)[k] = o[k];
   return v;
 }
 
