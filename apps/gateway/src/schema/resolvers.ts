@@ -403,8 +403,7 @@ export class TaskResolver {
   progress(@Root() t: Viewed, @Ctx() { service }: Context): Progress | null {
     const task = service.live_(t.id);
     if (!task) return null;
-    const p = service.progress(task);
-    return { ...p, ...(p.lagSeconds === null ? {} : { lagSeconds: p.lagSeconds }) } as Progress;
+    return progressView(service.progress(task));
   }
 
   // ---------------------------------------------------------------- mutations
@@ -677,10 +676,7 @@ export class LiveResolver {
       listenTask<ProgressData>((context as Context).service, (args as { taskId: string }).taskId, 'progress'),
   })
   taskProgress(@Root() p: ProgressData, @Arg('taskId', () => ID) _taskId: string): Progress {
-    return {
-      ...p,
-      ...(p.lagSeconds === null ? { lagSeconds: undefined } : { lagSeconds: p.lagSeconds }),
-    } as Progress;
+    return progressView(p);
   }
 
   @Subscription(() => EventView, {
@@ -699,6 +695,11 @@ export class LiveResolver {
       ...(e.data ? { data: e.data } : {}),
     };
   }
+}
+
+/** The service's progress as the API's (one shape for the subscription and TaskView.progress). */
+function progressView(p: ProgressData): Progress {
+  return { ...p, lagSeconds: p.lagSeconds ?? undefined, etaSeconds: p.etaSeconds ?? undefined } as Progress;
 }
 
 /** A task's progress or events; a task that does not exist is a NOT_FOUND error, not a silence. */
