@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '@ferry/errors';
 import type { RespConnection } from '@ferry/resp';
 import { connectEndpoint, type Endpoint } from './endpoint.js';
+import { formatBytes } from './format.js';
 import type { KeyMapper } from './keys.js';
 import type { TargetWriter } from './target/writer.js';
 import type { Verifier } from './verification.js';
@@ -240,6 +241,10 @@ async function countFiltered(c: RespConnection, db: number, mapper: KeyMapper): 
   return n;
 }
 
+/** Elements and string bytes the sample's values are read up to, in all (see sampleValues). */
+const VALUE_ELEMENTS = 500_000;
+const VALUE_BYTES = 64 << 20;
+
 /** Compares `sample` random source keys with their target keys (through the verifier). */
 async function sampleValues(
   input: DoneCheckInput,
@@ -277,6 +282,12 @@ async function sampleValues(
     }
   }
   if (keys.length === 0) return;
+  // a budget: about half a million elements and 64 MB of strings over the sample, so that a
+  // sample of big keys costs what one of small keys does (big values by type, length and TTL)
+  const limit = {
+    elements: Math.max(512, Math.floor(VALUE_ELEMENTS / keys.length)),
+    bytes: Math.max(64 << 10, Math.floor(VALUE_BYTES / keys.length)),
+  };
   const shards = input.shards;
   const report = await input.verifier({
     source: input.sourceCluster
@@ -289,6 +300,7 @@ async function sampleValues(
     rounds: 2,
     intervalMs: 500,
     keys: keys.map((k) => ({ db: k.db, key: k.key })),
+    valueLimit: limit,
     ...(input.reservedPrefix ? { reservedPrefix: input.reservedPrefix } : {}),
     ...(input.mapper.dbMap ? { dbMap: input.mapper.dbMap } : {}),
     ...(input.mapper.renamePrefix ? { renamePrefix: input.mapper.renamePrefix } : {}),
@@ -296,8 +308,9 @@ async function sampleValues(
   });
   result.sampled = keys.length;
   result.sampleDifferences = report.differences;
+  const unread = report.valuesNotRead ?? 0;
   if (report.differences === 0) {
-    result.summary += `; ${keys.length} sampled keys equal (type, value, TTL)`;
+    result.summary += `; ${keys.length} sampled keys equal (type, value, TTL${unread ? `; ${unread} of them, longer than the check reads (${limit.elements.toLocaleString('en')} elements, ${formatBytes(limit.bytes)}), by type, length and TTL` : ''})`;
     return;
   }
   const shown = report.details

@@ -21,6 +21,8 @@ export interface VerificationRequest {
   reservedPrefix?: string;
   /** Compare these source keys only (no SCAN of either side): a sample chosen by the caller. */
   keys?: Array<{ db: number; key: Buffer }>;
+  /** Longer values are compared by type, length and expiry only (elements; bytes of a string). */
+  valueLimit?: { elements: number; bytes: number };
   signal?: AbortSignal;
   onProgress?: (p: { round: number; keysChecked: number; differences: number }) => void;
 }
@@ -41,6 +43,8 @@ export interface VerificationReport {
     targetKey: string;
     detail?: string;
   }>;
+  /** Keys whose values were longer than `valueLimit` (compared by type, length and expiry only). */
+  valuesNotRead?: number;
   durationMs: number;
 }
 

@@ -39,6 +39,13 @@ export interface CompareContext {
   target: Read;
   mode: VerifyMode;
   ttlToleranceMs: number;
+  /**
+   * Values longer than this are compared by type, length and expiry only (elements of a list, hash,
+   * set or zset; bytes of a string): a check with a time budget does not read big keys whole.
+   */
+  valueLimit?: { elements: number; bytes: number };
+  /** Told of each value left unread for `valueLimit`. */
+  onValueNotRead?: () => void;
 }
 
 /** Value comparisons running at once within a batch (each holds at most two chunks). */
@@ -106,6 +113,11 @@ export async function compareBatch(c: CompareContext, pairs: readonly KeyPair[])
     }
     if (sp >= 0 && Math.abs(sp - tp) > c.ttlToleranceMs) {
       diff(k, 'ttl', `${sp} ms left on the source, ${tp} ms on the target`);
+      continue;
+    }
+    const limit = c.valueLimit;
+    if (limit && sl > (type === 'string' ? limit.bytes : limit.elements)) {
+      c.onValueNotRead?.();
       continue;
     }
     values.push({ k, type, len: sl });

@@ -19,6 +19,7 @@ export const verifier: Verifier = async (req): Promise<VerificationReport> => {
       targetKey: d.targetKey.toString('latin1'),
       ...(d.detail ? { detail: d.detail } : {}),
     })),
+    valuesNotRead: r.valuesNotRead,
     durationMs: r.durationMs,
   };
 };

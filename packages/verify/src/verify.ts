@@ -57,6 +57,11 @@ export interface VerifyOptions {
    * which a migration leaves behind, shows as missing.
    */
   reservedPrefix?: string;
+  /**
+   * Values longer than this are compared by type, length and expiry only (elements of an aggregate;
+   * bytes of a string), and counted in the report's `valuesNotRead`. Default: every value is read.
+   */
+  valueLimit?: { elements: number; bytes: number };
   /** Compare these source keys only, one way, without a SCAN of either side (a sample the caller chose). */
   keys?: Array<{ db: number; key: Buffer }>;
   /** Differences kept in the report's details (all are counted; `onDifference` sees every one). */
@@ -79,6 +84,8 @@ export interface VerifyReport {
   counts: Record<DiffKind, number>;
   differences: number;
   details: Difference[];
+  /** Keys of round 1 whose values were longer than `valueLimit`: compared by type, length and expiry only. */
+  valuesNotRead: number;
   durationMs: number;
 }
 
@@ -225,12 +232,23 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     throw failed.reason;
   }
   const [source, target] = opened.map((r) => (r as PromiseFulfilledResult<Side>).value) as [Side, Side];
+  let round = 1;
+  let valuesNotRead = 0;
   const ctx: CompareContext = {
     source: source.read,
     target: target.read,
     mode,
     ttlToleranceMs: o.ttlToleranceMs ?? 2000,
+    ...(o.valueLimit
+      ? {
+          valueLimit: o.valueLimit,
+          onValueNotRead: () => {
+            if (round === 1) valuesNotRead++;
+          },
+        }
+      : {}),
   };
+
   const picked = (): boolean => sample >= 1 || Math.random() < sample;
   let keysChecked = 0;
   let found: Difference[] = [];
@@ -349,7 +367,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     await settle();
     const perRound = [found.length];
     // later rounds: only the previous round's differences, after a pause
-    for (let round = 2; round <= rounds && found.length > 0; round++) {
+    for (round = 2; round <= rounds && found.length > 0; round++) {
       await sleep(o.intervalMs ?? 1000, undefined, o.signal ? { signal: o.signal } : {});
       const again = found;
       found = [];
@@ -384,6 +402,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       counts,
       differences: found.length,
       details: found.slice(0, maxDetails),
+      valuesNotRead,
       durationMs: Date.now() - started,
     };
   } finally {

@@ -28,6 +28,37 @@ describe('verify', () => {
     }
   });
 
+  it('reads values up to valueLimit only: longer ones by type, length and TTL, and counted', async () => {
+    const [s, t] = await Promise.all([
+      servers.redis({ label: 'source' }),
+      servers.redis({ label: 'target' }),
+    ]);
+    const fields = Array.from({ length: 2000 }, (_, i) => [`f${i}`, `v${i}`]).flat();
+    for (const c of [s.client(), t.client()]) {
+      await c.hset('big', ...fields);
+      await c.rpush('small', 'a', 'b');
+      await c.set('long', 'x'.repeat(100_000));
+      c.disconnect();
+    }
+    const tc = t.client();
+    await tc.hset('big', 'f1999', 'changed'); // same length, one value differs
+    await tc.setrange('long', 99_999, 'y');
+    tc.disconnect();
+    const all = await verify({ source: ep(s), target: ep(t), mode: 'full', rounds: 1 });
+    expect(all.counts.value).toBe(2);
+    expect(all.valuesNotRead).toBe(0);
+    const limited = await verify({
+      source: ep(s),
+      target: ep(t),
+      mode: 'full',
+      rounds: 1,
+      valueLimit: { elements: 1000, bytes: 64 << 10 },
+    });
+    expect(limited.differences).toBe(0);
+    expect(limited.valuesNotRead).toBe(2); // "big" and "long"; "small" was read
+    expect(limited.keysChecked).toBe(all.keysChecked);
+  });
+
   it('reports each seeded difference once, with its kind; outline and length report what they can see', async () => {
     const [s, t] = await twins({ randomKeys: 0, bigKeys: { elements: 1_000_000, types: ['hash'] } });
     const src = s.client();
