@@ -1,6 +1,27 @@
 import { EventEmitter } from 'node:events';
 import type { TaskState } from './state.js';
 
+/** A shard's metrics before anything happened. */
+export function newShardMetrics(shardId: string): ShardMetrics {
+  return {
+    shardId,
+    phase: 'connecting',
+    snapshotBytes: 0,
+    snapshotBytesTotal: undefined,
+    keys: 0,
+    snapshotWriteMs: undefined,
+    keysTotal: undefined,
+    skippedKeys: 0,
+    commands: 0,
+    receivedOffset: 0,
+    appliedOffset: 0,
+    sourceOffset: 0,
+    lagBytes: 0,
+    lagMs: undefined,
+    errors: {},
+  };
+}
+
 export interface ShardMetrics {
   shardId: string;
   phase: 'connecting' | 'waiting-bgsave' | 'snapshot' | 'streaming' | 'done';

@@ -3,6 +3,10 @@ import { Crc64 } from '@ferry/rdb';
 const RESTORE = Buffer.from('$7\r\nRESTORE\r\n', 'latin1');
 const REPLACE = Buffer.from('$7\r\nREPLACE\r\n', 'latin1');
 const ABSTTL = Buffer.from('$6\r\nABSTTL\r\n', 'latin1');
+const SET = Buffer.from('$3\r\nSET\r\n', 'latin1');
+const PXAT = Buffer.from('$4\r\nPXAT\r\n', 'latin1');
+const PX = Buffer.from('$2\r\nPX\r\n', 'latin1');
+const NX = Buffer.from('$2\r\nNX\r\n', 'latin1');
 /** One checksum state for every payload (reset per payload): no object a key. */
 const crc = new Crc64();
 
@@ -52,10 +56,17 @@ export interface RestoreItem {
   value: Buffer;
   replace: boolean;
   absttl: boolean;
+  /**
+   * The decoded string, when the key goes as `SET key value [PXAT|PX ttl] [NX]` instead: a small
+   * string's cheapest form for the target (no DUMP payload to check, no CRC64 to compute here).
+   * `absttl` then picks PXAT over PX, and `replace: false` adds NX (a nil reply: the key existed).
+   */
+  set?: Buffer | undefined;
 }
 
 /** The RESP size of a RESTORE of `it`. */
 export function restoreSize(it: RestoreItem): number {
+  if (it.set) return setSize(it, it.set);
   const ttlDigits = digitCount(it.ttl);
   const payload = 1 + it.value.length + 10;
   return (
@@ -74,6 +85,7 @@ export function restoreSize(it: RestoreItem): number {
  * byte, value, RDB version, CRC64) built in place; returns the offset after it.
  */
 export function writeRestore(out: Buffer, o: number, it: RestoreItem, rdbVersion: number): number {
+  if (it.set) return writeSet(out, o, it, it.set);
   const { key, ttl, value } = it;
   const ttlDigits = digitCount(ttl);
   const payload = 1 + value.length + 10;
@@ -103,6 +115,45 @@ export function writeRestore(out: Buffer, o: number, it: RestoreItem, rdbVersion
   out[o++] = 10;
   if (it.replace) o += REPLACE.copy(out, o);
   if (it.absttl) o += ABSTTL.copy(out, o);
+  return o;
+}
+
+function setSize(it: RestoreItem, data: Buffer): number {
+  let n =
+    4 +
+    SET.length +
+    (3 + digitCount(it.key.length) + it.key.length + 2) +
+    (3 + digitCount(data.length) + data.length + 2);
+  if (it.ttl > 0) {
+    const ttlDigits = digitCount(it.ttl);
+    n += (it.absttl ? PXAT.length : PX.length) + 3 + digitCount(ttlDigits) + ttlDigits + 2;
+  }
+  return n + (it.replace ? 0 : NX.length);
+}
+
+function writeSet(out: Buffer, o: number, it: RestoreItem, data: Buffer): number {
+  const { key, ttl } = it;
+  out[o++] = 42; // *
+  out[o++] = 48 + 3 + (ttl > 0 ? 2 : 0) + (it.replace ? 0 : 1);
+  out[o++] = 13;
+  out[o++] = 10;
+  o += SET.copy(out, o);
+  o = bulkHeader(out, o, key.length);
+  o += key.copy(out, o);
+  out[o++] = 13;
+  out[o++] = 10;
+  o = bulkHeader(out, o, data.length);
+  o += data.copy(out, o);
+  out[o++] = 13;
+  out[o++] = 10;
+  if (ttl > 0) {
+    o += (it.absttl ? PXAT : PX).copy(out, o);
+    o = bulkHeader(out, o, digitCount(ttl));
+    o = digits(out, o, ttl);
+    out[o++] = 13;
+    out[o++] = 10;
+  }
+  if (!it.replace) o += NX.copy(out, o);
   return o;
 }
 

@@ -1,73 +1,21 @@
 import { Worker } from 'node:worker_threads';
 import { FerryError, type FerryErrorCode, isFerryError } from '@ferry/errors';
-import { dumpPayload, type KeyEntry, RdbParser } from '@ferry/rdb';
-import { freeBytes, ReplicaLink, type StreamCommand, type SyncStart } from '@ferry/replication';
-import { type Arg, ReplyError, type RespConnection, type WireCommand } from '@ferry/resp';
-import type { ShardCheckpoint } from './checkpoint.js';
-import { COMMANDS, commandName, keyPositions, replaySafe } from './commands.js';
+import { freeBytes, ReplicaLink, type SyncStart } from '@ferry/replication';
+import type { Arg, RespConnection } from '@ferry/resp';
 import { connectEndpoint, type Endpoint, endpointName } from './endpoint.js';
-import type { ShardMetrics, TaskEvents } from './events.js';
+import { newShardMetrics, type ShardMetrics, type TaskEvents } from './events.js';
 import { OwnKeys } from './ferry-keys.js';
 import { formatBytes } from './format.js';
-import type { TaskIdentity } from './identity.js';
-import { type DbRoute, type KeyMapper, mapKey } from './keys.js';
-import type { RateLimiter } from './limiter.js';
-import type { MovedKeys } from './moved.js';
-import type { RateLimit, ResolvedOptions } from './options.js';
+import type { KeyMapper } from './keys.js';
 import type { ShardSpec } from './plugins.js';
-import { encodeRestores, type RestoreItem } from './restore.js';
-import { Rewriter } from './rewrite.js';
-import { CODIS_SLOTS, codisSlot, keySlot, SLOTS, slotTag } from './slot.js';
-import type { SnapshotWorkerData, WorkerMessage, WorkerTarget } from './snapshot-worker.js';
-import { type ProxyKind, proxyName, proxyRefuses } from './target/proxy.js';
-import { describeCommand, type TargetWriter } from './target/writer.js';
-import { rdbVersionOf } from './versions.js';
-
-export interface ShardContext {
-  taskId: string;
-  shard: ShardSpec;
-  writer: TargetWriter;
-  mapper: KeyMapper;
-  options: ResolvedOptions;
-  limiter: RateLimiter;
-  spoolDir: string;
-  signal: AbortSignal;
-  loadCheckpoint(): ShardCheckpoint | undefined;
-  saveCheckpoint(c: ShardCheckpoint): Promise<void>;
-  emit<E extends keyof TaskEvents>(event: E, payload: TaskEvents[E]): void;
-  /** Called once the snapshot is loaded and the stream is being applied. */
-  onStreaming(): void;
-  /** A promise while the task is paused. */
-  gate(): Promise<void> | undefined;
-  /** Keys the source cluster moved between shards, shared by the task's shards. */
-  moved: MovedKeys;
-  /**
-   * The target's mapped dbs held nothing when the task first started: whatever is in them is this
-   * task's, so a snapshot written again may first remove what an earlier pass wrote.
-   */
-  targetOwned: boolean;
-  /** How many shards the task has: with one, everything the task wrote is this shard's. */
-  shardCount: number;
-  /** The task's settings, recorded in every checkpoint. */
-  identity: TaskIdentity;
-  /**
-   * Around a flush of the target (a re-snapshot's, or the source's FLUSHALL/FLUSHDB replayed): the
-   * task's own keys there go too, and the task puts its lease back after it.
-   */
-  targetFlush?: { begin(): void; end(): Promise<void> };
-  /** A target db written to for the first time (a snapshot thread tells the task's thread). */
-  onWroteDb?(db: number): void;
-  /** Write the snapshot on a worker thread of this shard's own, built from these parts. */
-  snapshotWorker?: SnapshotWorkerSpec;
-}
-
-/** What a snapshot worker is built from, beyond the shard's context. */
-export interface SnapshotWorkerSpec {
-  target: WorkerTarget;
-  forceDb0: boolean;
-  /** This shard's part of the task's rate limit, now. */
-  rate(): RateLimit;
-}
+import { pickSource, type ShardContext, type SnapshotJob, type SnapshotWorkerSpec } from './shard-context.js';
+import { ShardNotices } from './shard-notices.js';
+import { keySlot, slotTag } from './slot.js';
+import { SlotOwners } from './slot-owners.js';
+import type { SnapshotWorkerData, WorkerMessage } from './snapshot-worker.js';
+import { SnapshotWriter } from './snapshot-writer.js';
+import { StreamBatch } from './stream-batch.js';
+import { WritesInFlight } from './writes-in-flight.js';
 
 /**
  * The process's Node options less a `@ferry/source` condition (tests resolve the packages' sources
@@ -94,28 +42,8 @@ function snapshotWorkerUrl(): URL {
 
 const STREAM_BATCH = 512;
 const MAX_BATCHES_IN_FLIGHT = 64;
-const SNAPSHOT_BATCH = 512;
 const CHECKPOINT_EVERY_MS = 1000;
 const METRICS_EVERY_MS = 1000;
-
-/** What `writeSnapshot` needs to know of the snapshot it writes. */
-export interface SnapshotJob {
-  /** RESTORE … REPLACE (a snapshot written again, or the "replace" policy). */
-  replace: boolean;
-  /** The payload's size when the source announced it. */
-  snapshotBytes?: number;
-  /** The spool file holding the payload from its first byte (a checksum thread reads it there). */
-  path?: string;
-  /** Called once the parser holds the spool file open (it may be removed from then on). */
-  onOpened?: () => void;
-}
-
-interface RestoreSpec {
-  ttl: number;
-  rdbVersion: number;
-  replace: boolean;
-  absttl: boolean;
-}
 
 /** The target dbs a task writes to (db 0 alone on a cluster). */
 export function targetDbs(mapper: KeyMapper, cluster: boolean): number[] {
@@ -126,30 +54,6 @@ export function targetDbs(mapper: KeyMapper, cluster: boolean): number[] {
     if (r) dbs.add(r.db);
   }
   return [...dbs].sort((a, b) => a - b);
-}
-
-/** RESTORE as arguments (the path for single keys, retries and error messages). */
-function restoreArgs(key: Buffer, rdbType: number, raw: Buffer, r: RestoreSpec): Arg[] {
-  const args: Arg[] = ['RESTORE', key, r.ttl, dumpPayload(rdbType, raw, r.rdbVersion)];
-  if (r.replace) args.push('REPLACE');
-  if (r.absttl) args.push('ABSTTL');
-  return args;
-}
-
-interface BulkItem extends RestoreItem {
-  route: DbRoute;
-  slot: number | undefined;
-  e: KeyEntry;
-}
-
-interface BulkGroup {
-  db: number;
-  slot: number | undefined;
-  items: BulkItem[];
-  rdbVersion: number;
-  replace: boolean;
-  /** The target takes ABSTTL (used for the keys with an expiry). */
-  absttl: boolean;
 }
 
 interface Pending {
@@ -171,9 +75,10 @@ export class ShardRunner {
   private heartbeatConn: RespConnection | undefined;
   private replid = '';
   private applied = 0;
+  /** Whether keys may go as RESTORE (false once the target refused one: the rewrite path). */
   private restoreAllowed: boolean;
-  private readonly rewriter: Rewriter;
-  private readonly warned = new Set<string>();
+  readonly notices: ShardNotices;
+  readonly owners: SlotOwners;
   private failure: Error | undefined;
   /** Offsets already applied per checkpoint domain (slot, or 0 for a standalone target), from the target. */
   private domainDone = new Map<number, number>();
@@ -210,52 +115,15 @@ export class ShardRunner {
     const s = ctx.shard;
     this.own = new OwnKeys(ctx.options.reservedPrefix);
     this.source = pickSource(s);
-    this.metrics = {
-      shardId: s.id,
-      phase: 'connecting',
-      snapshotBytes: 0,
-      snapshotBytesTotal: undefined,
-      keys: 0,
-      snapshotWriteMs: undefined,
-      keysTotal: undefined,
-      skippedKeys: 0,
-      commands: 0,
-      receivedOffset: 0,
-      appliedOffset: 0,
-      sourceOffset: 0,
-      lagBytes: 0,
-      lagMs: undefined,
-      errors: {},
-    };
-    const w = ctx.writer;
+    this.metrics = newShardMetrics(s.id);
+    this.notices = new ShardNotices(ctx.emit, ctx.taskId, s.id, this.metrics);
+    this.owners = new SlotOwners(s, ctx.shardCount, ctx.moved, this.notices, () => this.name);
     // codis-proxy refuses RESTORE: the rewrite path, whatever the write mode says
-    this.restoreAllowed = ctx.options.writeMode !== 'rewrite' && w.proxy !== 'codis';
-    this.rewriter = new Rewriter(
-      {
-        multiHset: w.atLeast('4.0.0'),
-        streamMeta: w.atLeast('7.0.0'),
-        createConsumer: w.atLeast('6.2.0'),
-        fieldTtl: w.atLeast('7.4.0'),
-      },
-      (m) => this.warnOnce(m),
-    );
+    this.restoreAllowed = ctx.options.writeMode !== 'rewrite' && ctx.writer.proxy !== 'codis';
   }
 
   get name(): string {
     return `${this.ctx.shard.id} (${endpointName(this.source)})`;
-  }
-
-  private warnOnce(message: string, key?: Buffer, command?: string): void {
-    const id = message;
-    if (this.warned.has(id)) return;
-    this.warned.add(id);
-    this.ctx.emit('task:warning', {
-      taskId: this.ctx.taskId,
-      shardId: this.ctx.shard.id,
-      message,
-      ...(key ? { key: key.toString('latin1') } : {}),
-      ...(command ? { command } : {}),
-    });
   }
 
   /** The node this shard reads from now. */
@@ -274,7 +142,7 @@ export class ShardRunner {
     s.replicas = spec.replicas;
     if (spec.slots) s.slots = spec.slots;
     if (spec.slotScheme) s.slotScheme = spec.slotScheme;
-    this.ownSlots = undefined; // the slots may have changed
+    this.owners.reset(); // the slots may have changed
     const cur = this.source;
     const keep =
       s.preferReplica === false
@@ -372,7 +240,7 @@ export class ShardRunner {
         ...(start.mode === 'full' && start.resumeRefused ? { resumeRefused: start.resumeRefused } : {}),
       });
       if (start.mode === 'full' && start.resumeRefused) {
-        this.warnOnce(
+        this.notices.warn(
           `full resync of ${this.name}: ${start.resumeRefused}; keys are written again with REPLACE`,
         );
       }
@@ -526,395 +394,26 @@ export class ShardRunner {
       ...(link.snapshotPath ? { path: link.snapshotPath } : {}),
     };
     if (ctx.snapshotWorker && job.path) await this.writeSnapshotInWorker(link, job);
-    else await this.writeSnapshot(link.snapshot(signal), job);
-  }
-
-  /**
-   * Parses the snapshot and writes its keys to the target: on the task's thread, or (the same code)
-   * on a snapshot worker thread of its own, see `snapshot-worker.ts`.
-   * @internal
-   */
-  async writeSnapshot(input: AsyncIterable<Buffer>, job: SnapshotJob): Promise<void> {
-    const { ctx } = this;
-    const { writer, mapper, options, signal, limiter } = ctx;
-    const replace = job.replace;
-    const abs = writer.atLeast('5.0.0');
-    const targetRdb = rdbVersionOf(writer.version);
-    const parser = new RdbParser(input, {
-      rawLimit: options.bigKeyThreshold,
-      checksumThread: (job.snapshotBytes ?? Number.POSITIVE_INFINITY) > 16 << 20,
-      // the thread reads the spool itself: no chunk copied to it
-      ...(job.path ? { checksumFile: job.path } : {}),
-    });
-    job.onOpened?.();
-    // commands written and not yet acknowledged, at most maxInflight, and their values' bytes, at
-    // most maxInFlightBytes: a window of big values cannot pile up in memory
-    let inflight = 0;
-    let inflightBytes = 0;
-    const waiters: Array<() => void> = [];
-    const pass = this.pass;
-    const track = (p: Promise<unknown>, weight = 1, bytes = 0): void => {
-      inflight += weight;
-      inflightBytes += bytes;
-      this.ownWork(
-        p
-          .then(
-            () => undefined,
-            (err: unknown) => this.failPass(pass, err),
-          )
-          .finally(() => {
-            inflight -= weight;
-            inflightBytes -= bytes;
-            waiters.shift()?.();
-          }),
+    else {
+      const w = new SnapshotWriter(
+        {
+          ctx,
+          metrics: this.metrics,
+          own: this.own,
+          notices: this.notices,
+          owners: this.owners,
+          noteDb: (db) => this.noteDb(db),
+          track: (p) => void this.ownWork(p),
+          failed: () => this.failure,
+        },
+        this.restoreAllowed,
       );
-    };
-    const maxInflight = options.maxInFlight * Math.max(1, writer.masters().length);
-    const now = (): number => Date.now();
-    let firstKeyAt: number | undefined;
-    for await (const batch of parser.batches(SNAPSHOT_BATCH)) {
-      firstKeyAt ??= performance.now();
-      if (this.failure) throw this.failure;
-      signal.throwIfAborted();
-      const gate = ctx.gate();
-      if (gate) await gate;
-      this.metrics.snapshotBytes = parser.offset;
-      // RESTOREs of values already in memory go out as one unit per target node and db
-      const bulk = new Map<string, BulkGroup>();
-      let bulkBytes = 0;
-      const sendBulk = (): void => {
-        for (const g of bulk.values())
-          track(
-            this.restoreBulk(g),
-            g.items.length,
-            g.items.reduce((n, it) => n + it.value.length, 0),
-          );
-        bulk.clear();
-        bulkBytes = 0;
-      };
-      for (const e of batch) {
-        if (e.kind === 'function') {
-          if (!writer.atLeast('7.0.0')) {
-            this.warnOnce('the source has Redis functions; the target (before 7.0) cannot load them');
-            continue;
-          }
-          if (writer.proxy) {
-            this.warnOnce(
-              `the source has Redis functions; a ${writer.proxy} target cannot load them (load them on its servers)`,
-            );
-            continue;
-          }
-          await writer.broadcast(0, ['FUNCTION', 'LOAD', 'REPLACE', e.code]);
-          continue;
-        }
-        if (e.kind === 'module-aux') {
-          this.warnOnce(`the snapshot carries data of module ${e.name}: the target needs that module loaded`);
-          continue;
-        }
-        if (e.kind !== 'key') continue;
-        const route = mapper.route(e.db);
-        if (this.own.is(e.key)) {
-          this.metrics.skippedKeys++; // Ferry's own keys (a heartbeat) are not migrated
-          continue;
-        }
-        if (
-          !route ||
-          (mapper.filter && !mapper.filter(e.key)) ||
-          (e.expireAtMs !== undefined && e.expireAtMs <= now())
-        ) {
-          this.metrics.skippedKeys++;
-          continue;
-        }
-        // a batch of big values already read goes out before more are read (it counts too)
-        if (bulkBytes > 0 && inflightBytes + bulkBytes >= options.maxInFlightBytes) sendBulk();
-        while (inflight >= maxInflight || (inflight > 0 && inflightBytes >= options.maxInFlightBytes))
-          await new Promise<void>((r) => waiters.push(r));
-        if (this.failure) throw this.failure;
-        const raw = e.captured ?? (await e.raw());
-        if (e.empty) {
-          this.metrics.skippedKeys++;
-          continue;
-        }
-        if (limiter.active) {
-          await limiter.take(1, raw?.length ?? e.sizeHint.bytes ?? 0, signal);
-          // under a rate limit one batch lasts long: a pause holds at the next key, not the next batch
-          const held = ctx.gate();
-          if (held) await held;
-        }
-        const key = mapKey(e.key, route.prefix);
-        if (key.length > writer.maxKeyBytes) {
-          this.metrics.skippedKeys++;
-          this.unsupported(
-            `key ${JSON.stringify(`${key.subarray(0, 60).toString('latin1')}…`)} (${key.length} bytes) was not written: longer than the target takes (${writer.maxKeyBytes} bytes)`,
-            key.subarray(0, 200),
-            'RESTORE',
-          );
-          continue;
-        }
-        this.checkOwner(e.key);
-        this.noteDb(route.db);
-        const slot = writer.cluster ? keySlot(key) : undefined;
-        this.metrics.keys++;
-        const useRestore =
-          raw !== undefined &&
-          (options.writeMode === 'restore' ||
-            (this.restoreAllowed &&
-              (parser.version <= targetRdb || e.type === 'module' || !writer.versionKnown)));
-        if (useRestore) {
-          const absttl = e.expireAtMs !== undefined && abs;
-          const ttl = e.expireAtMs === undefined ? 0 : abs ? e.expireAtMs : Math.max(1, e.expireAtMs - now());
-          if (e.captured) {
-            const id = writer.cluster ? writer.nodeName(slot) : String(route.db);
-            let g = bulk.get(id);
-            if (!g) {
-              g = {
-                db: route.db,
-                slot,
-                items: [],
-                rdbVersion: parser.version,
-                replace,
-                absttl: abs,
-              };
-              bulk.set(id, g);
-            }
-            g.items.push({ route, slot, key, e, value: raw, ttl, rdbType: e.rdbType, replace, absttl });
-            bulkBytes += raw.length;
-          } else {
-            const r = { ttl, rdbVersion: parser.version, replace, absttl };
-            track(this.restore(route, slot, key, restoreArgs(key, e.rdbType, raw, r), e, raw), 1, raw.length);
-          }
-        } else if (e.captured) {
-          track(this.rewrite(route, slot, key, e, raw, replace), 1, raw?.length ?? 0);
-        } else {
-          // the value is still in the stream: read it before the parser moves on
-          await this.rewrite(route, slot, key, e, raw, replace).catch((err: unknown) => this.fail(err));
-        }
+      try {
+        await w.write(link.snapshot(signal), job);
+      } finally {
+        this.restoreAllowed = w.restoreAllowed;
       }
-      sendBulk();
     }
-    while (inflight > 0) await new Promise<void>((r) => waiters.push(r));
-    if (this.failure) throw this.failure;
-    this.metrics.snapshotBytes = parser.offset;
-    this.metrics.snapshotWriteMs = firstKeyAt === undefined ? 0 : performance.now() - firstKeyAt;
-  }
-
-  /** One unit of RESTOREs; a key the target did not take is sent again alone, where its error is dealt with. */
-  private async restoreBulk(g: BulkGroup): Promise<void> {
-    const unit = encodeRestores(g.items, g.rdbVersion);
-    const replies = await this.ctx.writer.sendBulk(g.db, g.slot, [unit], g.items.length);
-    for (let i = 0; i < replies.length; i++) {
-      if (!(replies[i] instanceof ReplyError)) continue;
-      const it = g.items[i] as BulkItem;
-      await this.restore(
-        it.route,
-        it.slot,
-        it.key,
-        restoreArgs(it.key, it.rdbType, it.value, {
-          ttl: it.ttl,
-          rdbVersion: g.rdbVersion,
-          replace: it.replace,
-          absttl: it.absttl,
-        }),
-        it.e,
-        it.value,
-      );
-    }
-  }
-
-  private async restore(
-    route: DbRoute,
-    slot: number | undefined,
-    key: Buffer,
-    args: Arg[],
-    e: KeyEntry,
-    raw: Buffer,
-  ): Promise<void> {
-    const { writer, options } = this.ctx;
-    try {
-      await writer.send(route.db, slot, args, { idempotent: true });
-    } catch (err) {
-      const reply = err instanceof FerryError && err.cause instanceof ReplyError ? err.cause : undefined;
-      if (reply && /BUSYKEY/.test(reply.message)) {
-        this.keyExists(key, err);
-        return;
-      }
-      // the target cannot take this payload (older RDB version, RESTORE disabled or renamed): rewrite
-      if (
-        reply &&
-        options.writeMode === 'auto' &&
-        e.type !== 'module' &&
-        /DUMP payload version|Bad data format|unknown command|NOPERM/i.test(reply.message)
-      ) {
-        if (this.restoreAllowed) {
-          this.restoreAllowed = false;
-          this.warnOnce(
-            `the target refused RESTORE (${reply.message}): switching to the rewrite path`,
-            key,
-            'RESTORE',
-          );
-        }
-        await this.rewrite(route, slot, key, e, raw, args.includes('REPLACE'));
-        return;
-      }
-      if (reply && /DUMP payload version|Bad data format/i.test(reply.message)) {
-        throw new FerryError(
-          'TARGET_WRITE_FAILED',
-          `target refused the serialized value of ${JSON.stringify(key.toString('latin1'))} (${reply.message}): it is older than the source; use --write-mode rewrite`,
-          { cause: err },
-        );
-      }
-      throw err;
-    }
-  }
-
-  /**
-   * Rebuilds a value with type-specific commands into a temporary key in the same slot, then
-   * renames it over the key: a retry never duplicates elements, readers never see half a value.
-   */
-  private async rewrite(
-    route: DbRoute,
-    slot: number | undefined,
-    key: Buffer,
-    e: KeyEntry,
-    raw: Buffer | undefined,
-    replace: boolean,
-  ): Promise<void> {
-    const { writer } = this.ctx;
-    if (writer.proxy) {
-      await this.rewriteInPlace(route, key, e, raw, replace);
-      return;
-    }
-    const tmp = Buffer.from(
-      // named per shard: two shards' keys in one target slot never share one
-      `${this.own.prefix}tmp:{${slotTag(slot ?? keySlot(key))}}:${this.ctx.taskId}:${this.ctx.shard.id}:${this.metrics.keys}`,
-    );
-    const send = (cmds: Arg[][]): Promise<unknown> =>
-      cmds.length ? writer.sendGroup(route.db, slot, cmds, false, { idempotent: true }) : Promise.resolve();
-    await send([['DEL', tmp]]);
-    const chunks = raw !== undefined && e.captured ? (e.decoded() ?? []) : undefined;
-    try {
-      if (chunks) {
-        const cmds: Arg[][] = [];
-        for (const c of chunks) cmds.push(...this.rewriter.commands(tmp, c));
-        await send(cmds);
-      } else {
-        for await (const c of e.chunks()) await send(this.rewriter.commands(tmp, c));
-      }
-    } finally {
-      this.rewriter.endValue();
-    }
-    const tail: Arg[][] = [];
-    if (e.expireAtMs !== undefined) tail.push(['PEXPIREAT', tmp, e.expireAtMs]);
-    tail.push([replace ? 'RENAME' : 'RENAMENX', tmp, key]);
-    const replies = await writer.sendGroup(route.db, slot, tail, false, { idempotent: true });
-    if (!replace && replies[replies.length - 1] === 0) {
-      await send([['DEL', tmp]]);
-      this.keyExists(key);
-      return;
-    }
-  }
-
-  /**
-   * The rewrite path behind a proxy, which has no RENAME: the key itself is emptied and rebuilt
-   * (readers may see it partly written; a retry empties it again first). Values the proxy cannot
-   * write (a stream through twemproxy) are reported and left out.
-   */
-  private async rewriteInPlace(
-    route: DbRoute,
-    key: Buffer,
-    e: KeyEntry,
-    raw: Buffer | undefined,
-    replace: boolean,
-  ): Promise<void> {
-    const { writer } = this.ctx;
-    const proxy = writer.proxy as ProxyKind;
-    if (!replace && Number(await writer.send(route.db, undefined, ['EXISTS', key])) === 1) {
-      this.keyExists(key);
-      return;
-    }
-    const send = async (cmds: Arg[][]): Promise<boolean> => {
-      for (const c of cmds) {
-        const why = proxyRefuses(proxy, String(c[0]).toLowerCase(), [key]);
-        if (why) {
-          this.warnOnce(
-            `key ${JSON.stringify(key.toString('latin1'))} (${e.type}) was not written: ${why}`,
-            key,
-            String(c[0]),
-          );
-          this.metrics.skippedKeys++;
-          await writer.send(route.db, undefined, ['DEL', key], { idempotent: true });
-          return false;
-        }
-      }
-      if (cmds.length) await writer.sendGroup(route.db, undefined, cmds, false, { idempotent: true });
-      return true;
-    };
-    await writer.send(route.db, undefined, ['DEL', key], { idempotent: true });
-    const chunks = raw !== undefined && e.captured ? (e.decoded() ?? []) : undefined;
-    try {
-      if (chunks) {
-        const cmds: Arg[][] = [];
-        for (const c of chunks) cmds.push(...this.rewriter.commands(key, c));
-        if (!(await send(cmds))) return;
-      } else {
-        for await (const c of e.chunks()) if (!(await send(this.rewriter.commands(key, c)))) return;
-      }
-    } finally {
-      this.rewriter.endValue();
-    }
-    if (e.expireAtMs !== undefined) await send([['PEXPIREAT', key, e.expireAtMs]]);
-  }
-
-  /** The key is already on the target: skipped under the "skip" policy, else the task fails saying so. */
-  private keyExists(key: Buffer, cause?: unknown): void {
-    if (this.ctx.options.conflict === 'skip') {
-      this.metrics.skippedKeys++;
-      return;
-    }
-    throw new FerryError(
-      'TARGET_WRITE_FAILED',
-      `key ${JSON.stringify(key.toString('latin1'))} already exists on the target (conflict policy "fail"; use --conflict replace or skip)`,
-      cause === undefined ? undefined : { cause },
-    );
-  }
-
-  /** This shard's slots as a mask, with its scheme's slot function; undefined without slots. */
-  private slotMask(): { mask: Uint8Array; slotOf: (key: Buffer) => number } | undefined {
-    const { slots, slotScheme } = this.ctx.shard;
-    if (!slots) return undefined;
-    const codis = slotScheme === 'codis';
-    const mask = new Uint8Array(codis ? CODIS_SLOTS : SLOTS);
-    for (const [a, b] of slots) mask.fill(1, a, b + 1);
-    return { mask, slotOf: codis ? codisSlot : keySlot };
-  }
-
-  /** The slot mask the stray check uses: only where several shards write one target (null: none). */
-  private ownSlots: ReturnType<ShardRunner['slotMask']> | null | undefined;
-  private strayed = false;
-
-  /** Whether checkOwner has anything to check (several shards, this one with slots). */
-  get tracksOwners(): boolean {
-    if (this.ownSlots === undefined) this.ownSlots = (this.ctx.shardCount > 1 && this.slotMask()) || null;
-    return this.ownSlots !== null;
-  }
-
-  /**
-   * A key of this shard's source about to be written: one outside the shard's slots (and not of a
-   * slot known to be moving) is noted first, so that no re-snapshot of the task takes it for a stale
-   * key of the shard whose slot it is (see MovedKeys.strays).
-   */
-  checkOwner(key: Buffer): void {
-    if (!this.tracksOwners) return;
-    const own = this.ownSlots as NonNullable<ShardRunner['ownSlots']>;
-    const home = own.slotOf(key);
-    if (own.mask[home] || this.ctx.moved.unsettledSlots.has(home)) return;
-    this.ctx.moved.stray();
-    if (this.strayed) return;
-    this.strayed = true;
-    this.warnOnce(
-      `${this.name} holds keys outside the slots it was found with (${JSON.stringify(key.subarray(0, 60).toString('latin1'))} the first): a router of the source does not read them there; Ferry copies them, and no re-snapshot of this task removes keys by slot`,
-      key.subarray(0, 200),
-    );
   }
 
   /**
@@ -932,7 +431,7 @@ export class ShardRunner {
     const { ctx } = this;
     const w = ctx.writer;
     const cannot = (why: string): void =>
-      this.warnOnce(
+      this.notices.warn(
         `full resync of ${this.name}: ${why}, so keys the source deleted since the earlier snapshot may remain on the target; verify after the migration (ferry verify) and remove extra keys it reports`,
       );
     if (w.proxy) return cannot(`the target is a ${w.proxy} proxy and cannot be emptied through it`);
@@ -958,7 +457,7 @@ export class ShardRunner {
       });
       return;
     }
-    const own = this.slotMask();
+    const own = this.owners.mask();
     if (!own) return cannot("the source topology does not say which keys are this shard's");
     const strays = (): string =>
       `the source held ${ctx.moved.strays} key(s) outside their shard's slots (a key of this shard's slots on the target may be another shard's)`;
@@ -1155,35 +654,11 @@ export class ShardRunner {
   private advancing = false;
   /** Passes run so far (a retry is a new pass), and the writes of the current one still in flight. */
   private pass = 0;
-  private readonly passWork = new Set<Promise<unknown>>();
+  private readonly passWork = new WritesInFlight();
 
-  /** Counts `p` among this pass's writes in flight (a retry waits for them) until it settles. */
-  /**
-   * Lets the writes of the pass so far settle (bounded: a target that never answers fails the
-   * next pass's writes the same way); nothing of them touches what comes after.
-   */
-  async settleWrites(ms = 30_000): Promise<void> {
-    const leftover = [...this.passWork];
-    this.passWork.clear();
-    if (leftover.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled(leftover),
-      new Promise<void>((r) => {
-        timer = setTimeout(r, ms);
-        timer.unref();
-      }),
-    ]);
-    clearTimeout(timer);
-  }
-
-  /** Whether keys may go as RESTORE (false once the target refused one: the rewrite path). */
-  get restoreAllowedForSnapshot(): boolean {
-    return this.restoreAllowed;
-  }
-
-  set restoreAllowedForSnapshot(v: boolean) {
-    this.restoreAllowed = v;
+  /** Lets the writes of the passes so far settle (see WritesInFlight). */
+  settleWrites(ms = 30_000): Promise<void> {
+    return this.passWork.settle(ms);
   }
 
   /**
@@ -1292,9 +767,7 @@ export class ShardRunner {
   }
 
   private ownWork(p: Promise<void>): Promise<void> {
-    this.passWork.add(p);
-    void p.finally(() => this.passWork.delete(p));
-    return p;
+    return this.passWork.add(p);
   }
 
   /** A failure of pass `pass`'s writes: this pass's failure, unless a retry has begun since. */
@@ -1339,19 +812,19 @@ export class ShardRunner {
   }
   /** @internal */
   warn(message: string, key?: Buffer, command?: string): void {
-    this.warnOnce(message, key, command);
+    this.notices.warn(message, key, command);
   }
-  private unsupportedShown = 0;
-  /** @internal a command the target cannot take: an event per key and command (the first 1000), counted always */
+  /** @internal a command the target cannot take (see ShardNotices.unsupported) */
   unsupported(message: string, key: Buffer | undefined, command: string): void {
-    this.metrics.unsupported = this.metrics.unsupported ?? {};
-    this.metrics.unsupported[command] = (this.metrics.unsupported[command] ?? 0) + 1;
-    if (this.warned.has(message)) return;
-    if (this.unsupportedShown++ < 1000) this.warnOnce(message, key, command);
-    else if (this.unsupportedShown === 1001)
-      this.warnOnce(
-        'more commands the target cannot take were not applied: their counts are in the shard metrics (unsupported)',
-      );
+    this.notices.unsupported(message, key, command);
+  }
+  /** @internal */
+  get tracksOwners(): boolean {
+    return this.owners.tracking;
+  }
+  /** @internal */
+  checkOwner(key: Buffer): void {
+    this.owners.check(key);
   }
   /** @internal the source key the heartbeat is written to */
   get heartbeatKey(): Buffer {
@@ -1370,11 +843,6 @@ function sameNode(a: Endpoint, b: Endpoint): boolean {
   return a.host === b.host && a.port === b.port;
 }
 
-/** Where a shard is read from: its first replica unless told to follow the primary. */
-function pickSource(s: ShardSpec): Endpoint {
-  return (s.preferReplica === false ? undefined : s.replicas[0]) ?? s.primary;
-}
-
 const IDLE = Symbol('idle');
 
 /** The iterator's next value, or IDLE when none came within `ms` (the pending next() is kept). */
@@ -1391,387 +859,4 @@ function nextOrIdle<T>(it: AsyncIterator<T>, ms: number): Promise<IteratorResult
       timer = setTimeout(() => r(IDLE), ms);
     }),
   ]).finally(() => clearTimeout(timer));
-}
-
-interface Group {
-  /** Target db the group starts in, and the one its SELECTs leave it in (standalone). */
-  db: number;
-  endDb: number;
-  slot: number | undefined;
-  cmds: WireCommand[];
-  unsafe: boolean;
-  lastOffset: number;
-}
-
-/**
- * Commands of the stream on their way to the target. A standalone target gets one group (SELECTs
- * inside); a cluster target one group per slot. A group holding a command that is not replay-safe
- * is sent in MULTI/EXEC with its checkpoint key, so after a crash the target itself says whether it
- * was applied.
- */
-class StreamBatch {
-  private readonly groups = new Map<number, Group>();
-  private readonly order: Array<Group | { broadcast: Arg[]; db: number }> = [];
-  /** Source transaction being collected (MULTI seen, EXEC not yet). */
-  private tx: StreamCommand[] | undefined;
-  size = 0;
-  lastOffset = 0;
-
-  constructor(private readonly shard: ShardRunner) {}
-
-  get empty(): boolean {
-    return this.size === 0 && this.lastOffset === 0;
-  }
-
-  get inTransaction(): boolean {
-    return this.tx !== undefined;
-  }
-
-  add(cmd: StreamCommand): void {
-    this.lastOffset = cmd.offset;
-    const name = commandName(cmd.argv);
-    if (this.tx) {
-      if (name === 'exec') {
-        const tx = this.tx;
-        this.tx = undefined;
-        this.addTransaction(tx);
-      } else if (name === 'discard') this.tx = undefined;
-      else this.tx.push(cmd);
-      return;
-    }
-    if (name === 'multi') {
-      this.tx = [];
-      return;
-    }
-    this.addOne(cmd, undefined);
-  }
-
-  /** A source transaction: kept atomic when its keys share a slot (always on a standalone target). */
-  private addTransaction(cmds: StreamCommand[]): void {
-    const { writer } = this.shard.context;
-    if (!writer.cluster) {
-      for (const c of cmds) this.addOne(c, undefined);
-      return;
-    }
-    const slots = new Set<number>();
-    for (const c of cmds) for (const k of this.keysOf(c.argv)) slots.add(keySlot(k));
-    if (slots.size > 1) {
-      this.shard.warn(
-        `a source transaction (MULTI/EXEC) spans ${slots.size} slots of the target cluster: its commands were applied one by one, not atomically`,
-        undefined,
-        'MULTI',
-      );
-    }
-    for (const c of cmds) this.addOne(c, slots.size === 1 ? [...slots][0] : undefined);
-  }
-
-  private keysOf(argv: Buffer[]): Buffer[] {
-    const spec = COMMANDS.get(commandName(argv));
-    return spec ? keyPositions(spec, argv).map((i) => argv[i] as Buffer) : [];
-  }
-
-  private group(db: number, slot: number | undefined): Group {
-    const { writer } = this.shard.context;
-    const id = writer.cluster ? (slot ?? -1) : 0;
-    let g = this.groups.get(id);
-    if (!g) {
-      g = { db, endDb: db, slot, cmds: [], unsafe: false, lastOffset: 0 };
-      this.groups.set(id, g);
-      this.order.push(g);
-    }
-    return g;
-  }
-
-  private push(db: number, slot: number | undefined, argv: WireCommand, safe: boolean, offset: number): void {
-    const { writer } = this.shard.context;
-    const domain = writer.cluster ? (slot ?? 0) : 0;
-    if (this.shard.alreadyApplied(domain, offset)) return;
-    this.shard.noteDb(db);
-    const g = this.group(db, slot);
-    if (!writer.cluster && db !== g.endDb) {
-      g.cmds.push(['SELECT', db]);
-      g.endDb = db;
-    }
-    g.cmds.push(argv);
-    if (!safe) g.unsafe = true;
-    g.lastOffset = offset;
-    this.size++;
-  }
-
-  private addOne(cmd: StreamCommand, txSlot: number | undefined): void {
-    let { argv } = cmd;
-    const { offset } = cmd;
-    const sh = this.shard;
-    const { mapper, writer, options } = sh.context;
-    let name = commandName(argv);
-    if (name === 'ping' || name === 'replconf') return;
-    if (name === 'select') {
-      sh.sourceDb = Number(argv[1]?.toString());
-      return;
-    }
-    const srcDb = sh.sourceDb;
-    // the heartbeat Ferry writes on the source comes back here, whatever the db map says
-    if (options.sourceHeartbeat && name === 'set' && argv[1]?.equals(sh.heartbeatKey)) {
-      if (argv[2]) sh.heartbeat(argv[2]);
-      return;
-    }
-    if (name === 'restore-asking' || name === 'del' || name === 'unlink') {
-      const m = this.migration(name, argv, srcDb);
-      if (!m) return;
-      if (m !== argv) {
-        argv = m;
-        name = commandName(argv);
-      }
-    }
-    const route = mapper.route(srcDb);
-    if (!route) return;
-    // the source command's keys, looked up once for the two checks that read them (neither runs for
-    // a one-shard task into a plain target: no lookup there)
-    const owners = sh.tracksOwners;
-    const known = owners || writer.proxy ? COMMANDS.get(name) : undefined;
-    const srcKeys = known ? keyPositions(known, argv).map((i) => argv[i] as Buffer) : [];
-    // a write outside this shard's slots (straight to a Codis server, say): noted before it is queued
-    if (owners) for (const k of srcKeys) sh.checkOwner(k);
-    if (writer.proxy) {
-      const why = proxyRefuses(
-        writer.proxy,
-        name,
-        srcKeys.map((k) => mapKey(k, route.prefix)),
-        writer.maxKeyBytes,
-      );
-      if (why) {
-        sh.unsupported(`${describeCommand(argv)} was not applied: ${why}`, srcKeys[0], name.toUpperCase());
-        return;
-      }
-      const as = proxyName(writer.proxy, name);
-      if (as !== name) {
-        argv = [Buffer.from(as), ...argv.slice(1)];
-        name = commandName(argv);
-      }
-    }
-    const spec = COMMANDS.get(name);
-    // the common case: keys unchanged, one target node; the command goes as it came
-    if (
-      spec &&
-      spec.first !== 0 &&
-      !writer.cluster &&
-      !writer.proxy &&
-      !route.prefix &&
-      !mapper.filter &&
-      !options.sourceHeartbeat
-    ) {
-      this.push(
-        route.db,
-        undefined,
-        argv === cmd.argv ? (cmd.raw ?? argv) : argv,
-        replaySafe(spec, argv),
-        offset,
-      );
-      return;
-    }
-    if (!spec) {
-      if (!writer.cluster && !mapper.renames && !mapper.filter) {
-        this.push(route.db, undefined, argv, false, offset);
-        return;
-      }
-      sh.warn(
-        `command ${name.toUpperCase()} is not known to Ferry and was not applied`,
-        argv[1],
-        name.toUpperCase(),
-      );
-      return;
-    }
-    const positions = keyPositions(spec, argv);
-    const out: Arg[] = argv.slice();
-    const keys: Buffer[] = [];
-    for (const i of positions) {
-      const k = argv[i] as Buffer;
-      if (options.sourceHeartbeat && k.equals(sh.heartbeatKey)) {
-        if (name === 'set' && argv[2]) sh.heartbeat(argv[2]);
-        return;
-      }
-      if (sh.own.is(k)) {
-        // the snapshot skips these too: a key under the reserved prefix is Ferry's, not the user's
-        sh.warn(
-          `${name.toUpperCase()} on a key under the reserved prefix "${sh.own.prefix}" was not applied (the key is taken for Ferry's own): choose another prefix with --reserved-prefix`,
-          k,
-          name.toUpperCase(),
-        );
-        return;
-      }
-      keys.push(k);
-      out[i] = mapKey(k, route.prefix);
-    }
-    if (mapper.filter && keys.length > 0) {
-      const pass = keys.filter((k) => (mapper.filter as (k: Buffer) => boolean)(k));
-      if (pass.length === 0) return;
-      if (pass.length < keys.length) {
-        sh.warn(
-          `${name.toUpperCase()} touches keys inside and outside the filter: applied as is`,
-          keys[0],
-          name.toUpperCase(),
-        );
-      }
-    }
-    const safe = replaySafe(spec, argv);
-    if (positions.length === 0) {
-      this.keyless(name, out, route, srcDb, safe, offset);
-      return;
-    }
-    if (!writer.cluster) {
-      this.push(route.db, undefined, out, safe, offset);
-      return;
-    }
-    const slots = positions.map((i) => keySlot(out[i] as Buffer));
-    const first = slots[0] as number;
-    if (slots.every((s) => s === first)) {
-      this.push(0, txSlot ?? first, out, safe, offset);
-      return;
-    }
-    // keys in several slots: commands that are a list of independent keys split cleanly
-    if (name === 'del' || name === 'unlink' || name === 'mset' || name === 'pfcount') {
-      const per = new Map<number, Arg[]>();
-      const stride = name === 'mset' ? 2 : 1;
-      for (let j = 0; j < positions.length; j++) {
-        const s = slots[j] as number;
-        let part = per.get(s);
-        if (!part) {
-          part = [out[0] as Arg];
-          per.set(s, part);
-        }
-        const at = positions[j] as number;
-        for (let x = 0; x < stride; x++) part.push(out[at + x] as Arg);
-      }
-      for (const [s, part] of per) this.push(0, s, part, safe, offset);
-      return;
-    }
-    sh.warn(
-      `${describeCommand(argv)} spans several slots of the target cluster and cannot be applied there (CROSSSLOT); the keys involved may differ until they are written again`,
-      argv[1],
-      name.toUpperCase(),
-    );
-  }
-
-  /**
-   * A source cluster's slot migration, as it shows in the streams: `RESTORE-ASKING` (the importing
-   * shard) becomes `RESTORE … REPLACE` (the target holds the key already, from the other shard) and
-   * registers the key; the exporting shard's `DEL` of it is dropped (see MovedKeys). Returns the
-   * command to apply, or undefined when nothing is left of it.
-   */
-  private migration(name: string, argv: Buffer[], db: number): Buffer[] | undefined {
-    const sh = this.shard;
-    const { moved, shard } = sh.context;
-    if (name === 'restore-asking') {
-      const key = argv[1];
-      if (key) {
-        moved.restored(db, key, shard.id);
-        moved.unsettledSlots.add(keySlot(key)); // its slot is moving to this shard: not a stray key
-      }
-      const out: Buffer[] = [Buffer.from('RESTORE'), ...argv.slice(1)];
-      if (!argv.slice(4).some((a) => a.length === 7 && a.toString('latin1').toLowerCase() === 'replace'))
-        out.push(Buffer.from('REPLACE'));
-      return out;
-    }
-    let kept: Buffer[] | undefined;
-    for (let i = 1; i < argv.length; i++) {
-      const key = argv[i] as Buffer;
-      if (moved.migratedAway(db, key, shard.id)) {
-        kept ??= argv.slice(0, i);
-        sh.metrics.migratedAway = (sh.metrics.migratedAway ?? 0) + 1;
-      } else kept?.push(key);
-    }
-    if (!kept) return argv;
-    return kept.length > 1 ? kept : undefined;
-  }
-
-  private keyless(
-    name: string,
-    argv: Arg[],
-    route: DbRoute,
-    srcDb: number,
-    safe: boolean,
-    offset: number,
-  ): void {
-    const sh = this.shard;
-    const { writer, mapper } = sh.context;
-    if (name === 'flushdb' || name === 'flushall') {
-      // FLUSHDB cannot be applied where other source dbs share the target db. FLUSHALL empties every
-      // source db, so sharing does not matter (into a cluster all dbs map to db 0); only a prefix map
-      // can mean the target db holds keys of other sources, which it must not wipe.
-      if (name === 'flushall' ? mapper.renames : mapper.sharesTargetDb(srcDb)) {
-        sh.warn(
-          `${name.toUpperCase()} on the source was not applied: source db ${srcDb} shares its target db with others`,
-          undefined,
-          name.toUpperCase(),
-        );
-        return;
-      }
-    }
-    if (name === 'flushall' || (name === 'flushdb' && route.db === 0)) this.flushes = true;
-    if (name === 'swapdb' || name === 'move') {
-      sh.warn(
-        `${name.toUpperCase()} was not applied: it moves keys between dbs, which the db map does not allow`,
-        undefined,
-        name.toUpperCase(),
-      );
-      return;
-    }
-    if (!writer.cluster) {
-      this.push(route.db, undefined, argv, safe, offset);
-      return;
-    }
-    if (name === 'publish') {
-      this.push(0, 0, argv, true, offset);
-      return;
-    }
-    this.order.push({ broadcast: argv, db: 0 });
-    // what follows goes in new groups, sent after it: "SET a 1, FLUSHALL, SET a 2" in one batch
-    // would otherwise send both SETs (one group per slot) before the FLUSHALL and lose a
-    this.groups.clear();
-    this.size++;
-  }
-
-  /** The batch empties the target's db 0 (where the task's lease lives). */
-  private flushes = false;
-
-  /** Sends every group (in order); resolves when the target acknowledged all of them. */
-  async send(): Promise<void> {
-    const flush = this.flushes ? this.shard.context.targetFlush : undefined;
-    if (!flush) return this.sendGroups();
-    flush.begin();
-    try {
-      await this.sendGroups();
-    } finally {
-      await flush.end();
-    }
-  }
-
-  private async sendGroups(): Promise<void> {
-    const sh = this.shard;
-    const { writer } = sh.context;
-    const sends: Array<Promise<unknown>> = [];
-    for (const item of this.order) {
-      if ('broadcast' in item) {
-        await Promise.all(sends);
-        await writer.broadcast(item.db, item.broadcast);
-        continue;
-      }
-      const g = item;
-      if (g.cmds.length === 0) continue;
-      if (g.unsafe) {
-        const domain = writer.cluster ? (g.slot ?? 0) : 0;
-        const cmds = g.cmds;
-        // the checkpoint key lives in db 0
-        if (!writer.cluster && g.endDb !== 0) {
-          cmds.push(['SELECT', 0]);
-          g.endDb = 0;
-        }
-        cmds.push(sh.domainCheckpointCommand(domain, g.lastOffset));
-        sends.push(writer.sendGroup(g.db, g.slot, cmds, true, {}, g.endDb));
-      } else {
-        sends.push(writer.sendGroup(g.db, g.slot, g.cmds, false, {}, g.endDb));
-      }
-    }
-    await Promise.all(sends);
-  }
 }

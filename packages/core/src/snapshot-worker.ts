@@ -1,6 +1,6 @@
 /**
- * A shard's snapshot written on a thread of its own: the same `ShardRunner.writeSnapshot` as on the
- * task's thread, over the spool file the task's link writes, with its own parser and its own target
+ * A shard's snapshot written on a thread of its own: the same `SnapshotWriter` as on the task's
+ * thread, over the spool file the task's link writes, with its own parser and its own target
  * connections. Several shards then parse and encode in parallel (one thread cannot feed three
  * masters' worth of RESTOREs). The task's thread keeps the link, the state machine, checkpoints
  * and events; it tells this thread how far the spool file is written, pauses, rate and abort, and
@@ -14,17 +14,20 @@
 import { open } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isFerryError } from '@ferry/errors';
-import type { Endpoint } from './endpoint.js';
-import type { ShardMetrics } from './events.js';
+import { endpointName } from './endpoint.js';
+import { newShardMetrics, type ShardMetrics } from './events.js';
+import { OwnKeys } from './ferry-keys.js';
 import { KeyMapper } from './keys.js';
-import type { LeaseFence } from './lease.js';
 import { RateLimiter } from './limiter.js';
 import { MovedKeys } from './moved.js';
 import type { RateLimit, ResolvedOptions } from './options.js';
 import type { ShardSpec } from './plugins.js';
-import { ShardRunner } from './shard.js';
-import type { ProxyKind } from './target/proxy.js';
+import { pickSource, type WorkerTarget } from './shard-context.js';
+import { ShardNotices } from './shard-notices.js';
+import { SlotOwners } from './slot-owners.js';
+import { SnapshotWriter } from './snapshot-writer.js';
 import { TargetWriter } from './target/writer.js';
+import { WritesInFlight } from './writes-in-flight.js';
 
 /** What a snapshot worker is started with (all of it structured-cloneable). */
 export interface SnapshotWorkerData {
@@ -42,18 +45,6 @@ export interface SnapshotWorkerData {
   replace: boolean;
   /** Whether RESTORE may be used (false once the target refused one: the rewrite path). */
   restoreAllowed: boolean;
-}
-
-/** The target as `TargetWriter.open` takes it, without what cannot cross threads. */
-export interface WorkerTarget {
-  endpoint: Endpoint;
-  cluster: boolean;
-  proxy?: ProxyKind;
-  version?: string;
-  maxKeyBytes?: number;
-  maxInFlight: number;
-  /** The task's lease, proved by every connection the worker opens. */
-  fence?: LeaseFence;
 }
 
 export type WorkerMessage =
@@ -109,27 +100,47 @@ async function main(): Promise<void> {
   // other connections: nothing of this thread may land after that).
   const writer = await TargetWriter.open({ ...d.target });
   const mapper = new KeyMapper(d.options.dbMap, d.options.renamePrefix, d.options.filter, d.forceDb0);
-  const runner = new ShardRunner({
-    taskId: d.taskId,
-    shard: d.shard,
-    writer,
-    mapper,
-    options: d.options,
-    limiter,
-    spoolDir: d.spoolDir,
-    signal: controller.signal,
-    loadCheckpoint: () => undefined,
-    saveCheckpoint: async () => undefined,
-    emit: (name, payload) => post({ t: 'event', name, payload }),
-    onStreaming: () => undefined,
-    gate: () => paused?.promise,
-    moved: new MovedKeys(undefined, () => post({ t: 'stray' })),
-    targetOwned: false,
-    shardCount: d.shardCount,
-    identity: {}, // this runner saves no checkpoint
-    onWroteDb: (db) => post({ t: 'db', db }),
-  });
-  runner.restoreAllowedForSnapshot = d.restoreAllowed;
+  const metrics = newShardMetrics(d.shard.id);
+  const notices = new ShardNotices(
+    (name, payload) => post({ t: 'event', name, payload }),
+    d.taskId,
+    d.shard.id,
+    metrics,
+  );
+  const moved = new MovedKeys(undefined, () => post({ t: 'stray' }));
+  const wrote = new Set<number>();
+  const work = new WritesInFlight();
+  const snapshot = new SnapshotWriter(
+    {
+      ctx: {
+        taskId: d.taskId,
+        shard: d.shard,
+        writer,
+        mapper,
+        options: d.options,
+        limiter,
+        signal: controller.signal,
+        gate: () => paused?.promise,
+      },
+      metrics,
+      own: new OwnKeys(d.options.reservedPrefix),
+      notices,
+      owners: new SlotOwners(
+        d.shard,
+        d.shardCount,
+        moved,
+        notices,
+        () => `${d.shard.id} (${endpointName(pickSource(d.shard))})`,
+      ),
+      noteDb: (db) => {
+        if (wrote.has(db)) return;
+        wrote.add(db);
+        post({ t: 'db', db });
+      },
+      track: (p) => void work.add(p),
+    },
+    d.restoreAllowed,
+  );
   const file = await open(d.path, 'r');
   // the payload as the task's thread says it is written: read in pieces of up to 1 MB
   async function* follow(): AsyncGenerator<Buffer> {
@@ -153,15 +164,15 @@ async function main(): Promise<void> {
       wake = undefined;
     }
   }
-  const timer = setInterval(() => post({ t: 'metrics', m: workerCounters(runner.metrics) }), 250);
+  const timer = setInterval(() => post({ t: 'metrics', m: workerCounters(metrics) }), 250);
   try {
-    await runner.writeSnapshot(follow(), {
+    await snapshot.write(follow(), {
       replace: d.replace,
       ...(d.snapshotBytes !== undefined ? { snapshotBytes: d.snapshotBytes } : {}),
       path: d.path,
       onOpened: () => post({ t: 'opened' }),
     });
-    post({ t: 'done', m: workerCounters(runner.metrics), restoreAllowed: runner.restoreAllowedForSnapshot });
+    post({ t: 'done', m: workerCounters(metrics), restoreAllowed: snapshot.restoreAllowed });
   } catch (err) {
     post({
       t: 'failed',
@@ -172,7 +183,7 @@ async function main(): Promise<void> {
     clearInterval(timer);
     await file.close().catch(() => undefined);
     // every write of this thread has its reply (or failed) before the thread ends
-    await runner.settleWrites(25_000);
+    await work.settle(25_000);
     await writer.close().catch(() => undefined);
     port.close();
   }

@@ -20,7 +20,7 @@ import { MovedKeys } from './moved.js';
 import { type RateLimit, type ResolvedOptions, resolveOptions, type TaskOptions } from './options.js';
 import type { Logger, PluginContext, PluginRegistry, ShardSpec } from './plugins.js';
 import { ShardRunner, targetDbs } from './shard.js';
-import type { WorkerTarget } from './snapshot-worker.js';
+import type { WorkerTarget } from './shard-context.js';
 import { assertAllowed, canTransition, type TaskAction, type TaskState } from './state.js';
 import type { ProxyKind } from './target/proxy.js';
 import { TargetWriter } from './target/writer.js';

@@ -240,4 +240,40 @@ describe('encodeRestores', () => {
     );
     expect(unit.equals(Buffer.concat(expected))).toBe(true);
   });
+
+  it('writes a string as SET [PXAT|PX ttl] [NX], byte for byte what encodeCommand makes, in the same unit', async () => {
+    const { encodeRestores } = await import('../src/restore.js');
+    const { encodeCommand } = await import('@ferry/resp');
+    const cases = [
+      [b('k'), 0, b('hello'), true, false],
+      [b('k'), 0, b(''), false, true],
+      [Buffer.alloc(300, 7), 1_900_000_000_123, Buffer.alloc(70_000, 1), true, true],
+      [b('rel'), 9, b('v'), false, false],
+      [b('big'), 2 ** 53 - 1, b('v'), true, true],
+    ] as Array<[Buffer, number, Buffer, boolean, boolean]>;
+    const expected: Buffer[] = [];
+    const items = [];
+    for (const [key, ttl, set, replace, absttl] of cases) {
+      const args: Array<string | number | Buffer> = ['SET', key, set];
+      if (ttl > 0) args.push(absttl ? 'PXAT' : 'PX', ttl);
+      if (!replace) args.push('NX');
+      expected.push(encodeCommand(args));
+      const it = { key, ttl, rdbType: 0, value: b('unused'), replace, absttl, set };
+      expect(encodeRestores([it], 10).equals(encodeCommand(args))).toBe(true);
+      items.push(it);
+    }
+    // mixed with a RESTORE in one unit
+    items.push({
+      key: b('r'),
+      ttl: 0,
+      rdbType: 0,
+      value: b('\x01x'),
+      replace: true,
+      absttl: false,
+      set: undefined,
+    });
+    const { dumpPayload } = await import('@ferry/rdb');
+    expected.push(encodeCommand(['RESTORE', 'r', 0, dumpPayload(0, b('\x01x'), 10), 'REPLACE']));
+    expect(encodeRestores(items, 10).equals(Buffer.concat(expected))).toBe(true);
+  });
 });

@@ -192,6 +192,72 @@ describe('write modes', () => {
     src.disconnect();
   });
 
+  it('strings go as SET in auto mode and keep the conflict policies and TTLs of RESTORE', async () => {
+    const source = await server({ label: 'source' });
+    const src = source.client();
+    const p = src.pipeline();
+    for (let i = 0; i < 300; i++) p.set(`s:${i}`, i % 3 === 0 ? String(i) : `value ${i} `.repeat(i % 40));
+    for (let i = 0; i < 300; i += 7) p.pexpire(`s:${i}`, 3_600_000 + i);
+    p.set('lzf', 'x'.repeat(5000)); // stored LZF-compressed in the RDB
+    await p.exec();
+    const run = async (conflict: 'skip' | 'fail' | 'replace') => {
+      const target = await server({ label: `target-${conflict}` });
+      const tgt = target.client();
+      await tgt.set('s:1', 'theirs'); // no expiry
+      await tgt.set('s:7', 'theirs too', 'PX', 999_000); // the source's s:7 has an expiry
+      await tgt.set('s:8', 'theirs as well', 'PX', 999_000); // the source's s:8 has none
+      const task = engine().createTask(spec(source, endpointOf(target), { options: { conflict } }));
+      const log = record(task);
+      const running = task.start().then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      if (conflict !== 'fail') {
+        await untilSynced(task);
+        // done is checked against the servers: only where the target equals the source
+        await (conflict === 'replace' ? task.complete() : task.stop());
+      }
+      return { target, tgt, err: await running, log, task };
+    };
+
+    const skip = await run('skip');
+    expect(skip.err).toBeUndefined();
+    expect(await skip.tgt.get('s:1')).toBe('theirs');
+    expect(await skip.tgt.get('s:7')).toBe('theirs too');
+    expect(await skip.tgt.pttl('s:8')).toBeGreaterThan(900_000);
+    expect(await skip.tgt.get('s:2')).toBe('value 2 value 2 ');
+    expect(await skip.tgt.get('lzf')).toBe('x'.repeat(5000));
+    expect((await skip.tgt.keys('s:*')).length).toBe(300);
+
+    const fail = await run('fail');
+    expect(fail.task.state).toBe('failed');
+    // refused before any write (a key that appears on the target later is refused by SET … NX's nil)
+    expect(fail.err?.message).toMatch(/is not empty/);
+    expect(await fail.tgt.get('s:2')).toBeNull();
+
+    const replace = await run('replace');
+    expect(replace.err).toBeUndefined();
+    const diffs = await compareDeployments(source, replace.target, { dbs: [0] });
+    expect(formatDifferences(diffs), replace.log.warnings.join('\n')).toBe('');
+    // the source's expiries, to the millisecond where the target takes PXAT (6.2+)
+    expect(await replace.tgt.pttl('s:8')).toBe(-1);
+    const [srcAt, tgtAt] = await Promise.all([
+      src.call('PEXPIRETIME', 's:7'),
+      replace.tgt.call('PEXPIRETIME', 's:7'),
+    ]);
+    expect(tgtAt).toBe(srcAt);
+    expect(await replace.tgt.object('ENCODING', 's:3')).toBe('int');
+    // plain strings went as SET (the 100 numbers at least, never compressed), the ones the RDB holds
+    // LZF-compressed as RESTORE (the target decompresses them for less than Ferry would)
+    const stats = await replace.tgt.info('commandstats');
+    const calls = (c: string) => Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    expect(calls('set')).toBeGreaterThanOrEqual(100);
+    expect(calls('restore')).toBeGreaterThanOrEqual(1);
+    expect(calls('set') + calls('restore')).toBeGreaterThanOrEqual(301);
+    for (const r of [skip, fail, replace]) r.tgt.disconnect();
+    src.disconnect();
+  });
+
   it('auto switches to rewriting when the target refuses RESTORE', async () => {
     const source = await server({ label: 'source' });
     const target = await server({ label: 'target', config: { 'rename-command': ['RESTORE ""'] } });

@@ -1,0 +1,492 @@
+import { FerryError, isFerryError } from '@ferry/errors';
+import { dumpPayload, type KeyEntry, RDB_TYPE_STRING, RdbParser } from '@ferry/rdb';
+import { type Arg, ReplyError } from '@ferry/resp';
+import type { ShardMetrics } from './events.js';
+import type { OwnKeys } from './ferry-keys.js';
+import { type DbRoute, mapKey } from './keys.js';
+import { encodeRestores, type RestoreItem } from './restore.js';
+import { Rewriter } from './rewrite.js';
+import type { ShardContext, SnapshotJob } from './shard-context.js';
+import type { ShardNotices } from './shard-notices.js';
+import { keySlot, slotTag } from './slot.js';
+import type { SlotOwners } from './slot-owners.js';
+import { type ProxyKind, proxyRefuses } from './target/proxy.js';
+import { rdbVersionOf } from './versions.js';
+
+const SNAPSHOT_BATCH = 512;
+
+/** What a snapshot writer works for: the task's thread's shard runner, or a snapshot worker thread. */
+export interface SnapshotHost {
+  ctx: Pick<
+    ShardContext,
+    'taskId' | 'shard' | 'writer' | 'mapper' | 'options' | 'limiter' | 'signal' | 'gate'
+  >;
+  metrics: ShardMetrics;
+  own: OwnKeys;
+  notices: ShardNotices;
+  owners: SlotOwners;
+  /** A target db written to (told before the write goes out). */
+  noteDb(db: number): void;
+  /** Counts a write among the pass's writes in flight, which settle before the next pass. */
+  track(p: Promise<void>): void;
+  /** The pass's failure from elsewhere (the link, a re-snapshot asked for): the write stops too. */
+  failed?(): Error | undefined;
+}
+
+interface RestoreSpec {
+  ttl: number;
+  rdbVersion: number;
+  replace: boolean;
+  absttl: boolean;
+}
+
+/** RESTORE as arguments (the path for single keys, retries and error messages). */
+function restoreArgs(key: Buffer, rdbType: number, raw: Buffer, r: RestoreSpec): Arg[] {
+  const args: Arg[] = ['RESTORE', key, r.ttl, dumpPayload(rdbType, raw, r.rdbVersion)];
+  if (r.replace) args.push('REPLACE');
+  if (r.absttl) args.push('ABSTTL');
+  return args;
+}
+
+interface BulkItem extends RestoreItem {
+  route: DbRoute;
+  slot: number | undefined;
+  e: KeyEntry;
+}
+
+/** A captured plain or integer string, decoded whole (one chunk), for SET; undefined for anything else. */
+function smallString(e: KeyEntry): Buffer | undefined {
+  // an LZF-compressed string stays a RESTORE: the target decompresses it in C for less than it
+  // costs here (measured on 1 M such strings: SET took 0.5 s more of Ferry's CPU than it saved)
+  if (e.rdbType !== RDB_TYPE_STRING || e.encoding === 'lzf') return undefined;
+  const chunks = e.decoded();
+  const c = chunks?.length === 1 ? chunks[0] : undefined;
+  return c?.type === 'string' && c.offset === 0 && c.data.length === c.length ? c.data : undefined;
+}
+
+interface BulkGroup {
+  db: number;
+  slot: number | undefined;
+  items: BulkItem[];
+  rdbVersion: number;
+  replace: boolean;
+  /** The target takes ABSTTL (used for the keys with an expiry). */
+  absttl: boolean;
+}
+
+/**
+ * A snapshot's keys written to the target: RESTOREs (and SETs for plain strings) in units per node
+ * and db, within a window of commands and bytes; values the target cannot take as RESTORE rewritten
+ * with type commands; the conflict policy. One writer per pass: its failure is that pass's.
+ */
+export class SnapshotWriter {
+  private failure: Error | undefined;
+  private readonly rewriter: Rewriter;
+
+  constructor(
+    private readonly h: SnapshotHost,
+    /** Whether keys may go as RESTORE (false once the target refused one: the rewrite path). */
+    public restoreAllowed: boolean,
+  ) {
+    const w = h.ctx.writer;
+    this.rewriter = new Rewriter(
+      {
+        multiHset: w.atLeast('4.0.0'),
+        streamMeta: w.atLeast('7.0.0'),
+        createConsumer: w.atLeast('6.2.0'),
+        fieldTtl: w.atLeast('7.4.0'),
+      },
+      (m) => h.notices.warn(m),
+    );
+  }
+
+  private throwIfFailed(): void {
+    const f = this.failure ?? this.h.failed?.();
+    if (f) throw f;
+  }
+
+  private fail(err: unknown): void {
+    if (!this.failure) this.failure = err instanceof Error ? err : new Error(String(err));
+    const code = isFerryError(err) ? err.code : 'ERROR';
+    this.h.metrics.errors[code] = (this.h.metrics.errors[code] ?? 0) + 1;
+  }
+
+  /** Parses the snapshot and writes its keys to the target; throws the first failure. */
+  async write(input: AsyncIterable<Buffer>, job: SnapshotJob): Promise<void> {
+    const { ctx } = this.h;
+    const { writer, mapper, options, signal, limiter } = ctx;
+    const replace = job.replace;
+    const abs = writer.atLeast('5.0.0');
+    const targetRdb = rdbVersionOf(writer.version);
+    // strings go as SET in auto mode: a fifth less of the target's time than RESTORE (no payload to
+    // check), no CRC64 here, and any source version's strings fit any target
+    const setStrings = options.writeMode === 'auto' && writer.versionKnown && writer.atLeast('2.6.12');
+    const pxat = writer.atLeast('6.2.0');
+    const parser = new RdbParser(input, {
+      rawLimit: options.bigKeyThreshold,
+      checksumThread: (job.snapshotBytes ?? Number.POSITIVE_INFINITY) > 16 << 20,
+      // the thread reads the spool itself: no chunk copied to it
+      ...(job.path ? { checksumFile: job.path } : {}),
+    });
+    job.onOpened?.();
+    // commands written and not yet acknowledged, at most maxInflight, and their values' bytes, at
+    // most maxInFlightBytes: a window of big values cannot pile up in memory
+    let inflight = 0;
+    let inflightBytes = 0;
+    const waiters: Array<() => void> = [];
+    const track = (p: Promise<unknown>, weight = 1, bytes = 0): void => {
+      inflight += weight;
+      inflightBytes += bytes;
+      this.h.track(
+        p
+          .then(
+            () => undefined,
+            (err: unknown) => this.fail(err),
+          )
+          .finally(() => {
+            inflight -= weight;
+            inflightBytes -= bytes;
+            waiters.shift()?.();
+          }),
+      );
+    };
+    const maxInflight = options.maxInFlight * Math.max(1, writer.masters().length);
+    const now = (): number => Date.now();
+    let firstKeyAt: number | undefined;
+    for await (const batch of parser.batches(SNAPSHOT_BATCH)) {
+      firstKeyAt ??= performance.now();
+      this.throwIfFailed();
+      signal.throwIfAborted();
+      const gate = ctx.gate();
+      if (gate) await gate;
+      this.h.metrics.snapshotBytes = parser.offset;
+      // RESTOREs of values already in memory go out as one unit per target node and db
+      const bulk = new Map<string, BulkGroup>();
+      let bulkBytes = 0;
+      const sendBulk = (): void => {
+        for (const g of bulk.values())
+          track(
+            this.restoreBulk(g),
+            g.items.length,
+            g.items.reduce((n, it) => n + it.value.length, 0),
+          );
+        bulk.clear();
+        bulkBytes = 0;
+      };
+      for (const e of batch) {
+        if (e.kind === 'function') {
+          if (!writer.atLeast('7.0.0')) {
+            this.h.notices.warn('the source has Redis functions; the target (before 7.0) cannot load them');
+            continue;
+          }
+          if (writer.proxy) {
+            this.h.notices.warn(
+              `the source has Redis functions; a ${writer.proxy} target cannot load them (load them on its servers)`,
+            );
+            continue;
+          }
+          await writer.broadcast(0, ['FUNCTION', 'LOAD', 'REPLACE', e.code]);
+          continue;
+        }
+        if (e.kind === 'module-aux') {
+          this.h.notices.warn(
+            `the snapshot carries data of module ${e.name}: the target needs that module loaded`,
+          );
+          continue;
+        }
+        if (e.kind !== 'key') continue;
+        const route = mapper.route(e.db);
+        if (this.h.own.is(e.key)) {
+          this.h.metrics.skippedKeys++; // Ferry's own keys (a heartbeat) are not migrated
+          continue;
+        }
+        if (
+          !route ||
+          (mapper.filter && !mapper.filter(e.key)) ||
+          (e.expireAtMs !== undefined && e.expireAtMs <= now())
+        ) {
+          this.h.metrics.skippedKeys++;
+          continue;
+        }
+        // a batch of big values already read goes out before more are read (it counts too)
+        if (bulkBytes > 0 && inflightBytes + bulkBytes >= options.maxInFlightBytes) sendBulk();
+        while (inflight >= maxInflight || (inflight > 0 && inflightBytes >= options.maxInFlightBytes))
+          await new Promise<void>((r) => waiters.push(r));
+        this.throwIfFailed();
+        const raw = e.captured ?? (await e.raw());
+        if (e.empty) {
+          this.h.metrics.skippedKeys++;
+          continue;
+        }
+        if (limiter.active) {
+          await limiter.take(1, raw?.length ?? e.sizeHint.bytes ?? 0, signal);
+          // under a rate limit one batch lasts long: a pause holds at the next key, not the next batch
+          const held = ctx.gate();
+          if (held) await held;
+        }
+        const key = mapKey(e.key, route.prefix);
+        if (key.length > writer.maxKeyBytes) {
+          this.h.metrics.skippedKeys++;
+          this.h.notices.unsupported(
+            `key ${JSON.stringify(`${key.subarray(0, 60).toString('latin1')}…`)} (${key.length} bytes) was not written: longer than the target takes (${writer.maxKeyBytes} bytes)`,
+            key.subarray(0, 200),
+            'RESTORE',
+          );
+          continue;
+        }
+        this.h.owners.check(e.key);
+        this.h.noteDb(route.db);
+        const slot = writer.cluster ? keySlot(key) : undefined;
+        this.h.metrics.keys++;
+        const useRestore =
+          raw !== undefined &&
+          (options.writeMode === 'restore' ||
+            (this.restoreAllowed &&
+              (parser.version <= targetRdb || e.type === 'module' || !writer.versionKnown)));
+        const set = setStrings && e.captured ? smallString(e) : undefined;
+        if (set) {
+          const ttl =
+            e.expireAtMs === undefined ? 0 : pxat ? e.expireAtMs : Math.max(1, e.expireAtMs - now());
+          const id = writer.cluster ? writer.nodeName(slot) : String(route.db);
+          let g = bulk.get(id);
+          if (!g) {
+            g = { db: route.db, slot, items: [], rdbVersion: parser.version, replace, absttl: abs };
+            bulk.set(id, g);
+          }
+          const value = raw as Buffer;
+          g.items.push({ route, slot, key, e, value, ttl, rdbType: e.rdbType, replace, absttl: pxat, set });
+          bulkBytes += value.length;
+        } else if (useRestore) {
+          const absttl = e.expireAtMs !== undefined && abs;
+          const ttl = e.expireAtMs === undefined ? 0 : abs ? e.expireAtMs : Math.max(1, e.expireAtMs - now());
+          if (e.captured) {
+            const id = writer.cluster ? writer.nodeName(slot) : String(route.db);
+            let g = bulk.get(id);
+            if (!g) {
+              g = {
+                db: route.db,
+                slot,
+                items: [],
+                rdbVersion: parser.version,
+                replace,
+                absttl: abs,
+              };
+              bulk.set(id, g);
+            }
+            g.items.push({ route, slot, key, e, value: raw, ttl, rdbType: e.rdbType, replace, absttl });
+            bulkBytes += raw.length;
+          } else {
+            const r = { ttl, rdbVersion: parser.version, replace, absttl };
+            track(this.restore(route, slot, key, restoreArgs(key, e.rdbType, raw, r), e, raw), 1, raw.length);
+          }
+        } else if (e.captured) {
+          track(this.rewrite(route, slot, key, e, raw, replace), 1, raw?.length ?? 0);
+        } else {
+          // the value is still in the stream: read it before the parser moves on
+          await this.rewrite(route, slot, key, e, raw, replace).catch((err: unknown) => this.fail(err));
+        }
+      }
+      sendBulk();
+    }
+    while (inflight > 0) await new Promise<void>((r) => waiters.push(r));
+    this.throwIfFailed();
+    this.h.metrics.snapshotBytes = parser.offset;
+    this.h.metrics.snapshotWriteMs = firstKeyAt === undefined ? 0 : performance.now() - firstKeyAt;
+  }
+
+  /** One unit of RESTOREs; a key the target did not take is sent again alone, where its error is dealt with. */
+  private async restoreBulk(g: BulkGroup): Promise<void> {
+    const unit = encodeRestores(g.items, g.rdbVersion);
+    const replies = await this.h.ctx.writer.sendBulk(g.db, g.slot, [unit], g.items.length);
+    for (let i = 0; i < replies.length; i++) {
+      const it = g.items[i] as BulkItem;
+      // SET … NX answers nil where RESTORE without REPLACE says BUSYKEY
+      if (it.set && replies[i] === null && !it.replace) {
+        this.keyExists(it.key);
+        continue;
+      }
+      if (!(replies[i] instanceof ReplyError)) continue;
+      // a key the target refused is sent again alone as RESTORE (ttl in RESTORE's own terms)
+      const ttl =
+        it.e.expireAtMs === undefined
+          ? 0
+          : g.absttl
+            ? it.e.expireAtMs
+            : Math.max(1, it.e.expireAtMs - Date.now());
+      if (it.set) {
+        it.ttl = ttl;
+        it.absttl = it.e.expireAtMs !== undefined && g.absttl;
+      }
+      await this.restore(
+        it.route,
+        it.slot,
+        it.key,
+        restoreArgs(it.key, it.rdbType, it.value, {
+          ttl: it.ttl,
+          rdbVersion: g.rdbVersion,
+          replace: it.replace,
+          absttl: it.absttl,
+        }),
+        it.e,
+        it.value,
+      );
+    }
+  }
+
+  private async restore(
+    route: DbRoute,
+    slot: number | undefined,
+    key: Buffer,
+    args: Arg[],
+    e: KeyEntry,
+    raw: Buffer,
+  ): Promise<void> {
+    const { writer, options } = this.h.ctx;
+    try {
+      await writer.send(route.db, slot, args, { idempotent: true });
+    } catch (err) {
+      const reply = err instanceof FerryError && err.cause instanceof ReplyError ? err.cause : undefined;
+      if (reply && /BUSYKEY/.test(reply.message)) {
+        this.keyExists(key, err);
+        return;
+      }
+      // the target cannot take this payload (older RDB version, RESTORE disabled or renamed): rewrite
+      if (
+        reply &&
+        options.writeMode === 'auto' &&
+        e.type !== 'module' &&
+        /DUMP payload version|Bad data format|unknown command|NOPERM/i.test(reply.message)
+      ) {
+        if (this.restoreAllowed) {
+          this.restoreAllowed = false;
+          this.h.notices.warn(
+            `the target refused RESTORE (${reply.message}): switching to the rewrite path`,
+            key,
+            'RESTORE',
+          );
+        }
+        await this.rewrite(route, slot, key, e, raw, args.includes('REPLACE'));
+        return;
+      }
+      if (reply && /DUMP payload version|Bad data format/i.test(reply.message)) {
+        throw new FerryError(
+          'TARGET_WRITE_FAILED',
+          `target refused the serialized value of ${JSON.stringify(key.toString('latin1'))} (${reply.message}): it is older than the source; use --write-mode rewrite`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Rebuilds a value with type-specific commands into a temporary key in the same slot, then
+   * renames it over the key: a retry never duplicates elements, readers never see half a value.
+   */
+  private async rewrite(
+    route: DbRoute,
+    slot: number | undefined,
+    key: Buffer,
+    e: KeyEntry,
+    raw: Buffer | undefined,
+    replace: boolean,
+  ): Promise<void> {
+    const { writer } = this.h.ctx;
+    if (writer.proxy) {
+      await this.rewriteInPlace(route, key, e, raw, replace);
+      return;
+    }
+    const tmp = Buffer.from(
+      // named per shard: two shards' keys in one target slot never share one
+      `${this.h.own.prefix}tmp:{${slotTag(slot ?? keySlot(key))}}:${this.h.ctx.taskId}:${this.h.ctx.shard.id}:${this.h.metrics.keys}`,
+    );
+    const send = (cmds: Arg[][]): Promise<unknown> =>
+      cmds.length ? writer.sendGroup(route.db, slot, cmds, false, { idempotent: true }) : Promise.resolve();
+    await send([['DEL', tmp]]);
+    const chunks = raw !== undefined && e.captured ? (e.decoded() ?? []) : undefined;
+    try {
+      if (chunks) {
+        const cmds: Arg[][] = [];
+        for (const c of chunks) cmds.push(...this.rewriter.commands(tmp, c));
+        await send(cmds);
+      } else {
+        for await (const c of e.chunks()) await send(this.rewriter.commands(tmp, c));
+      }
+    } finally {
+      this.rewriter.endValue();
+    }
+    const tail: Arg[][] = [];
+    if (e.expireAtMs !== undefined) tail.push(['PEXPIREAT', tmp, e.expireAtMs]);
+    tail.push([replace ? 'RENAME' : 'RENAMENX', tmp, key]);
+    const replies = await writer.sendGroup(route.db, slot, tail, false, { idempotent: true });
+    if (!replace && replies[replies.length - 1] === 0) {
+      await send([['DEL', tmp]]);
+      this.keyExists(key);
+      return;
+    }
+  }
+
+  /**
+   * The rewrite path behind a proxy, which has no RENAME: the key itself is emptied and rebuilt
+   * (readers may see it partly written; a retry empties it again first). Values the proxy cannot
+   * write (a stream through twemproxy) are reported and left out.
+   */
+  private async rewriteInPlace(
+    route: DbRoute,
+    key: Buffer,
+    e: KeyEntry,
+    raw: Buffer | undefined,
+    replace: boolean,
+  ): Promise<void> {
+    const { writer } = this.h.ctx;
+    const proxy = writer.proxy as ProxyKind;
+    if (!replace && Number(await writer.send(route.db, undefined, ['EXISTS', key])) === 1) {
+      this.keyExists(key);
+      return;
+    }
+    const send = async (cmds: Arg[][]): Promise<boolean> => {
+      for (const c of cmds) {
+        const why = proxyRefuses(proxy, String(c[0]).toLowerCase(), [key]);
+        if (why) {
+          this.h.notices.warn(
+            `key ${JSON.stringify(key.toString('latin1'))} (${e.type}) was not written: ${why}`,
+            key,
+            String(c[0]),
+          );
+          this.h.metrics.skippedKeys++;
+          await writer.send(route.db, undefined, ['DEL', key], { idempotent: true });
+          return false;
+        }
+      }
+      if (cmds.length) await writer.sendGroup(route.db, undefined, cmds, false, { idempotent: true });
+      return true;
+    };
+    await writer.send(route.db, undefined, ['DEL', key], { idempotent: true });
+    const chunks = raw !== undefined && e.captured ? (e.decoded() ?? []) : undefined;
+    try {
+      if (chunks) {
+        const cmds: Arg[][] = [];
+        for (const c of chunks) cmds.push(...this.rewriter.commands(key, c));
+        if (!(await send(cmds))) return;
+      } else {
+        for await (const c of e.chunks()) if (!(await send(this.rewriter.commands(key, c)))) return;
+      }
+    } finally {
+      this.rewriter.endValue();
+    }
+    if (e.expireAtMs !== undefined) await send([['PEXPIREAT', key, e.expireAtMs]]);
+  }
+
+  /** The key is already on the target: skipped under the "skip" policy, else the task fails saying so. */
+  private keyExists(key: Buffer, cause?: unknown): void {
+    if (this.h.ctx.options.conflict === 'skip') {
+      this.h.metrics.skippedKeys++;
+      return;
+    }
+    throw new FerryError(
+      'TARGET_WRITE_FAILED',
+      `key ${JSON.stringify(key.toString('latin1'))} already exists on the target (conflict policy "fail"; use --conflict replace or skip)`,
+      cause === undefined ? undefined : { cause },
+    );
+  }
+}
