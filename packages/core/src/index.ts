@@ -8,6 +8,7 @@ export * from './engine.js';
 export * from './events.js';
 export * from './ferry-keys.js';
 export * from './format.js';
+export { globToRegExp } from './glob.js';
 export * from './identity.js';
 export * from './keys.js';
 export * from './lease.js';

@@ -1,6 +1,6 @@
 import { FerryError } from '@ferry/errors';
 import { FERRY_KEY_PREFIX } from './ferry-keys.js';
-import { globToRegExp } from './keys.js';
+import { globToRegExp } from './glob.js';
 
 export type WriteMode = 'auto' | 'restore' | 'rewrite';
 export type ConflictPolicy = 'fail' | 'replace' | 'skip';

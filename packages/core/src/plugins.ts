@@ -1,7 +1,9 @@
 import { FerryError } from '@ferry/errors';
-import type { CheckInput } from './checks/runChecks.js';
+import type { Probe } from './checks/Probe.js';
 import type { Endpoint } from './endpoint.js';
 import type { TaskEvents } from './events.js';
+import type { ResolvedOptions } from './options.js';
+import type { ProxyKind } from './target/proxy.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
@@ -199,4 +201,21 @@ export class PluginRegistry {
   sourceTopologies(): SourceTopologyPlugin<unknown>[] {
     return [...this.topologies.values()];
   }
+}
+
+/** What a check plugin is given: the task's shards, target and options, and a read-only probe. */
+export interface CheckInput {
+  taskId: string;
+  /** The source topology's name ("standalone", "cluster", …). */
+  sourceTopology: string;
+  shards: ShardSpec[];
+  target: Endpoint;
+  targetCluster: boolean;
+  /** The target is a proxy (twemproxy, codis-proxy): its servers cannot be read through it. */
+  targetProxy?: ProxyKind;
+  options: ResolvedOptions;
+  /** Where the task spools snapshots and streams. */
+  spoolDir: string;
+  /** Read-only access to every node, shared by the checks of one run. */
+  probe: Probe;
 }

@@ -1,26 +1,18 @@
 import type { Endpoint } from '../endpoint.js';
-import type { ResolvedOptions } from '../options.js';
-import type { CheckPlugin, CheckResult, CheckStatus, PluginContext, ShardSpec } from '../plugins.js';
-import type { ProxyKind } from '../target/proxy.js';
+import type {
+  CheckInput,
+  CheckPlugin,
+  CheckResult,
+  CheckStatus,
+  PluginContext,
+  ShardSpec,
+} from '../plugins.js';
+
+export type { CheckInput } from '../plugins.js';
+
 import { Probe, unreachableReason } from './Probe.js';
 
 /** What every check is given: the task's shards and target, its options, and the shared probe. */
-export interface CheckInput {
-  taskId: string;
-  /** The source topology's name ("standalone", "cluster", …). */
-  sourceTopology: string;
-  shards: ShardSpec[];
-  target: Endpoint;
-  targetCluster: boolean;
-  /** The target is a proxy (twemproxy, codis-proxy): its servers cannot be read through it. */
-  targetProxy?: ProxyKind;
-  options: ResolvedOptions;
-  /** Where the task spools snapshots and streams. */
-  spoolDir: string;
-  /** Read-only access to every node, shared by the checks of one run. */
-  probe: Probe;
-}
-
 export interface CheckReport {
   /** The worst status of all results. */
   status: CheckStatus;
