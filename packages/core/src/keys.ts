@@ -79,3 +79,14 @@ export class KeyMapper {
 export function mapKey(key: Buffer, prefix: Buffer | undefined): Buffer {
   return prefix ? Buffer.concat([prefix, key]) : key;
 }
+
+/** The target dbs a task writes to (db 0 alone on a cluster). */
+export function targetDbs(mapper: KeyMapper, cluster: boolean): number[] {
+  if (cluster) return [0];
+  const dbs = new Set<number>();
+  for (let db = 0; db < 16; db++) {
+    const r = mapper.route(db);
+    if (r) dbs.add(r.db);
+  }
+  return [...dbs].sort((a, b) => a - b);
+}

@@ -8,6 +8,7 @@ import type { RateLimiter } from './limiter.js';
 import type { MovedKeys } from './moved.js';
 import type { RateLimit, ResolvedOptions } from './options.js';
 import type { ShardSpec } from './plugins.js';
+import type { ReaderSpec, ShardReader } from './reader.js';
 import type { ProxyKind } from './target/proxy.js';
 import type { TargetWriter } from './target/writer.js';
 
@@ -48,6 +49,8 @@ export interface ShardContext {
   onWroteDb?(db: number): void;
   /** Write the snapshot on a worker thread of this shard's own, built from these parts. */
   snapshotWorker?: SnapshotWorkerSpec;
+  /** Opens the shard's reader for a pass. Default: a replica of the source (ReplicationReader). */
+  openReader?(spec: ReaderSpec): ShardReader;
 }
 
 /** What a snapshot worker is built from, beyond the shard's context. */

@@ -13,13 +13,13 @@ import { connectEndpoint, type Endpoint, endpointName, onSide } from './endpoint
 import { type ShardMetrics, TaskEmitter, type TaskEvents } from './events.js';
 import { OwnKeys } from './ferry-keys.js';
 import { assertSameIdentity, type TaskIdentity, taskIdentity } from './identity.js';
-import { KeyMapper } from './keys.js';
+import { KeyMapper, targetDbs } from './keys.js';
 import { type LeaseNode, newOwner, TaskLease } from './lease.js';
 import { RateLimiter } from './limiter.js';
 import { MovedKeys } from './moved.js';
 import { type RateLimit, type ResolvedOptions, resolveOptions, type TaskOptions } from './options.js';
 import type { Logger, PluginContext, PluginRegistry, ShardSpec } from './plugins.js';
-import { ShardRunner, targetDbs } from './shard.js';
+import { ShardRunner } from './shard.js';
 import type { WorkerTarget } from './shard-context.js';
 import { assertAllowed, canTransition, type TaskAction, type TaskState } from './state.js';
 import type { ProxyKind } from './target/proxy.js';
