@@ -310,7 +310,14 @@ async function sampleValues(
   result.sampleDifferences = report.differences;
   const unread = report.valuesNotRead ?? 0;
   if (report.differences === 0) {
-    result.summary += `; ${keys.length} sampled keys equal (type, value, TTL${unread ? `; ${unread} of them, longer than the check reads (${limit.elements.toLocaleString('en')} elements, ${formatBytes(limit.bytes)}), by type, length and TTL` : ''})`;
+    const read = keys.length - unread;
+    const over = `longer than the check reads (${limit.elements.toLocaleString('en')} elements, ${formatBytes(limit.bytes)})`;
+    result.summary +=
+      unread === 0
+        ? `; ${keys.length} sampled keys equal (type, value, TTL)`
+        : read === 0
+          ? `; ${keys.length} sampled keys equal by type, length and TTL (all ${over})`
+          : `; ${keys.length} sampled keys equal (${read} by type, value and TTL; ${unread} ${over} by type, length and TTL)`;
     return;
   }
   const shown = report.details
