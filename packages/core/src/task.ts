@@ -5,59 +5,33 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError, isFerryError } from '@ferry/errors';
-import type { RespConnection } from '@ferry/resp';
-import type { CheckpointStore, TaskCheckpoint } from './checkpoint.js';
-import { type CheckReport, type RunChecksOptions, runChecks } from './checks/runChecks.js';
+import type { TaskCheckpoint } from './checkpoint.js';
+import type { CheckReport, RunChecksOptions } from './checks/runChecks.js';
 import { checkDone, type DoneCheckResult, notInSync } from './done-check.js';
-import { connectEndpoint, type Endpoint, endpointName, onSide } from './endpoint.js';
-import { type ShardMetrics, TaskEmitter, type TaskEvents } from './events.js';
+import { onSide } from './endpoint.js';
+import { type ShardMetrics, TaskEmitter } from './events.js';
 import { OwnKeys } from './ferry-keys.js';
 import { assertSameIdentity, type TaskIdentity, taskIdentity } from './identity.js';
 import { KeyMapper, targetDbs } from './keys.js';
-import { type LeaseNode, newOwner, TaskLease } from './lease.js';
+import { newOwner, TaskLease } from './lease.js';
 import { RateLimiter } from './limiter.js';
 import { MovedKeys } from './moved.js';
-import { type RateLimit, type ResolvedOptions, resolveOptions, type TaskOptions } from './options.js';
+import { type RateLimit, type ResolvedOptions, resolveOptions } from './options.js';
 import type { Logger, PluginContext, PluginRegistry, ShardSpec } from './plugins.js';
 import { ShardRunner } from './shard.js';
 import type { WorkerTarget } from './shard-context.js';
 import { assertAllowed, canTransition, type TaskAction, type TaskState } from './state.js';
-import type { ProxyKind } from './target/proxy.js';
 import { TargetWriter } from './target/writer.js';
-import type { VerificationReport, Verifier, VerifyModeName, VerifySide } from './verification.js';
+import { checkEmptyTarget, checkTargetDbs, refuseMultiDb } from './target-checks.js';
+import { precheck } from './task-check.js';
+import { LeaseKeeper } from './task-lease.js';
+import type { EngineServices, TaskSpec } from './task-spec.js';
+import { type VerifyTaskOptions, verifyTask } from './task-verify.js';
+import { followTopology } from './task-watch.js';
+import type { VerificationReport } from './verification.js';
 
-export interface TaskSpec {
-  /** Stable id: checkpoints and the target's checkpoint keys are named after it. Letters, digits, . _ - */
-  id?: string;
-  name?: string;
-  tags?: string[];
-  source: { topology: string; options: unknown };
-  /**
-   * `cluster`: a Redis Cluster (endpoint: any node). `proxy`: twemproxy or codis-proxy in front of
-   * the servers (db 0, no MULTI/SELECT; codis: no RESTORE), with the servers' `version` if known.
-   */
-  target: {
-    endpoint: Endpoint;
-    cluster?: boolean;
-    proxy?: ProxyKind;
-    version?: string;
-    maxKeyBytes?: number;
-  };
-  options?: TaskOptions;
-}
+export type { EngineServices, TaskSpec } from './task-spec.js';
 
-export interface EngineServices {
-  checkpoints: CheckpointStore;
-  /** Spool files go under `<spoolDir>/<taskId>/<shardId>`. */
-  spoolDir: string;
-  log?: Logger;
-  /** The verifier (`@ferry/verify`), for `task.verify()` and the check before "done". */
-  verifier?: Verifier;
-  /** How long the task's lease on the target lasts without a renewal. Default 15 s. */
-  leaseTtlMs?: number;
-}
-
-/** Errors a new pass can get past (the link or a node dropped, a node was loading). */
 function retryable(err: unknown): boolean {
   return (
     isFerryError(err) &&
@@ -183,12 +157,11 @@ export class Task {
 
   private async run(): Promise<void> {
     this.setState('preparing');
-    this.leaseLost = undefined;
     let stopLease = (): void => undefined;
     let succeeded = false;
     try {
       await this.prepare();
-      stopLease = this.keepLease();
+      stopLease = this.lease?.keep() ?? stopLease;
       this.setState(this.runnersAllResumed() ? 'incremental_sync' : 'full_sync');
       const watching = this.watchTopology();
       await Promise.all(this.runners.map((r) => this.runShard(r)));
@@ -202,7 +175,7 @@ export class Task {
       this.setState('completing');
       for (const r of this.runners) await r.cleanupTarget();
       stopLease();
-      await this.lease?.release(this.leaseNodes(this.lease.slots), { epochs: true });
+      await this.lease?.finish();
       const check = await this.checkDone();
       this.doneCheck = check;
       this.events.emit('task:checked', { taskId: this.id, forced: this.forced, ...check });
@@ -216,8 +189,8 @@ export class Task {
         this.setState('stopped');
         return;
       }
-      const e = this.leaseLost
-        ? this.leaseLost
+      const e = this.lease?.lostTo
+        ? this.lease.lostTo
         : isFerryError(err)
           ? err
           : new FerryError('TARGET_WRITE_FAILED', String((err as Error)?.message ?? err), { cause: err });
@@ -229,7 +202,7 @@ export class Task {
     } finally {
       stopLease();
       // a stopped or failed task gives its lease back (the epoch stays: the next owner's is higher)
-      if (!succeeded && this.writer && !this.leaseLost) await this.releaseLease();
+      if (!succeeded && this.writer && this.lease && !this.lease.lostTo) await this.lease.release();
       this.controller.abort();
       await this.writer?.close();
       this.writer = undefined;
@@ -246,46 +219,18 @@ export class Task {
     this.act('check');
     this.controller = new AbortController();
     this.setState('checking');
-    const started = Date.now();
     const ctx = this.context();
-    let report: CheckReport | undefined;
+    let report: CheckReport;
     try {
-      const plugin = this.registry.topology(this.spec.source.topology);
-      let shards: ShardSpec[];
-      try {
-        shards = await plugin.discover(plugin.parseOptions(this.spec.source.options), ctx);
-      } catch (err) {
-        const e = err as Error;
-        shards = [];
-        report = {
-          status: 'fail',
-          results: [
-            {
-              checkId: 'connectivity',
-              status: 'fail',
-              message: `the source could not be discovered: ${e.message}`,
-              advice: 'fix the source nodes (address, password, roles) and run the precheck again',
-              details: { code: isFerryError(err) ? err.code : 'ERROR' },
-            },
-          ],
-          checks: [],
-          startedAt: new Date(started).toISOString(),
-          durationMs: Date.now() - started,
-        };
-      }
-      report ??= await runChecks(
-        this.registry.checks(),
+      report = await precheck(
         {
           taskId: this.id,
-          sourceTopology: this.spec.source.topology,
-          shards,
-          target: this.spec.target.endpoint,
-          targetCluster: Boolean(this.spec.target.cluster),
-          ...(this.spec.target.proxy ? { targetProxy: this.spec.target.proxy } : {}),
+          spec: this.spec,
           options: this.options,
+          registry: this.registry,
           spoolDir: join(this.services.spoolDir, this.id),
+          ctx,
         },
-        ctx,
         options,
       );
     } catch (err) {
@@ -301,12 +246,9 @@ export class Task {
 
   private watchStop: AbortController | undefined;
   private mapper: KeyMapper | undefined;
-  private lease: TaskLease | undefined;
-  /** Set when another process took the lease over: the task fails with it. */
-  private leaseLost: FerryError | undefined;
+  /** The task's lease on the target (none through a proxy). */
+  private lease: LeaseKeeper | undefined;
   private targetLoss: Promise<void> | undefined;
-  /** Flushes of the target's db 0 under way (the lease's keys go with them, and come back after). */
-  private flushing = 0;
   private targetOwned = false;
   private readonly moved = new MovedKeys();
 
@@ -323,56 +265,21 @@ export class Task {
     this.watchStop = stop;
     const signal = AbortSignal.any([stop.signal, this.controller.signal]);
     const ctx = { ...this.context(), signal };
-    const report = (kind: TaskEvents['topology:change']['kind'], message: string, shardId?: string): void => {
-      this.events.emit('topology:change', {
+    await followTopology(
+      {
         taskId: this.id,
-        kind,
-        message,
-        ...(shardId ? { shardId } : {}),
-      });
-    };
-    try {
-      for await (const change of plugin.watch(plugin.parseOptions(this.spec.source.options), ctx)) {
-        if (signal.aborted) break;
-        if (change.kind === 'failover') {
-          const runner = this.runners.find(
-            (r) => r.metrics.shardId === change.shard.id || change.shard.aliases?.includes(r.metrics.shardId),
-          );
-          if (!runner) {
-            report('failover', `${change.detail} (shard ${change.shard.id} is not one this task reads)`);
-            continue;
-          }
-          const moved = runner.retarget(change.shard);
-          report(
-            'failover',
-            moved
-              ? `${change.detail}: reading from ${endpointName(runner.sourceEndpoint)} now, continuing the same replication history`
-              : `${change.detail}: the link stays on ${endpointName(runner.sourceEndpoint)}`,
-            runner.metrics.shardId,
-          );
-        } else if (change.kind === 'slots-moving') {
-          report('slots-moving', change.detail, change.shardId);
-          for (const slot of change.slots) this.moved.unsettledSlots.add(slot);
-          if (change.pause && (this.state === 'full_sync' || this.state === 'incremental_sync')) {
-            this.pause();
-            this.events.emit('task:warning', {
-              taskId: this.id,
-              shardId: change.shardId,
-              message: `paused: ${change.detail}. Resume once the slot migration has finished`,
-            });
-          }
-        } else {
-          report('shards-changed', change.detail);
-          this.events.emit('task:warning', {
-            taskId: this.id,
-            message: `${change.detail}: this task keeps reading the shards it started with; keys on the new shards are not migrated until the task is started again`,
-          });
-        }
-      }
-    } catch (err) {
-      if (!signal.aborted)
-        report('watch-error', `the source topology is no longer watched: ${(err as Error).message}`);
-    }
+        runners: this.runners,
+        moved: this.moved,
+        emit: (event, payload) => this.events.emit(event, payload),
+        pauseIfRunning: () => {
+          if (this.state !== 'full_sync' && this.state !== 'incremental_sync') return false;
+          this.pause();
+          return true;
+        },
+      },
+      plugin.watch(plugin.parseOptions(this.spec.source.options), ctx),
+      signal,
+    );
   }
 
   private runnersAllResumed(): boolean {
@@ -380,6 +287,7 @@ export class Task {
   }
 
   private async prepare(): Promise<void> {
+    this.lease = undefined; // a new run takes its own
     const plugin = this.registry.topology(this.spec.source.topology);
     const ctx = this.context();
     const opts = plugin.parseOptions(this.spec.source.options);
@@ -401,7 +309,7 @@ export class Task {
       if (old) shard.id = old;
     }
     if ((this.spec.target.cluster || this.spec.target.proxy) && !this.options.dbMap)
-      await this.refuseMultiDb();
+      await refuseMultiDb(this.shards, this.spec.target.proxy, this.controller.signal);
     const t = this.spec.target;
     const target: WorkerTarget = {
       endpoint: t.endpoint,
@@ -425,13 +333,23 @@ export class Task {
       this.options.filter,
       Boolean(t.cluster || t.proxy),
     );
-    if (!t.cluster && !t.proxy) await this.checkTargetDbs(mapper);
+    if (!t.cluster && !t.proxy) await checkTargetDbs(this.writer, mapper, t.endpoint);
     if (!t.proxy) {
       // one writer per task: taken before anything is written, proved by every connection after
-      this.lease = new TaskLease(this.id, newOwner(), this.services.leaseTtlMs, this.options.reservedPrefix);
-      await this.lease.acquire(this.leaseNodes());
-      target.fence = this.lease.fence;
-      await this.writer.setFence(this.lease.fence);
+      this.lease = new LeaseKeeper(
+        new TaskLease(this.id, newOwner(), this.services.leaseTtlMs, this.options.reservedPrefix),
+        this.writer,
+        this.id,
+        {
+          lost: (err) => this.controller.abort(err),
+          gone: (node) => this.onTargetLost(node),
+          // the snapshot threads' connections prove it too
+          fenced: (fence) => {
+            target.fence = fence;
+          },
+        },
+      );
+      await this.lease.acquire();
     }
     if (t.proxy) {
       this.events.emit('task:warning', {
@@ -443,7 +361,9 @@ export class Task {
     const saved = Object.values(this.checkpoint);
     const targetOwned =
       !t.proxy &&
-      (saved.length === 0 ? await this.checkEmptyTarget(mapper) : saved.some((c) => c.targetWasEmpty));
+      (saved.length === 0
+        ? await checkEmptyTarget(this.writer, mapper, this.options, t.endpoint)
+        : saved.some((c) => c.targetWasEmpty));
     this.mapper = mapper;
     this.targetOwned = targetOwned;
     const threads =
@@ -478,12 +398,15 @@ export class Task {
         identity: this.identity,
         targetFlush: {
           begin: () => {
-            this.flushing++;
+            if (this.lease) this.lease.flushing++;
           },
-          end: () =>
-            this.retakeLease().finally(() => {
-              this.flushing--;
-            }),
+          end: async () => {
+            const lease = this.lease;
+            if (!lease) return;
+            await lease.acquire().finally(() => {
+              lease.flushing--;
+            });
+          },
         },
         ...(threads
           ? {
@@ -547,137 +470,6 @@ export class Task {
   }
 
   /**
-   * A cluster target has db 0 only: without a db map, keys of other source dbs would silently
-   * merge into it. Refused, naming the dbs that hold keys.
-   */
-  private async refuseMultiDb(): Promise<void> {
-    const busy = new Map<number, number>();
-    await Promise.all(
-      this.shards.map(async (shard) => {
-        const e = shard.replicas[0] ?? shard.primary;
-        const conn = await connectEndpoint(e, this.controller.signal);
-        try {
-          const text = String(await conn.send(['INFO', 'keyspace']));
-          for (const m of text.matchAll(/^db(\d+):keys=(\d+)/gm)) {
-            const db = Number(m[1]);
-            if (db !== 0) busy.set(db, (busy.get(db) ?? 0) + Number(m[2]));
-          }
-        } finally {
-          conn.destroy();
-        }
-      }),
-    );
-    if (busy.size === 0) return;
-    const list = [...busy].sort((a, b) => a[0] - b[0]);
-    throw new FerryError(
-      'CONFIG_INVALID',
-      `the target is ${this.spec.target.proxy ? `a ${this.spec.target.proxy} proxy` : 'a cluster'} (db 0 only) and the source has keys in db ${list.map(([db, n]) => `${db} (${n} keys)`).join(', ')}: map them with --db-map (e.g. --db-map 0=0,${list
-        .map(([db]) => `${db}=0+db${db}:`)
-        .join(',')} to keep them apart with a prefix), or migrate db 0 alone with --db-map 0=0`,
-      { details: { dbs: Object.fromEntries(list) } },
-    );
-  }
-
-  /**
-   * Gives the lease back when the task ends without succeeding, over connections of its own: the
-   * writer's may already be closed by the task's abort, and a lease left behind would keep the next
-   * run out until it lapses.
-   */
-  private async releaseLease(): Promise<void> {
-    const lease = this.lease;
-    const w = this.writer;
-    if (!lease || !w) return;
-    const conns: RespConnection[] = [];
-    try {
-      const nodes: LeaseNode[] = [];
-      for (const slot of lease.slots) {
-        const conn = await connectEndpoint(
-          w.nodeEndpoint(w.cluster ? slot : undefined),
-          AbortSignal.timeout(10_000),
-          {
-            connectMs: 5_000,
-            commandMs: 5_000,
-          },
-        );
-        conns.push(conn);
-        nodes.push({ slot, name: w.nodeName(w.cluster ? slot : undefined), send: (argv) => conn.send(argv) });
-      }
-      await lease.release(nodes);
-    } catch {
-      // the target is away: the lease lapses by itself
-    } finally {
-      for (const c of conns) c.destroy();
-    }
-  }
-
-  /** The target's masters as the lease talks to them. */
-  private leaseNodes(slots?: number[]): LeaseNode[] {
-    const w = this.writer as TargetWriter;
-    return (slots ?? w.masterSlots()).map((slot) => ({
-      slot,
-      name: w.nodeName(w.cluster ? slot : undefined),
-      send: (argv) => w.send(0, w.cluster ? slot : undefined, argv, { idempotent: true }),
-    }));
-  }
-
-  /**
-   * Renews the lease while the task runs. Lost to another owner: the task stops (its writers' new
-   * connections are refused by the fence, the old ones were closed by the new owner). Gone from
-   * the target: the target lost the task's data, and every shard writes its snapshot again.
-   */
-  private keepLease(): () => void {
-    const lease = this.lease;
-    if (!lease) return () => undefined;
-    let busy = false;
-    const timer = setInterval(
-      () => {
-        if (busy || this.flushing > 0) return;
-        busy = true;
-        const generation = lease.generation;
-        void lease
-          .renew(this.leaseNodes(lease.slots))
-          .then(async (r) => {
-            // keys flushed by the task itself, or taken again since: not a loss
-            if (r.state === 'gone' && (this.flushing > 0 || lease.generation !== generation)) return;
-            if (r.state === 'lost') {
-              this.leaseLost = new FerryError(
-                'LEASE_HELD',
-                `task ${this.id}: another process took over its lease on the target ${r.node} (this one, ${lease.owner}, was paused or cut off past the lease's ${Math.round(lease.ttlMs / 1000)} s); stopping without writing more`,
-              );
-              this.controller.abort(this.leaseLost);
-            } else if (r.state === 'gone') await this.onTargetLost(r.node ?? '');
-          })
-          .catch((err: unknown) => {
-            // a new connection's fence found another owner; otherwise the target is away (the
-            // writers retry, the next renewal tells)
-            if (isFerryError(err, 'LEASE_HELD')) {
-              this.leaseLost = err;
-              this.controller.abort(err);
-            } else if (isFerryError(err, 'RESYNC_REQUIRED') && err.details?.targetLost)
-              return this.onTargetLost(String(err.details.node ?? ''));
-            return undefined;
-          })
-          .finally(() => {
-            busy = false;
-          });
-      },
-      Math.max(250, Math.floor(lease.ttlMs / 6)),
-    );
-    timer.unref();
-    return () => clearInterval(timer);
-  }
-
-  /** Takes the lease again (its keys were flushed or lost) and gives the writers the new epochs. */
-  private async retakeLease(): Promise<void> {
-    const lease = this.lease;
-    if (!lease || !this.writer) return;
-    await lease.acquire(this.leaseNodes());
-    await this.writer.setFence(lease.fence);
-    const target = this.runners[0]?.context.snapshotWorker?.target;
-    if (target) target.fence = lease.fence;
-  }
-
-  /**
    * The target lost the task's keys (restarted empty, flushed, failed over to an empty replica):
    * nothing it was sent can be trusted, so the lease is taken again and every shard writes its
    * snapshot again, as a retry does. Once, however many shards or writers noticed.
@@ -690,67 +482,11 @@ export class Task {
         message: `${why}: every shard writes its snapshot again`,
       });
       for (const r of this.runners) r.resnapshot(`${why}; writing the snapshot again`);
-      await this.retakeLease(); // if the target is still away, the next renewal finds it gone again
+      await this.lease?.acquire(); // if the target is still away, the next renewal finds it gone again
     })().finally(() => {
       this.targetLoss = undefined;
     });
     return this.targetLoss;
-  }
-
-  /** Every target db the db map names exists there: refused before anything is written. */
-  private async checkTargetDbs(mapper: KeyMapper): Promise<void> {
-    const w = this.writer as TargetWriter;
-    for (const db of targetDbs(mapper, false)) {
-      try {
-        await w.send(db, undefined, ['DBSIZE'], { idempotent: true });
-      } catch (err) {
-        if (!/DB index is out of range|invalid DB index/i.test((err as Error).message)) throw err;
-        const from = Array.from({ length: 16 }, (_, i) => i).filter((s) => mapper.route(s)?.db === db);
-        throw new FerryError(
-          'CONFIG_INVALID',
-          `the db map sends source db ${from.join(', ')} to db ${db}, which the target ${endpointName(this.spec.target.endpoint)} does not have (its "databases" setting is lower): map to a db it has, e.g. --db-map ${from[0] ?? 0}=0`,
-          { details: { db } },
-        );
-      }
-    }
-  }
-
-  /**
-   * Whether the target's mapped dbs (every node of a cluster) are empty as a new task starts.
-   * Under the "fail" conflict policy a non-empty target refuses the task.
-   */
-  private async checkEmptyTarget(mapper: KeyMapper): Promise<boolean> {
-    const w = this.writer as TargetWriter;
-    const dbs = targetDbs(mapper, w.cluster);
-    for (const slot of w.masterSlots()) {
-      for (const db of dbs) {
-        const n = Number(await w.send(db, w.cluster ? slot : undefined, ['DBSIZE']).catch(() => 0));
-        if (n > 0) {
-          // keys of Ferry's own (checkpoints of an earlier task) do not count
-          const sample: Buffer[] = [];
-          let whole = true; // the whole db was scanned
-          for await (const page of w.scan(db, w.cluster ? slot : undefined, { count: 100 })) {
-            sample.push(...page);
-            if (sample.length >= 100) {
-              whole = false;
-              break;
-            }
-          }
-          const own = new OwnKeys(this.options.reservedPrefix);
-          const ours = sample.every((k) => own.is(k));
-          if (ours && sample.length > 0 && (whole || sample.length >= n)) continue;
-          if (this.options.conflict !== 'fail') return false;
-          // the user's keys (Ferry's own, a lease kept between runs, are not theirs to empty)
-          const theirs = whole ? sample.filter((k) => !own.is(k)).length : n;
-          throw new FerryError(
-            'TARGET_WRITE_FAILED',
-            `target ${endpointName(this.spec.target.endpoint)} is not empty: db ${db} holds ${theirs} keys (conflict policy "fail"). Empty it, or choose --conflict replace or --conflict skip`,
-            { details: { db, keys: theirs } },
-          );
-        }
-      }
-    }
-    return true;
   }
 
   private async runShard(r: ShardRunner): Promise<void> {
@@ -856,58 +592,30 @@ export class Task {
    * while the task streams or after it ended: multi-round, so keys in flight drop out. Progress and
    * the result are task events (`verify:progress`, `verify:done`).
    */
-  async verify(
-    o: {
-      mode?: VerifyModeName;
-      rounds?: number;
-      intervalMs?: number;
-      sample?: number;
-      keysPerSec?: number;
-      signal?: AbortSignal;
-    } = {},
-  ): Promise<VerificationReport> {
-    const verifier = this.services.verifier;
-    if (!verifier) throw new FerryError('CONFIG_INVALID', 'no verifier is configured for this engine');
-    const t = this.spec.target;
-    if (t.proxy)
-      throw new FerryError(
-        'CONFIG_INVALID',
-        `a ${t.proxy} target cannot be scanned through the proxy: verify against its servers (ferry verify)`,
-      );
-    let shards = this.shards;
-    if (shards.length === 0) {
-      const plugin = this.registry.topology(this.spec.source.topology);
-      shards = await plugin.discover(plugin.parseOptions(this.spec.source.options), this.context());
-    }
-    const read = (s: ShardSpec): Endpoint => s.replicas[0] ?? s.primary;
-    const source: VerifySide =
-      this.spec.source.topology === 'cluster'
-        ? { endpoint: (shards[0] as ShardSpec).primary, cluster: true }
-        : shards.length === 1
-          ? { endpoint: read(shards[0] as ShardSpec) }
-          : { shards: shards.map(read) };
-    const report = await verifier({
-      source,
-      target: { endpoint: t.endpoint, cluster: Boolean(t.cluster) },
-      mode: o.mode ?? 'full',
-      rounds: o.rounds ?? 3,
-      intervalMs: o.intervalMs ?? 1000,
-      ...(o.sample !== undefined ? { sample: o.sample } : {}),
-      ...(o.keysPerSec !== undefined ? { keysPerSec: o.keysPerSec } : {}),
-      ...(this.options.dbMap ? { dbMap: this.options.dbMap } : {}),
-      ...(this.options.renamePrefix ? { renamePrefix: this.options.renamePrefix } : {}),
-      filter: this.options.filter,
-      reservedPrefix: this.options.reservedPrefix,
-      ...(o.signal ? { signal: o.signal } : {}),
-      onProgress: (p) => this.events.emit('verify:progress', { taskId: this.id, ...p }),
-    });
-    this.events.emit('verify:done', {
-      taskId: this.id,
-      differences: report.differences,
-      counts: report.counts,
-      keysChecked: report.keysChecked,
-    });
-    return report;
+  async verify(o: VerifyTaskOptions = {}): Promise<VerificationReport> {
+    return verifyTask(
+      {
+        spec: this.spec,
+        options: this.options,
+        shards: this.shards.length > 0 ? this.shards : () => this.discover(),
+        ...(this.services.verifier ? { verifier: this.services.verifier } : {}),
+        onProgress: (p) => this.events.emit('verify:progress', { taskId: this.id, ...p }),
+        onDone: (report) =>
+          this.events.emit('verify:done', {
+            taskId: this.id,
+            differences: report.differences,
+            counts: report.counts,
+            keysChecked: report.keysChecked,
+          }),
+      },
+      o,
+    );
+  }
+
+  /** The source's shards as its topology plugin finds them now. */
+  private async discover(): Promise<ShardSpec[]> {
+    const plugin = this.registry.topology(this.spec.source.topology);
+    return plugin.discover(plugin.parseOptions(this.spec.source.options), this.context());
   }
 
   get isCompleting(): boolean {
