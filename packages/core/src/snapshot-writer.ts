@@ -1,5 +1,5 @@
 import { FerryError, isFerryError } from '@ferry/errors';
-import { dumpPayload, type KeyEntry, RDB_TYPE_STRING, RdbParser } from '@ferry/rdb';
+import { type KeyEntry, RDB_TYPE_STRING, RdbParser } from '@ferry/rdb';
 import { type Arg, ReplyError } from '@ferry/resp';
 import type { ShardMetrics } from './events.js';
 import type { OwnKeys } from './ferry-keys.js';
@@ -31,21 +31,6 @@ export interface SnapshotHost {
   track(p: Promise<void>): void;
   /** The pass's failure from elsewhere (the link, a re-snapshot asked for): the write stops too. */
   failed?(): Error | undefined;
-}
-
-interface RestoreSpec {
-  ttl: number;
-  rdbVersion: number;
-  replace: boolean;
-  absttl: boolean;
-}
-
-/** RESTORE as arguments (the path for single keys, retries and error messages). */
-function restoreArgs(key: Buffer, rdbType: number, raw: Buffer, r: RestoreSpec): Arg[] {
-  const args: Arg[] = ['RESTORE', key, r.ttl, dumpPayload(rdbType, raw, r.rdbVersion)];
-  if (r.replace) args.push('REPLACE');
-  if (r.absttl) args.push('ABSTTL');
-  return args;
 }
 
 interface BulkItem extends RestoreItem {
@@ -276,8 +261,8 @@ export class SnapshotWriter {
             g.items.push({ route, slot, key, e, value: raw, ttl, rdbType: e.rdbType, replace, absttl });
             bulkBytes += raw.length;
           } else {
-            const r = { ttl, rdbVersion: parser.version, replace, absttl };
-            track(this.restore(route, slot, key, restoreArgs(key, e.rdbType, raw, r), e, raw), 1, raw.length);
+            const item = { key, ttl, rdbType: e.rdbType, value: raw, replace, absttl };
+            track(this.restore(route, slot, item, parser.version, e), 1, raw.length);
           }
         } else if (e.captured) {
           track(this.rewrite(route, slot, key, e, raw, replace), 1, raw?.length ?? 0);
@@ -317,33 +302,23 @@ export class SnapshotWriter {
         it.ttl = ttl;
         it.absttl = it.e.expireAtMs !== undefined && g.absttl;
       }
-      await this.restore(
-        it.route,
-        it.slot,
-        it.key,
-        restoreArgs(it.key, it.rdbType, it.value, {
-          ttl: it.ttl,
-          rdbVersion: g.rdbVersion,
-          replace: it.replace,
-          absttl: it.absttl,
-        }),
-        it.e,
-        it.value,
-      );
+      await this.restore(it.route, it.slot, { ...it, set: undefined }, g.rdbVersion, it.e);
     }
   }
 
+  /** One RESTORE (encoded as the bulk path encodes them), its refusals dealt with. */
   private async restore(
     route: DbRoute,
     slot: number | undefined,
-    key: Buffer,
-    args: Arg[],
+    it: RestoreItem,
+    rdbVersion: number,
     e: KeyEntry,
-    raw: Buffer,
   ): Promise<void> {
     const { writer, options } = this.h.ctx;
+    const { key } = it;
     try {
-      await writer.send(route.db, slot, args, { idempotent: true });
+      const cmd = encodeRestores([it], rdbVersion);
+      await writer.sendGroup(route.db, slot, [cmd], false, { idempotent: true });
     } catch (err) {
       const reply = err instanceof FerryError && err.cause instanceof ReplyError ? err.cause : undefined;
       if (reply && /BUSYKEY/.test(reply.message)) {
@@ -365,7 +340,7 @@ export class SnapshotWriter {
             'RESTORE',
           );
         }
-        await this.rewrite(route, slot, key, e, raw, args.includes('REPLACE'));
+        await this.rewrite(route, slot, key, e, it.value, it.replace);
         return;
       }
       if (reply && /DUMP payload version|Bad data format/i.test(reply.message)) {

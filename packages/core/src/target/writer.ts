@@ -3,8 +3,6 @@ import { FerryError, isFerryError } from '@ferry/errors';
 import {
   type Arg,
   connect,
-  decodeAll,
-  RedirectError,
   ReplyError,
   type RespConnection,
   type RespValue,
@@ -14,42 +12,13 @@ import { type Endpoint, endpointName } from '../endpoint.js';
 import { checkFence, type LeaseFence, leaseClientName } from '../lease.js';
 import { SLOTS } from '../slot.js';
 import { compareVersions } from '../versions.js';
+import { describeCommand, firstRedirect, wrapError } from './errors.js';
 import { type ProxyKind, TWEMPROXY_MAX_KEY_BYTES } from './proxy.js';
+import type { SendOptions, TargetOptions } from './target-options.js';
 
-export interface TargetOptions {
-  endpoint: Endpoint;
-  /** A Redis Cluster: discover its masters from this seed and route by slot. */
-  cluster?: boolean;
-  /**
-   * A proxy in front of the real servers (twemproxy, codis-proxy): db 0 only, no SELECT, no MULTI,
-   * no INFO. Its backends' Redis version comes from `version` (default 3.2.0, the oldest Ferry
-   * assumes behind a proxy: codis-server is a 3.2 fork).
-   */
-  proxy?: ProxyKind;
-  /** The target's Redis version when it cannot be asked (a proxy). */
-  version?: string;
-  /** Longest key the target takes (twemproxy: its mbuf size less 48, 16 335 by default). */
-  maxKeyBytes?: number;
-  maxInFlight?: number;
-  signal?: AbortSignal;
-  /** How long a retryable condition (LOADING, TRYAGAIN, CLUSTERDOWN, a lost connection) may last. Default 60 s. */
-  retryForMs?: number;
-  /** Called for things worth an event: topology refresh, retries. */
-  onNotice?: (message: string) => void;
-  /** Every connection opened to a master proves first that this process holds the task's lease. */
-  fence?: LeaseFence;
-  /**
-   * A new connection found the lease's epoch key gone: the target lost the task's data. Without
-   * this hook that connection is refused (RESYNC_REQUIRED); with it, the connection is used and
-   * the owner (the task, which takes the lease again and writes the snapshot again) is told.
-   */
-  onTargetLost?: (node: string) => void;
-}
+export { describeCommand } from './errors.js';
 
-export interface SendOptions {
-  /** Safe to send again after a lost connection (RESTORE REPLACE, rewrite into a temporary key…). */
-  idempotent?: boolean;
-}
+export type { SendOptions, TargetOptions } from './target-options.js';
 
 interface Node {
   name: string;
@@ -61,27 +30,6 @@ interface Node {
 }
 
 const RETRY_BASE_MS = 50;
-
-/** Joins "cmd key" for messages, keys shown readably. */
-export function describeCommand(command: WireCommand): string {
-  let argv: readonly Arg[];
-  try {
-    argv = Buffer.isBuffer(command) ? ((decodeAll(command)[0] as Buffer[] | undefined) ?? []) : command;
-  } catch {
-    argv = ['(unreadable command)'];
-  }
-  const show = (a: Arg | undefined): string => {
-    if (a === undefined) return '';
-    const s = Buffer.isBuffer(a) ? a.toString('latin1') : String(a);
-    const printable = JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s);
-    return printable;
-  };
-  const name =
-    argv[0] === undefined
-      ? ''
-      : (Buffer.isBuffer(argv[0]) ? argv[0].toString('latin1') : String(argv[0])).toUpperCase();
-  return argv.length > 1 ? `${name} ${show(argv[1])}` : name;
-}
 
 /**
  * Writes to a standalone target or a Redis Cluster: pipelined per node with a bounded in-flight
@@ -327,21 +275,7 @@ export class TargetWriter {
           }
           if (attempt < 16) continue;
         }
-        const retryable =
-          (err instanceof ReplyError && err.retryable) ||
-          (opts.idempotent &&
-            isFerryError(err) &&
-            (err.code === 'CONNECTION_CLOSED' || err.code === 'CONNECTION_FAILED' || err.code === 'TIMEOUT'));
-        if (retryable && Date.now() < deadline) {
-          if (attempt === 0) this.o.onNotice?.(`retrying after: ${(err as Error).message}`);
-          await sleep(
-            Math.min(RETRY_BASE_MS * 2 ** Math.min(attempt, 5), 1000),
-            undefined,
-            this.o.signal ? { signal: this.o.signal } : {},
-          );
-          if (this.cluster && isFerryError(err)) await this.refresh().catch(() => undefined);
-          continue;
-        }
+        if (await this.backoff(err, attempt, deadline, opts.idempotent === true)) continue;
         throw wrapError(err, cmds, n.name);
       }
     }
@@ -434,20 +368,38 @@ export class TargetWriter {
         for (let i = 0; i < first; i++) if (replies[i] instanceof ReplyError) throw replies[i];
         return first ? replies.slice(first) : replies;
       } catch (err) {
-        const retry =
-          (err instanceof ReplyError && err.retryable) ||
-          (isFerryError(err) &&
-            (err.code === 'CONNECTION_CLOSED' || err.code === 'CONNECTION_FAILED' || err.code === 'TIMEOUT'));
-        if (!retry || Date.now() >= deadline) throw wrapError(err, cmds, n.name);
-        if (attempt === 0) this.o.onNotice?.(`retrying after: ${(err as Error).message}`);
-        await sleep(
-          Math.min(RETRY_BASE_MS * 2 ** Math.min(attempt, 5), 1000),
-          undefined,
-          this.o.signal ? { signal: this.o.signal } : {},
-        );
-        if (this.cluster) await this.refresh().catch(() => undefined);
+        // the bulk path's commands are idempotent (RESTORE, SET of a snapshot's keys)
+        if (!(await this.backoff(err, attempt, deadline, true))) throw wrapError(err, cmds, n.name);
       }
     }
+  }
+
+  /**
+   * The one retry policy of both write paths: a reply the server asks to retry (LOADING, BUSY,
+   * TRYAGAIN, CLUSTERDOWN…) and, for idempotent commands, a lost connection or a timeout, are tried
+   * again with exponential backoff (50 ms up to 1 s) until `deadline`; a cluster's slot map is
+   * refreshed before the next attempt. Returns whether to try again.
+   */
+  private async backoff(
+    err: unknown,
+    attempt: number,
+    deadline: number,
+    idempotent: boolean,
+  ): Promise<boolean> {
+    const retryable =
+      (err instanceof ReplyError && err.retryable) ||
+      (idempotent &&
+        isFerryError(err) &&
+        (err.code === 'CONNECTION_CLOSED' || err.code === 'CONNECTION_FAILED' || err.code === 'TIMEOUT'));
+    if (!retryable || Date.now() >= deadline) return false;
+    if (attempt === 0) this.o.onNotice?.(`retrying after: ${(err as Error).message}`);
+    await sleep(
+      Math.min(RETRY_BASE_MS * 2 ** Math.min(attempt, 5), 1000),
+      undefined,
+      this.o.signal ? { signal: this.o.signal } : {},
+    );
+    if (this.cluster) await this.refresh().catch(() => undefined);
+    return true;
   }
 
   /**
@@ -521,20 +473,4 @@ export class TargetWriter {
   async close(): Promise<void> {
     await Promise.all([...this.nodes.values()].map((n) => n.conn?.close().catch(() => undefined)));
   }
-}
-
-function firstRedirect(err: unknown): RedirectError | undefined {
-  if (err instanceof RedirectError) return err;
-  return undefined;
-}
-
-function wrapError(err: unknown, cmds: ReadonlyArray<WireCommand>, node: string): Error {
-  if (err instanceof ReplyError) {
-    const what = err.command ?? describeCommand(cmds[0] ?? []);
-    return new FerryError('TARGET_WRITE_FAILED', `target ${node} refused ${what}: ${err.message}`, {
-      cause: err,
-      details: { reply: err.message, kind: err.kind, command: what },
-    });
-  }
-  return err instanceof Error ? err : new Error(String(err));
 }
