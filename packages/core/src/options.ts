@@ -159,22 +159,25 @@ function checkDbMap(map: unknown): DbMap | undefined {
   return out;
 }
 
+/** Every field of TaskOptions (the API's typed options are built from this list too). */
+export const TASK_OPTION_NAMES = [
+  'dbMap',
+  'filter',
+  'renamePrefix',
+  'rateLimit',
+  'writeMode',
+  'conflict',
+  'bigKeyThreshold',
+  'maxInFlight',
+  'maxInFlightBytes',
+  'sourceHeartbeat',
+  'snapshotThreads',
+  'reservedPrefix',
+] as const satisfies ReadonlyArray<keyof TaskOptions>;
+
 /** The fields each options object may have: anything else is a typo, refused rather than ignored. */
 const KNOWN: Record<string, readonly string[]> = {
-  options: [
-    'dbMap',
-    'filter',
-    'renamePrefix',
-    'rateLimit',
-    'writeMode',
-    'conflict',
-    'bigKeyThreshold',
-    'maxInFlight',
-    'maxInFlightBytes',
-    'sourceHeartbeat',
-    'snapshotThreads',
-    'reservedPrefix',
-  ],
+  options: TASK_OPTION_NAMES,
   filter: ['include', 'exclude'],
   rateLimit: ['keysPerSec', 'bytesPerSec'],
 };

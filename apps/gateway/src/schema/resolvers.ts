@@ -1,4 +1,11 @@
-import type { DbMap, Endpoint, KeyPattern, ProxyKind, TaskOptions } from '@ferry/core';
+import {
+  type DbMap,
+  type Endpoint,
+  type KeyPattern,
+  type ProxyKind,
+  TASK_OPTION_NAMES,
+  type TaskOptions,
+} from '@ferry/core';
 import type { AlarmRuleRow, StoredTask, VerifyRunRow } from '@ferry/storage';
 import { GraphQLError } from 'graphql';
 import {
@@ -116,18 +123,12 @@ function pattern(p: { prefix?: string; glob?: string; regex?: string }, where: s
   return { [k]: p[k] as string } as KeyPattern;
 }
 
-/** The options that are the same in the API and the engine (the others are reshaped below). */
-const PLAIN_OPTIONS = [
-  'renamePrefix',
-  'writeMode',
-  'conflict',
-  'bigKeyThreshold',
-  'maxInFlight',
-  'maxInFlightBytes',
-  'sourceHeartbeat',
-  'snapshotThreads',
-  'reservedPrefix',
-] as const;
+/** The options the API reshapes (entries, patterns, a pair of rates); the rest are the same in both. */
+type Reshaped = 'dbMap' | 'filter' | 'rateLimit';
+const RESHAPED: ReadonlySet<string> = new Set<Reshaped>(['dbMap', 'filter', 'rateLimit']);
+const PLAIN_OPTIONS = TASK_OPTION_NAMES.filter(
+  (k): k is Exclude<(typeof TASK_OPTION_NAMES)[number], Reshaped> => !RESHAPED.has(k),
+);
 
 /** The typed input as the engine's options (the engine validates the values themselves). */
 export function optionsOf(o: TaskOptionsInput | undefined | null): TaskOptions {
