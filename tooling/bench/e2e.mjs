@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRedis, waitFor } from '../../packages/testkit/dist/index.js';
-import { benchDir, mixed1m } from './dataset.mjs';
+import { benchDir, mixed1m, serverCpu, startSource } from './dataset.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const mb = (b) => b / (1 << 20);
@@ -59,48 +59,31 @@ const shapes = {
     }),
 };
 
-/** A source loaded from the snapshot; Redis 7's defaults but no diskless delay (as `bench migrate`). */
-async function startSource(rdb) {
-  const d = mkdtempSync(join(tmpdir(), 'ferry-bench-src-'));
-  copyFileSync(rdb, join(d, 'dump.rdb'));
-  const srv = await startRedis({
-    label: 'bench-source',
-    startTimeoutMs: 300_000,
-    config: {
-      dir: d,
-      'repl-diskless-sync': 'yes',
-      'repl-diskless-sync-delay': 0,
-      'client-output-buffer-limit': 'replica 0 0 0',
-    },
-  });
-  await waitFor(async () => (await srv.info('persistence')).loading === '0', { timeoutMs: 300_000 });
-  return { srv, cleanup: () => rmSync(d, { recursive: true, force: true }) };
-}
-
 /** Clock ticks per second of /proc/<pid>/stat's CPU times. */
 const tick = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 const dbsize = async (srv) => Number(await srv.command('DBSIZE'));
 
-/** CPU seconds of a process and its reaped children (a source's fork for the snapshot) so far. */
-function cpuOf(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / tick;
+/** CPU used by the source (with its fork, reaped within a cron tick) and the receiving server since `at`. */
+async function cpuSince(srv, receiver, at) {
+  await new Promise((r) => setTimeout(r, 300));
+  const [s, r] = await Promise.all([serverCpu(srv), serverCpu(receiver)]);
+  return { source: s.main + s.fork - at.source, receiver: r.main + r.fork - at.receiver };
 }
 
-/** CPU used by the source (with its fork, reaped within a cron tick) and the receiving server since `at`. */
-async function serverCpu(srv, receiver, at) {
-  await new Promise((r) => setTimeout(r, 300));
-  return { source: cpuOf(srv.pid) - at.source, receiver: cpuOf(receiver.pid) - at.receiver };
+/** Both servers' CPU now, as cpuSince counts it. */
+async function cpuAt(srv, receiver) {
+  const [s, r] = await Promise.all([serverCpu(srv), serverCpu(receiver)]);
+  return { source: s.main + s.fork, receiver: r.main + r.fork };
 }
 
 const cores = Math.max(1, Number(execFileSync('nproc').toString().trim()) || 1);
 
 async function native(rdb) {
-  const { srv, cleanup } = await startSource(rdb);
+  const { server: srv, cleanup } = await startSource(rdb);
   const want = await dbsize(srv);
   const replica = await startRedis({ label: 'bench-native' });
-  const at = { source: cpuOf(srv.pid), receiver: cpuOf(replica.pid) };
+  const at = await cpuAt(srv, replica);
   const t0 = performance.now();
   await replica.command('REPLICAOF', srv.host, String(srv.port));
   await waitFor(
@@ -111,7 +94,7 @@ async function native(rdb) {
     { timeoutMs: 600_000, intervalMs: 5 },
   );
   const ms = performance.now() - t0;
-  const servers = await serverCpu(srv, replica, at);
+  const servers = await cpuSince(srv, replica, at);
   await replica.stop();
   await srv.stop();
   cleanup();
@@ -120,11 +103,11 @@ async function native(rdb) {
 
 /** `ferry migrate --until-synced` as a user runs it: wall clock to exit, peak RSS and CPU from /proc. */
 async function ferry(rdb) {
-  const { srv, cleanup } = await startSource(rdb);
+  const { server: srv, cleanup } = await startSource(rdb);
   const want = await dbsize(srv);
   const target = await startRedis({ label: 'bench-target' });
   const state = mkdtempSync(join(tmpdir(), 'ferry-bench-state-'));
-  const at = { source: cpuOf(srv.pid), receiver: cpuOf(target.pid) };
+  const at = await cpuAt(srv, target);
   const t0 = performance.now();
   const child = spawn(
     process.execPath,
@@ -165,7 +148,7 @@ async function ferry(rdb) {
   const ms = performance.now() - t0;
   if (code !== 0) throw new Error(`ferry migrate exited ${code}: ${err.slice(-2000)}`);
   const keys = await dbsize(target);
-  const servers = await serverCpu(srv, target, at);
+  const servers = await cpuSince(srv, target, at);
   const done = /done: (.*)/.exec(err)?.[1] ?? '';
   await target.stop();
   await srv.stop();

@@ -5,14 +5,14 @@
 //   incremental     Ferry's sustained apply rate under redis-benchmark (SET/INCR/LPUSH/HSET,
 //                   pipelined) ÷ the rate native replication sustains, with lag p50/p99/max
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { createWriteStream, existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dumpPayload, rdbFileParser } from '../../packages/rdb/dist/index.js';
 import { encodeCommand } from '../../packages/resp/dist/index.js';
 import { startRedis, waitFor } from '../../packages/testkit/dist/index.js';
-import { benchDir, mixed1m } from './dataset.mjs';
+import { benchDir, mixed1m, serverCpu, startSource } from './dataset.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 if (process.argv.includes('--topology')) {
@@ -26,42 +26,10 @@ console.log(
   `pnpm bench migrate — 1 M mixed keys, ${mb(statSync(rdb).size).toFixed(0)} MB RDB, standalone → standalone\n`,
 );
 
-/**
- * The source: loads the data set from its RDB. Replication settings are Redis 7's defaults
- * (diskless sync) except the 5 s diskless delay, 0 here for Ferry and native alike;
- * FERRY_BENCH_DISKLESS=no measures disk-based sync instead.
- */
+// FERRY_BENCH_DISKLESS=no measures disk-based sync instead of Redis 7's default diskless sync.
 const diskless = (process.env.FERRY_BENCH_DISKLESS ?? 'yes') !== 'no';
-async function startSource() {
-  const d = mkdtempSync(join(tmpdir(), 'ferry-bench-src-'));
-  copyFileSync(rdb, join(d, 'dump.rdb'));
-  const s = await startRedis({
-    label: 'bench-source',
-    startTimeoutMs: 120_000,
-    config: {
-      dir: d,
-      'repl-diskless-sync': diskless ? 'yes' : 'no',
-      'repl-diskless-sync-delay': 0,
-      'repl-backlog-size': '512mb',
-      'client-output-buffer-limit': 'replica 0 0 0',
-    },
-  });
-  await waitFor(async () => (await s.info('persistence')).loading === '0', {
-    what: 'the migration to get there',
-    timeoutMs: 120_000,
-  });
-  return { server: s, cleanup: () => rmSync(d, { recursive: true, force: true }) };
-}
 
 const info = async (s, section) => s.info(section);
-/** A server's CPU seconds so far: its own process, and its children (the fork that makes an RDB). */
-const cpuOf = async (s) => {
-  const c = await info(s, 'cpu');
-  return {
-    main: Number(c.used_cpu_user) + Number(c.used_cpu_sys),
-    fork: Number(c.used_cpu_user_children) + Number(c.used_cpu_sys_children),
-  };
-};
 const keysOf = async (s) => {
   const ks = await info(s, 'keyspace');
   return Object.values(ks).reduce((a, v) => a + Number(/keys=(\d+)/.exec(String(v))?.[1] ?? 0), 0);
@@ -106,13 +74,13 @@ async function rawIngest() {
     await new Promise((r) => out.end(r));
   }
   const target = await startRedis({ label: 'bench-raw' });
-  const c0 = await cpuOf(target);
+  const c0 = await serverCpu(target);
   const t0 = performance.now();
   execFileSync('sh', ['-c', `redis-cli -h ${target.host} -p ${target.port} --pipe < ${file}`], {
     stdio: 'pipe',
   });
   const ms = performance.now() - t0;
-  const targetCpu = (await cpuOf(target)).main - c0.main;
+  const targetCpu = (await serverCpu(target)).main - c0.main;
   const keys = await keysOf(target);
   await target.stop();
   return { ms, keys, targetCpu, file };
@@ -308,7 +276,7 @@ async function incremental(source, nativeReplica, ferry) {
 // (default 3), every round measuring native replication, raw ingest and Ferry in turn. The last
 // round's native replica and Ferry go on to the incremental phase.
 const runs = Math.max(1, Number(process.env.FERRY_BENCH_RUNS ?? 3));
-const { server: source, cleanup } = await startSource();
+const { server: source, cleanup } = await startSource(rdb, { diskless, backlog: '512mb' });
 const sourceKeys = await keysOf(source);
 const rounds = [];
 let native;
@@ -322,10 +290,10 @@ for (let r = 0; r < runs; r++) {
   const n = await nativeSnapshot(source);
   const w = await rawIngest();
   const t = await startRedis({ label: 'bench-target' });
-  const [s0, t0] = await Promise.all([cpuOf(source), cpuOf(t)]);
+  const [s0, t0] = await Promise.all([serverCpu(source), serverCpu(t)]);
   const f = startFerry(source, t);
   const sd = await f.next('snapshot-done');
-  const [s1, t1] = await Promise.all([cpuOf(source), cpuOf(t)]);
+  const [s1, t1] = await Promise.all([serverCpu(source), serverCpu(t)]);
   const fk = await keysOf(t);
   rounds.push({
     native: n.ms,
