@@ -244,18 +244,21 @@ describe('one writer per task', () => {
         mkdtempSync(join(tmpdir(), 'ferry-state-')),
         '--conflict',
         'replace',
+        // E must not complete while the load still writes (its check would rightly refuse):
+        // synced for longer than the load runs after E started
         '--until-synced',
         '--synced-for',
-        '2',
+        '6',
       ],
       120_000,
     );
     await new Promise((r) => setTimeout(r, 4000));
+    // the load stops while A still sleeps: what it wrote meanwhile waits in A's link, and A tries
+    // to apply it when it wakes
+    const written = await load.stop();
     a.child.kill('SIGCONT');
     expect(await aExit).not.toBe(0);
     expect(JSON.stringify(a.events)).toContain('LEASE_HELD');
-    await new Promise((r) => setTimeout(r, 1500));
-    const written = await load.stop();
     const ended = await e;
     expect(ended.code, ended.stderr).toBe(0);
     expect(ended.stderr).toContain('checked against both servers');
@@ -273,6 +276,60 @@ describe('one writer per task', () => {
     }
     expect(total).toBe(written);
     expect(formatDifferences(await compareDeployments(source, target, { dbs: [0] }))).toBe('');
+    tc.disconnect();
+    sc.disconnect();
+  });
+
+  it('one paused past its lease while another finished the task stops when it wakes, and writes nothing over the cut-over target', async () => {
+    const source = await server({ label: 'source' });
+    const target = await server({ label: 'target' });
+    const sc = source.client();
+    await populate(sc, { randomKeys: 300 });
+    for (let i = 0; i < 200; i++) await sc.set(`app:${i}`, `source-${i}`);
+    const common = ['--source', url(source), '--target', url(target), '--lease-ttl', '2'];
+    const a = background([...common, '--state-dir', mkdtempSync(join(tmpdir(), 'ferry-state-'))]);
+    const aExit = new Promise<number | null>((r) => a.child.once('exit', (code) => r(code)));
+    await streaming(a);
+
+    // A paused past its lease; E takes over and completes (its completion removes the lease's
+    // keys: nothing of Ferry stays on the target)
+    a.child.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 3000));
+    const e = await ferry(
+      [
+        'migrate',
+        ...common,
+        '--state-dir',
+        mkdtempSync(join(tmpdir(), 'ferry-state-')),
+        '--conflict',
+        'replace',
+        '--until-synced',
+        '--synced-for',
+        '1',
+      ],
+      120_000,
+    );
+    expect(e.code, e.stderr).toBe(0);
+    // the cutover: the application writes to the target now, and the source is gone from its view
+    const tc = target.client();
+    for (let i = 0; i < 100; i++) await tc.set(`app:${i}`, `after-cutover-${i}`);
+    for (let i = 100; i < 200; i++) await tc.del(`app:${i}`);
+    const keysAfterCutover = await tc.dbsize();
+
+    // A wakes: the lease's keys are gone, the target did not restart — taken over and finished, not
+    // lost with the target's data: A stops and writes nothing (before, it took the lease again and
+    // wrote its snapshot over the application's writes)
+    a.child.kill('SIGCONT');
+    expect(await aExit).not.toBe(0);
+    const said = JSON.stringify(a.events);
+    expect(said).toContain('LEASE_HELD');
+    expect(said).toContain('another process most likely took the task over and finished it');
+    expect(said).not.toContain('writes its snapshot again');
+    await new Promise((r) => setTimeout(r, 1000));
+    for (let i = 0; i < 100; i++) expect(await tc.get(`app:${i}`)).toBe(`after-cutover-${i}`);
+    for (let i = 100; i < 200; i++) expect(await tc.exists(`app:${i}`)).toBe(0);
+    expect(await tc.dbsize()).toBe(keysAfterCutover);
+    expect(await tc.keys('__ferry:*')).toEqual([]);
     tc.disconnect();
     sc.disconnect();
   });

@@ -12,7 +12,9 @@ import { slotTag } from './slot.js';
  * after the task), and every writer connection, as it opens, proves that its process still holds
  * the lease — so the late writes of a process that was paused past its lease cannot land. The epoch
  * key doubles as a sentinel: a target that lost it (restarted empty, flushed, failed over to an
- * empty replica) lost the task's data too.
+ * empty replica) lost the task's data too — unless the process could not renew its lease for
+ * longer than it lives and the target did not restart: a completion removes the keys, so then
+ * another process most likely took the task over and finished it, and this one stops.
  */
 
 /** `owner epoch since`: who holds the lease, under which epoch, since when (ms). */
@@ -150,6 +152,13 @@ export class TaskLease {
   private since = Date.now();
   /** Acquisitions so far: a renewal that began under an earlier one says nothing of the keys now. */
   generation = 0;
+  /**
+   * When the lease was last proved held (the time its acquisition or renewal was sent): past
+   * `ttlMs` after it, another process may have taken the lease over, whatever this one believes.
+   */
+  confirmedAt = 0;
+  /** The run_id of each master when the lease was taken on it (by slot): tells a restart apart. */
+  private runIds: Record<number, string> = {};
 
   constructor(
     readonly taskId: string,
@@ -182,6 +191,7 @@ export class TaskLease {
     // taken anew on these masters (a failover may have changed which slot names which master)
     const known = this.epochs;
     this.epochs = {};
+    this.runIds = {};
     const taken: LeaseNode[] = [];
     for (const n of nodes) {
       const k = leaseKeys(this.taskId, n.slot, this.prefix);
@@ -205,6 +215,7 @@ export class TaskLease {
       if (holder && deadHere(holder)) r = await take(holder);
       if (Number(r[0]) === 1) {
         this.epochs[n.slot] = Number(String(r[1]));
+        this.runIds[n.slot] = await runId(n);
         taken.push(n);
         continue;
       }
@@ -219,6 +230,22 @@ export class TaskLease {
       );
     }
     for (const n of nodes) await this.evict(n).catch(() => undefined);
+    this.confirmedAt = this.since;
+  }
+
+  /**
+   * Whether this process may have lost the lease without being told: it was not proved held for
+   * longer than the lease lives (the process was paused, or cut off from the target), and the
+   * master serving `slot` did not restart since the lease was taken (same run_id; unreadable
+   * counts as the same). Then lease keys that vanished were most likely removed by another process
+   * that took the task over and finished it — not lost with the target's data — and writing the
+   * snapshot again would overwrite a target the task no longer owns.
+   */
+  async lapsedWithoutRestart(n: LeaseNode): Promise<boolean> {
+    if (Date.now() - this.confirmedAt <= this.ttlMs) return false;
+    const before = this.runIds[n.slot] ?? '';
+    const now = await runId(n);
+    return !before || !now || before === now;
   }
 
   /** Closes the target connections named after this task that belong to another owner. */
@@ -235,6 +262,7 @@ export class TaskLease {
 
   /** Renews the lease on every master: held, lost (another owner), or gone (the target lost the keys). */
   async renew(nodes: LeaseNode[]): Promise<{ state: LeaseState; node?: string }> {
+    const sent = Date.now();
     for (const n of nodes) {
       const k = leaseKeys(this.taskId, n.slot, this.prefix);
       const epoch = this.epochs[n.slot];
@@ -245,6 +273,7 @@ export class TaskLease {
       if (r === 0) return { state: 'lost', node: n.name };
       if (r === -1) return { state: 'gone', node: n.name };
     }
+    this.confirmedAt = sent;
     return { state: 'held' };
   }
 
@@ -258,5 +287,14 @@ export class TaskLease {
       if (Number(await n.send(['EVAL', RENEW, 2, k.lease, k.epoch, this.owner, epoch, 0, 0])) !== 1) continue;
       await n.send(o.epochs ? ['DEL', k.lease, k.epoch] : ['DEL', k.lease]);
     }
+  }
+}
+
+/** The master's run_id ('' if it cannot be read): it changes when the server restarts. */
+async function runId(n: LeaseNode): Promise<string> {
+  try {
+    return /run_id:(\w+)/.exec(String(await n.send(['INFO', 'server'])))?.[1] ?? '';
+  } catch {
+    return '';
   }
 }

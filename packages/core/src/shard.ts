@@ -116,6 +116,7 @@ export class ShardRunner {
   /** Stops streaming once everything the source has sent so far is applied. */
   requestComplete(): void {
     this.completeRequested = true;
+    this.wakeApplier();
   }
 
   /**
@@ -132,6 +133,14 @@ export class ShardRunner {
   /** Stops streaming at the next command, with everything sent acknowledged and checkpointed. */
   requestStop(): void {
     this.stopRequested = true;
+    this.wakeApplier();
+  }
+
+  /** Resolved once at the next stop or completion request: the applier looks at once, not at its next idle poll. */
+  private wake = wakeUp();
+  private wakeApplier(): void {
+    this.wake.resolve();
+    this.wake = wakeUp();
   }
 
   /** Lag in bytes against the source's own offset (0 when caught up). */
@@ -223,6 +232,7 @@ export class ShardRunner {
           track: (p) => this.ownWork(p),
           stopRequested: () => this.stopRequested,
           completeRequested: () => this.completeRequested,
+          requested: () => this.wake.promise,
           appliedOffset: () => this.applied,
           applied: (offset, db) => {
             this.applied = offset;
@@ -476,4 +486,10 @@ export class ShardRunner {
 
 function sameNode(a: Endpoint, b: Endpoint): boolean {
   return a.host === b.host && a.port === b.port;
+}
+
+function wakeUp(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }

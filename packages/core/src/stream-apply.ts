@@ -29,6 +29,8 @@ export interface ApplyHost {
   /** Stop at the next command (a stop), or once everything read is applied (a completion). */
   stopRequested(): boolean;
   completeRequested(): boolean;
+  /** Resolves at the next stop or completion request. */
+  requested(): Promise<void>;
   /** The position applied so far, and its move forward once the target acknowledged up to `offset`. */
   appliedOffset(): number;
   applied(offset: number, db: number): void;
@@ -83,7 +85,7 @@ export class StreamApplier {
           await gate;
           continue;
         }
-        const next = await nextOrIdle(it, 200);
+        const next = await nextOrIdle(it, 200, h.requested());
         if (next === IDLE) {
           flush();
           continue;
@@ -154,8 +156,15 @@ export class StreamApplier {
 
 const IDLE = Symbol('idle');
 
-/** The iterator's next value, or IDLE when none came within `ms` (the pending next() is kept). */
-function nextOrIdle<T>(it: AsyncIterator<T>, ms: number): Promise<IteratorResult<T> | typeof IDLE> {
+/**
+ * The iterator's next value, or IDLE when none came within `ms` or `wake` resolved first (the
+ * pending next() is kept).
+ */
+function nextOrIdle<T>(
+  it: AsyncIterator<T>,
+  ms: number,
+  wake: Promise<void>,
+): Promise<IteratorResult<T> | typeof IDLE> {
   const pending = (it as { pendingNext?: Promise<IteratorResult<T>> }).pendingNext ?? it.next();
   (it as { pendingNext?: Promise<IteratorResult<T>> }).pendingNext = pending;
   let timer: NodeJS.Timeout | undefined;
@@ -167,5 +176,6 @@ function nextOrIdle<T>(it: AsyncIterator<T>, ms: number): Promise<IteratorResult
     new Promise<typeof IDLE>((r) => {
       timer = setTimeout(() => r(IDLE), ms);
     }),
+    wake.then((): typeof IDLE => IDLE),
   ]).finally(() => clearTimeout(timer));
 }

@@ -65,15 +65,17 @@ export class LeaseKeeper {
         void lease
           .renew(this.nodes(lease.slots))
           .then(async (r) => {
-            // keys flushed by the task itself, or taken again since: not a loss
-            if (r.state === 'gone' && (this.flushing > 0 || lease.generation !== generation)) return;
+            // taken again since (after a loss): this renewal asked with the old epochs, so neither a
+            // newer epoch nor missing keys say anything; keys flushed by the task itself: not a loss
+            if (lease.generation !== generation) return;
+            if (r.state === 'gone' && this.flushing > 0) return;
             if (r.state === 'lost') {
               this.lostTo = new FerryError(
                 'LEASE_HELD',
                 `task ${this.taskId}: another process took over its lease on the target ${r.node} (this one, ${lease.owner}, was paused or cut off past the lease's ${Math.round(lease.ttlMs / 1000)} s); stopping without writing more`,
               );
               this.hooks.lost(this.lostTo);
-            } else if (r.state === 'gone') await this.hooks.gone(r.node ?? '');
+            } else if (r.state === 'gone') await this.noticeGone(r.node ?? '');
           })
           .catch((err: unknown) => {
             // a new connection's fence found another owner; otherwise the target is away (the
@@ -82,7 +84,7 @@ export class LeaseKeeper {
               this.lostTo = err;
               this.hooks.lost(err);
             } else if (isFerryError(err, 'RESYNC_REQUIRED') && err.details?.targetLost)
-              return this.hooks.gone(String(err.details.node ?? ''));
+              return this.noticeGone(String(err.details.node ?? ''));
             return undefined;
           })
           .finally(() => {
@@ -93,6 +95,32 @@ export class LeaseKeeper {
     );
     timer.unref();
     return () => clearInterval(timer);
+  }
+
+  /**
+   * The lease's keys are gone from `node` (a renewal or a writer's fence found so). Either the
+   * target lost the task's data — then the task writes its snapshot again — or, if this process
+   * could not prove the lease held for longer than it lives and the target did not restart, another
+   * process took the task over and finished it (a completion removes the keys): then this one
+   * stops without writing, as when the lease is lost to a running owner.
+   */
+  async noticeGone(node: string): Promise<void> {
+    if (this.lostTo) return;
+    const { lease } = this;
+    const nodes = this.nodes(lease.slots);
+    const at = nodes.filter((n) => n.name === node);
+    for (const n of at.length > 0 ? at : nodes) {
+      if (!(await lease.lapsedWithoutRestart(n))) continue;
+      const silent = Math.round((Date.now() - lease.confirmedAt) / 1000);
+      this.lostTo = new FerryError(
+        'LEASE_HELD',
+        `task ${this.taskId}: its lease's keys vanished from the target ${n.name} while this process (${lease.owner}) could not renew them for ${silent} s (paused or cut off, past the lease's ${Math.round(lease.ttlMs / 1000)} s), and the target did not restart: another process most likely took the task over and finished it. Stopping without writing more; if the task was not finished, run it again`,
+        { details: { node: n.name } },
+      );
+      this.hooks.lost(this.lostTo);
+      return;
+    }
+    await this.hooks.gone(node);
   }
 
   /** Gives the lease back with its epochs (the task succeeded: nothing of it stays on the target). */

@@ -323,7 +323,7 @@ export class Task {
       ...target,
       signal: this.controller.signal,
       onNotice: (m) => this.services.log?.debug(m),
-      onTargetLost: (node) => void this.onTargetLost(node).catch(() => undefined),
+      onTargetLost: (node) => void this.targetLost(node).catch(() => undefined),
     }).catch((err: unknown) => {
       throw onSide('target', err);
     });
@@ -469,6 +469,11 @@ export class Task {
     });
   }
 
+  /** The task's keys are gone from the target: the lease (if any) tells a loss from a takeover. */
+  private targetLost(node: string): Promise<void> {
+    return this.lease ? this.lease.noticeGone(node) : this.onTargetLost(node);
+  }
+
   /**
    * The target lost the task's keys (restarted empty, flushed, failed over to an empty replica):
    * nothing it was sent can be trusted, so the lease is taken again and every shard writes its
@@ -505,7 +510,7 @@ export class Task {
         if (this.controller.signal.aborted && !this.stopping) throw err;
         failures++;
         if (isFerryError(err, 'RESYNC_REQUIRED') && err.details?.targetLost)
-          await this.onTargetLost(String(err.details.node ?? '')).catch(() => undefined);
+          await this.targetLost(String(err.details.node ?? '')).catch(() => undefined);
         const again = everStarted && retryable(err) && failures <= 30;
         const e = err as Error;
         this.events.emit('task:error', {

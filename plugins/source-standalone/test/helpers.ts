@@ -9,11 +9,12 @@ export function endpointOf(s: RedisServer): Endpoint {
   return { host: s.host, port: s.port, ...(s.password ? { password: s.password } : {}) };
 }
 
-export function engine(checkpoints = new MemoryCheckpointStore()): Engine {
+export function engine(checkpoints = new MemoryCheckpointStore(), o: { leaseTtlMs?: number } = {}): Engine {
   return createEngine({
     plugins: [sourceStandalone()],
     checkpoints,
     spoolDir: mkdtempSync(join(tmpdir(), 'ferry-spool-')),
+    ...o,
   });
 }
 

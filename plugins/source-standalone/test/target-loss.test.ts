@@ -45,11 +45,14 @@ async function rewrittenAndDone(
   expect(task.doneCheck?.ok).toBe(true);
 }
 
-async function lossAndRecovery(lose: (target: RedisServer) => Promise<void>): Promise<void> {
+async function lossAndRecovery(
+  lose: (target: RedisServer) => Promise<void>,
+  o: { leaseTtlMs?: number } = {},
+): Promise<void> {
   const source = await server({ label: 'source' });
   const target = await server({ label: 'target' }); // no persistence
   await populate(source.client(), { dbs: [0, 2], randomKeys: 5000 });
-  const task = engine().createTask(spec(source, endpointOf(target)));
+  const task = engine(undefined, o).createTask(spec(source, endpointOf(target)));
   const log = record(task);
   const load = writeLoad(source.client(), { opsPerSec: 500, durationMs: 9000, dbs: [0, 2] });
   const running = task.start();
@@ -72,6 +75,19 @@ describe('a target that lost the data', () => {
       await target.kill();
       await target.restart();
     });
+  });
+
+  it('away for longer than the lease, then back empty: the restart tells a loss from a takeover, and the snapshot is written again', async () => {
+    // keys that vanish while the lease could not be renewed are read as "another process took the
+    // task over and finished it" only when the target did not restart; this one did (a new run_id)
+    await lossAndRecovery(
+      async (target) => {
+        await target.kill();
+        await new Promise((r) => setTimeout(r, 2500));
+        await target.restart();
+      },
+      { leaseTtlMs: 1000 },
+    );
   });
 
   it('FLUSHALL by another client while streaming: the snapshot is written again', async () => {
