@@ -332,10 +332,13 @@ async function sampleValues(
 }
 
 /** The error a failed check ends a completion with. */
-export function notInSync(taskId: string, r: DoneCheckResult): FerryError {
+export function notInSync(taskId: string, r: DoneCheckResult, o: { file?: boolean } = {}): FerryError {
+  const find = o.file
+    ? 'to list every difference, load the file into a server and run ferry verify against it; restoring again with the conflict policy "replace" writes the file over what differs'
+    : 'find what differs with ferry verify (or verifyTask), then resume the task, or start it over';
   return new FerryError(
     'NOT_IN_SYNC',
-    `task ${taskId} is not done: ${r.problem ?? r.summary}. The checkpoint is kept: find what differs with ferry verify (or verifyTask), then resume the task, or start it over`,
+    `task ${taskId} is not done: ${r.problem ?? r.summary}. The checkpoint is kept: ${find}`,
     { details: { ...r } },
   );
 }

@@ -16,6 +16,7 @@ export * from './limiter.js';
 export { MovedKeys } from './moved.js';
 export * from './options.js';
 export * from './plugins.js';
+export type { ReaderSpec, ShardReader } from './reader-contract.js';
 export * from './slot.js';
 export * from './state.js';
 export { type ProxyKind, proxyRefuses } from './target/proxy.js';

@@ -62,6 +62,11 @@ export class KeyMapper {
     return r;
   }
 
+  /** Every source db would land in db 0 with no map saying so (a cluster or proxy target). */
+  get mergesDbs(): boolean {
+    return this.forceDb0 && !this.dbMap;
+  }
+
   /** True when keys change name on the way (a prefix somewhere). */
   get renames(): boolean {
     return this.renamePrefix !== '' || Object.values(this.dbMap ?? {}).some((t) => Boolean(t?.prefix));

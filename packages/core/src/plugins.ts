@@ -3,30 +3,13 @@ import type { Probe } from './checks/Probe.js';
 import type { Endpoint } from './endpoint.js';
 import type { TaskEvents } from './events.js';
 import type { ResolvedOptions } from './options.js';
+import type { ReaderSpec, ShardReader } from './reader-contract.js';
+import type { ShardSpec } from './shard-spec.js';
 import type { ProxyKind } from './target/proxy.js';
 
-export type Awaitable<T> = T | Promise<T>;
+export type { ShardSpec } from './shard-spec.js';
 
-export interface ShardSpec {
-  /** Stable over the task's life: checkpoints, spool directories and target checkpoint keys are named after it. */
-  id: string;
-  primary: Endpoint;
-  replicas: Endpoint[];
-  /** The slots whose keys are this shard's, as inclusive ranges, in `slotScheme`'s numbering. */
-  slots?: Array<[number, number]>;
-  /**
-   * How a key's slot is computed for `slots`: `cluster` (CRC16 of the hash tag, 16384 slots; the
-   * default) or `codis` (CRC32 of Codis's hash tag, 1024 slots).
-   */
-  slotScheme?: 'cluster' | 'codis';
-  /**
-   * Other names this shard may have had in an earlier discovery (a cluster shard is named after its
-   * primary, which a failover changes): a stored checkpoint under one of them is this shard's.
-   */
-  aliases?: string[];
-  /** Read from a replica when there is one (default true); false follows the primary, also after a failover. */
-  preferReplica?: boolean;
-}
+export type Awaitable<T> = T | Promise<T>;
 
 export interface PluginMeta {
   name: string;
@@ -68,6 +51,11 @@ export interface SourceTopologyPlugin<O = unknown> {
   parseOptions(raw: unknown): O;
   discover(opts: O, ctx: PluginContext): Promise<ShardSpec[]>;
   watch?(opts: O, ctx: PluginContext): AsyncIterable<TopologyChange>;
+  /**
+   * Opens a shard's reader for a pass, for a topology whose data does not come by replication
+   * (a backup file). Default: a replica of the shard's source node.
+   */
+  openReader?(shard: ShardSpec, spec: ReaderSpec, opts: O): ShardReader;
 }
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
@@ -208,7 +196,10 @@ export interface CheckInput {
   taskId: string;
   /** The source topology's name ("standalone", "cluster", …). */
   sourceTopology: string;
+  /** The shards read from a server. */
   shards: ShardSpec[];
+  /** The shards read from a backup file (a file source): no server to probe; their plugin checks them. */
+  files?: ShardSpec[];
   target: Endpoint;
   targetCluster: boolean;
   /** The target is a proxy (twemproxy, codis-proxy): its servers cannot be read through it. */

@@ -8,7 +8,7 @@ import type { RateLimiter } from './limiter.js';
 import type { MovedKeys } from './moved.js';
 import type { RateLimit, ResolvedOptions } from './options.js';
 import type { ShardSpec } from './plugins.js';
-import type { ReaderSpec, ShardReader } from './reader.js';
+import type { ReaderSpec, ShardReader } from './reader-contract.js';
 import type { ProxyKind } from './target/proxy.js';
 import type { TargetWriter } from './target/writer.js';
 

@@ -8,7 +8,8 @@ import { newShardMetrics, type ShardMetrics } from './events.js';
 import { OwnKeys } from './ferry-keys.js';
 import { formatBytes } from './format.js';
 import type { ShardSpec } from './plugins.js';
-import { type ReaderSpec, ReplicationReader, type ShardReader } from './reader.js';
+import { ReplicationReader } from './reader.js';
+import type { ReaderSpec, ShardReader } from './reader-contract.js';
 import { pickSource, type ShardContext, type SnapshotJob } from './shard-context.js';
 import { ShardNotices } from './shard-notices.js';
 import { SlotOwners } from './slot-owners.js';
@@ -82,7 +83,8 @@ export class ShardRunner {
   }
 
   get name(): string {
-    return `${this.ctx.shard.id} (${endpointName(this.source)})`;
+    const file = this.ctx.shard.file;
+    return `${this.ctx.shard.id} (${file ? file.path : endpointName(this.source)})`;
   }
 
   /** The node this shard reads from now. */
@@ -256,6 +258,7 @@ export class ShardRunner {
    * estimates it). Short: refused now with what is needed, not cut by ENOSPC half-way.
    */
   private async checkSpoolSpace(start: Extract<SyncStart, { mode: 'full' | 'sync' }>): Promise<void> {
+    if (this.reader?.inPlace) return;
     let need = start.snapshotBytes;
     if (need === undefined) {
       need = (await this.reader?.snapshotSizeEstimate().catch(() => 0)) ?? 0;

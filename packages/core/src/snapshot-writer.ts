@@ -180,6 +180,7 @@ export class SnapshotWriter {
           continue;
         }
         if (e.kind !== 'key') continue;
+        if (e.db !== 0 && mapper.mergesDbs) throw keyOutsideDb0(e.db, writer.proxy);
         const route = mapper.route(e.db);
         if (this.h.own.is(e.key)) {
           this.h.metrics.skippedKeys++; // Ferry's own keys (a heartbeat) are not migrated
@@ -464,4 +465,13 @@ export class SnapshotWriter {
       cause === undefined ? undefined : { cause },
     );
   }
+}
+
+/** A key of a db other than 0 read for a target that has db 0 only, with no db map to say where. */
+function keyOutsideDb0(db: number, proxy: string | undefined): FerryError {
+  return new FerryError(
+    'CONFIG_INVALID',
+    `the target is ${proxy ? `a ${proxy} proxy` : 'a cluster'} (db 0 only) and the source has keys in db ${db}: map them with --db-map (e.g. --db-map 0=0,${db}=0+db${db}: to keep them apart with a prefix), or migrate db 0 alone with --db-map 0=0`,
+    { details: { db } },
+  );
 }

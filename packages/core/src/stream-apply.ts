@@ -1,5 +1,5 @@
 import type { ShardMetrics } from './events.js';
-import type { ShardReader } from './reader.js';
+import type { ShardReader } from './reader-contract.js';
 import type { ShardContext } from './shard-context.js';
 import { StreamBatch, type StreamHost } from './stream-batch.js';
 

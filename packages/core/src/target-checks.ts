@@ -19,19 +19,22 @@ export async function refuseMultiDb(
 ): Promise<void> {
   const busy = new Map<number, number>();
   await Promise.all(
-    shards.map(async (shard) => {
-      const e = shard.replicas[0] ?? shard.primary;
-      const conn = await connectEndpoint(e, signal);
-      try {
-        const text = String(await conn.send(['INFO', 'keyspace']));
-        for (const m of text.matchAll(/^db(\d+):keys=(\d+)/gm)) {
-          const db = Number(m[1]);
-          if (db !== 0) busy.set(db, (busy.get(db) ?? 0) + Number(m[2]));
+    // a backup file's dbs are known once read: the snapshot writer refuses a key outside db 0
+    shards
+      .filter((s) => !s.file)
+      .map(async (shard) => {
+        const e = shard.replicas[0] ?? shard.primary;
+        const conn = await connectEndpoint(e, signal);
+        try {
+          const text = String(await conn.send(['INFO', 'keyspace']));
+          for (const m of text.matchAll(/^db(\d+):keys=(\d+)/gm)) {
+            const db = Number(m[1]);
+            if (db !== 0) busy.set(db, (busy.get(db) ?? 0) + Number(m[2]));
+          }
+        } finally {
+          conn.destroy();
         }
-      } finally {
-        conn.destroy();
-      }
-    }),
+      }),
   );
   if (busy.size === 0) return;
   const list = [...busy].sort((a, b) => a[0] - b[0]);

@@ -36,6 +36,11 @@ export async function verifyTask(h: VerifyTaskHost, o: VerifyTaskOptions = {}): 
       `a ${t.proxy} target cannot be scanned through the proxy: verify against its servers (ferry verify)`,
     );
   const shards = typeof h.shards === 'function' ? await h.shards() : h.shards;
+  if (shards.some((s) => s.file))
+    throw new FerryError(
+      'CONFIG_INVALID',
+      'a backup file is not a server to verify against: the task checked the target against the file when it completed (key counts per db, a sample of values); to compare every key, load the file into a server and verify against that',
+    );
   const read = (s: ShardSpec): Endpoint => s.replicas[0] ?? s.primary;
   const source: VerifySide =
     h.spec.source.topology === 'cluster'

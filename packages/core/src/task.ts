@@ -11,6 +11,7 @@ import { checkDone, type DoneCheckResult, notInSync } from './done-check.js';
 import { onSide } from './endpoint.js';
 import { type ShardMetrics, TaskEmitter } from './events.js';
 import { OwnKeys } from './ferry-keys.js';
+import { checkFileDone } from './file-done-check.js';
 import { assertSameIdentity, type TaskIdentity, taskIdentity } from './identity.js';
 import { KeyMapper, targetDbs } from './keys.js';
 import { newOwner, TaskLease } from './lease.js';
@@ -18,6 +19,7 @@ import { RateLimiter } from './limiter.js';
 import { MovedKeys } from './moved.js';
 import { type RateLimit, type ResolvedOptions, resolveOptions } from './options.js';
 import type { Logger, PluginContext, PluginRegistry, ShardSpec } from './plugins.js';
+import type { ReaderSpec, ShardReader } from './reader-contract.js';
 import { ShardRunner } from './shard.js';
 import type { WorkerTarget } from './shard-context.js';
 import { assertAllowed, canTransition, type TaskAction, type TaskState } from './state.js';
@@ -179,7 +181,8 @@ export class Task {
       const check = await this.checkDone();
       this.doneCheck = check;
       this.events.emit('task:checked', { taskId: this.id, forced: this.forced, ...check });
-      if (!check.ok && !this.forced) throw notInSync(this.id, check);
+      if (!check.ok && !this.forced)
+        throw notInSync(this.id, check, { file: this.shards.some((s) => s.file) });
       await this.services.checkpoints.clear(this.id);
       succeeded = true;
       this.setState('succeeded', check.summary);
@@ -369,6 +372,7 @@ export class Task {
     const threads =
       this.options.snapshotThreads === 'always' ||
       (this.options.snapshotThreads === 'auto' && this.shards.length > 1 && availableParallelism() > 2);
+    const sourceOpts = plugin.openReader ? opts : undefined;
     this.runners = this.shards.map((shard) => {
       const spoolDir = join(this.services.spoolDir, this.id, shard.id.replace(/[^A-Za-z0-9._-]/g, '_'));
       mkdirSync(spoolDir, { recursive: true });
@@ -393,6 +397,9 @@ export class Task {
         },
         gate: () => this.pausedGate?.promise,
         moved: this.moved,
+        ...(plugin.openReader
+          ? { openReader: (spec: ReaderSpec) => plugin.openReader?.(shard, spec, sourceOpts) as ShardReader }
+          : {}),
         targetOwned,
         shardCount: this.shards.length,
         identity: this.identity,
@@ -445,6 +452,21 @@ export class Task {
         sampleDifferences: 0,
         summary: `not compared: a ${w.proxy} target cannot count its keys (run ferry verify against its servers)`,
       };
+    const files = this.shards.flatMap((s) => (s.file ? [s.file] : []));
+    if (files.length > 0)
+      return checkFileDone({
+        files: files.map((f) => f.path),
+        writer: w,
+        mapper,
+        targetDbs: targetDbs(mapper, w.cluster),
+        ...(this.runners.every((r) => r.writtenDbs)
+          ? { wroteDbs: new Set(this.runners.flatMap((r) => [...(r.writtenDbs ?? [])])) }
+          : {}),
+        targetOwned: this.targetOwned,
+        reservedPrefix: this.options.reservedPrefix,
+        ...(this.services.verifier ? { verifier: this.services.verifier } : {}),
+        signal: this.controller.signal,
+      });
     const own = this.options.sourceHeartbeat
       ? [new OwnKeys(this.options.reservedPrefix).heartbeat(this.id)]
       : [];

@@ -1,8 +1,16 @@
+import type { RespValue } from '@ferry/resp';
 import type { Endpoint } from './endpoint.js';
 import type { DbMap, KeyFilterSpec } from './options.js';
 
 /** A side of a verification: one server, a cluster, or several servers each holding part of the keys. */
-export type VerifySide = { endpoint: Endpoint; cluster?: boolean } | { shards: Endpoint[] };
+export type VerifySide =
+  | { endpoint: Endpoint; cluster?: boolean }
+  | { shards: Endpoint[] }
+  /**
+   * A side with no server: each read command answered by `read` (a backup file's sampled keys).
+   * Only with `keys` (nothing to SCAN).
+   */
+  | { read: (db: number, key: Buffer, argv: Array<string | number | Buffer>) => Promise<RespValue> };
 
 export type VerifyModeName = 'outline' | 'length' | 'full';
 

@@ -5,6 +5,7 @@ export { keySlot } from './compare/slot.js';
 export * from './contract/sourceTopology.js';
 export * from './data/populate.js';
 export { Random } from './data/random.js';
+export * from './data/rdbFixtures.js';
 export * from './data/writeLoad.js';
 export * from './engineHelpers.js';
 export * from './errors.js';

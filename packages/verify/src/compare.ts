@@ -23,6 +23,16 @@ export const CHUNK = 512;
 /** String bytes read per command. */
 const STRING_WINDOW = 256 << 10;
 
+/** A zset score as text servers may format differently: as the number it is ("inf" included). */
+function score(v: Buffer): string {
+  const t = v.toString('latin1').toLowerCase().replace(/^\+/, '');
+  return t === 'inf' || t === 'infinity'
+    ? 'Infinity'
+    : t === '-inf' || t === '-infinity'
+      ? '-Infinity'
+      : String(Number(t));
+}
+
 const str = (v: RespValue): string => (Buffer.isBuffer(v) ? v.toString('latin1') : String(v));
 const buf = (v: RespValue): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(String(v)));
 
@@ -195,10 +205,13 @@ async function compareValue(
           const items: string[] = [];
           if (type === 'set') for (const m of r) items.push(buf(m).toString('hex'));
           else
-            for (let i = 0; i + 1 < r.length; i += 2)
+            for (let i = 0; i + 1 < r.length; i += 2) {
+              // a score as a number: servers format doubles differently ("0.1" or "0.10000000000000001")
+              const v = buf(r[i + 1] as RespValue);
               items.push(
-                `${buf(r[i] as RespValue).toString('hex')}=${buf(r[i + 1] as RespValue).toString('hex')}`,
+                `${buf(r[i] as RespValue).toString('hex')}=${type === 'zset' ? score(v) : v.toString('hex')}`,
               );
+            }
           return items.sort();
         };
         const x = canon(a);

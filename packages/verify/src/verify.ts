@@ -27,10 +27,18 @@ import {
  * deployment without routing Ferry can compute: the servers behind twemproxy, the groups of Codis
  * (`shards`: each key lives on one of them).
  */
-export type SideSpec = { endpoint: Endpoint; cluster?: boolean } | { shards: Endpoint[] };
+export type SideSpec =
+  | { endpoint: Endpoint; cluster?: boolean }
+  | { shards: Endpoint[] }
+  /** No server: each read answered by `read` (a backup file's sampled keys); only with `keys`. */
+  | { read: Read };
 
 function isSharded(s: SideSpec): s is { shards: Endpoint[] } {
   return 'shards' in s;
+}
+
+function isRead(s: SideSpec): s is { read: Read } {
+  return 'read' in s;
 }
 
 export interface VerifyOptions {
@@ -116,6 +124,16 @@ const LOCATED_MAX = 200_000;
 async function openSide(s: SideSpec, signal?: AbortSignal): Promise<Side> {
   const open = (endpoint: Endpoint, cluster: boolean): Promise<TargetWriter> =>
     TargetWriter.open({ endpoint, cluster, maxInFlight: 1024, ...(signal ? { signal } : {}) });
+  if (isRead(s))
+    return {
+      read: s.read,
+      scanUnits: () => {
+        throw new Error('a side read without a server can only be compared key by key (keys)');
+      },
+      nodes: () => [],
+      cluster: false,
+      close: async () => undefined,
+    };
   if (!isSharded(s)) {
     const w = await open(s.endpoint, Boolean(s.cluster));
     const unit = (db: number, slot: number | undefined): Unit => ({
@@ -217,7 +235,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     const t = dbTargetOf(o.dbMap, db);
     if (!t) return undefined;
     return {
-      db: !isSharded(o.target) && o.target.cluster ? 0 : t.db,
+      db: !isSharded(o.target) && !isRead(o.target) && o.target.cluster ? 0 : t.db,
       prefix: Buffer.from(`${t.prefix ?? ''}${o.renamePrefix ?? ''}`),
     };
   };

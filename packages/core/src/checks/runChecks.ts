@@ -32,6 +32,11 @@ export function worstStatus(statuses: Iterable<CheckStatus>): CheckStatus {
   return worst;
 }
 
+/** The shards read from a server (a backup file's are checked by its plugin's checks). */
+export function servers(shards: ShardSpec[]): ShardSpec[] {
+  return shards.filter((s) => !s.file);
+}
+
 /** The node a shard is read from: its first replica when it has one, else its primary. */
 export function readNode(shard: ShardSpec): Endpoint {
   return shard.replicas[0] ?? shard.primary;
@@ -39,12 +44,12 @@ export function readNode(shard: ShardSpec): Endpoint {
 
 /** Each shard with the node it is read from. */
 export function readNodes(shards: ShardSpec[]): Array<{ shard: ShardSpec; node: Endpoint }> {
-  return shards.map((shard) => ({ shard, node: readNode(shard) }));
+  return servers(shards).map((shard) => ({ shard, node: readNode(shard) }));
 }
 
 /** Every node of the source: each shard's primary and replicas. */
 export function sourceNodes(shards: ShardSpec[]): Array<{ shard: ShardSpec; node: Endpoint; role: string }> {
-  return shards.flatMap((shard) => [
+  return servers(shards).flatMap((shard) => [
     { shard, node: shard.primary, role: 'primary' },
     ...shard.replicas.map((node) => ({ shard, node, role: 'replica' })),
   ]);
@@ -74,7 +79,13 @@ export async function runChecks(
   const started = Date.now();
   const timeoutMs = options.timeoutMs ?? 10_000;
   const probe = input.probe ?? new Probe(ctx.signal);
-  const full: CheckInput = { ...input, probe };
+  const files = input.shards.filter((s) => s.file);
+  const full: CheckInput = {
+    ...input,
+    shards: servers(input.shards),
+    ...(files.length ? { files } : {}),
+    probe,
+  };
   try {
     const timings: CheckReport['checks'] = [];
     const settled = await Promise.all(

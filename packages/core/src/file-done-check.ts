@@ -1,0 +1,170 @@
+import { createReadStream } from 'node:fs';
+import { RdbParser } from '@ferry/rdb';
+import type { DoneCheckResult } from './done-check.js';
+import { OwnKeys } from './ferry-keys.js';
+import { FileKeys, holdValue } from './file-values.js';
+import { formatBytes } from './format.js';
+import type { KeyMapper } from './keys.js';
+import type { TargetWriter } from './target/writer.js';
+import type { Verifier } from './verification.js';
+
+export interface FileDoneInput {
+  /** The RDB files the task read (a file source's shards). */
+  files: string[];
+  writer: TargetWriter;
+  mapper: KeyMapper;
+  targetDbs: number[];
+  wroteDbs?: Set<number>;
+  targetOwned: boolean;
+  reservedPrefix?: string;
+  verifier?: Verifier;
+  /** Keys whose values are compared. Default 1000. */
+  sample?: number;
+  signal: AbortSignal;
+}
+
+/** Elements and string bytes the sample's values are read up to, in all (as the server check). */
+const VALUE_ELEMENTS = 500_000;
+const VALUE_BYTES = 64 << 20;
+
+/**
+ * The check before "done" for a backup file: the files are read again, now, and what they hold
+ * under the task's mapping (db map, filter, Ferry's own keys, keys already expired) is counted per
+ * target db against the target's DBSIZE; a random sample of their keys (reservoir sampling, held
+ * within a budget) is compared value by value with the target through the verifier, which reads
+ * the file's side from the sample as it would read a server.
+ */
+export async function checkFileDone(input: FileDoneInput): Promise<DoneCheckResult> {
+  const { writer: w, mapper, signal } = input;
+  const want = input.sample ?? 1000;
+  const limit = {
+    elements: Math.max(512, Math.floor(VALUE_ELEMENTS / Math.max(1, want))),
+    bytes: Math.max(64 << 10, Math.floor(VALUE_BYTES / Math.max(1, want))),
+  };
+  const own = new OwnKeys(input.reservedPrefix);
+  const expected = new Map<number, number>();
+  const held = new FileKeys();
+  const reservoir: Array<{ db: number; key: Buffer }> = [];
+  let seen = 0;
+  let expiredInFile = 0;
+  for (const path of input.files) {
+    const parser = new RdbParser(createReadStream(path, { highWaterMark: 1 << 20 }), {});
+    for await (const e of parser.entries()) {
+      signal.throwIfAborted();
+      if (e.kind !== 'key') continue;
+      const route = mapper.route(e.db);
+      const expired = e.expireAtMs !== undefined && e.expireAtMs <= Date.now();
+      if (!route || own.is(e.key) || (mapper.filter && !mapper.filter(e.key)) || expired) {
+        if (expired) expiredInFile++;
+        await e.skip();
+        continue;
+      }
+      // reservoir sampling: each key is in the sample with the same chance, whatever the file's size
+      seen++;
+      const slot = seen <= want ? seen - 1 : Math.floor(Math.random() * seen);
+      if (slot < want) {
+        const value = await holdValue(e, limit);
+        if (!value) continue; // an empty value: Redis skips it on load, and so did the migration
+        const old = reservoir[slot];
+        if (old) held.delete(old.db, old.key);
+        const key = Buffer.from(e.key);
+        reservoir[slot] = { db: e.db, key };
+        held.set(e.db, key, value);
+      } else {
+        await e.skip();
+        if (e.empty) continue;
+      }
+      expected.set(route.db, (expected.get(route.db) ?? 0) + 1);
+    }
+  }
+  // the target's count, now (a key past its expiry counts until a server deletes it: a SCAN
+  // of the target deletes every such key it passes, so the count is read again after one)
+  const count = async (): Promise<Map<number, number>> => {
+    const dbs = new Map<number, number>();
+    for (const slot of w.masterSlots())
+      for (const db of input.targetDbs)
+        dbs.set(
+          db,
+          (dbs.get(db) ?? 0) +
+            Number(await w.send(db, w.cluster ? slot : undefined, ['DBSIZE'], { idempotent: true })),
+        );
+    return dbs;
+  };
+  let target = await count();
+  const perDbOf = (t: Map<number, number>): DoneCheckResult['perDb'] =>
+    input.targetDbs
+      .map((db) => ({ db, source: expected.get(db) ?? 0, target: t.get(db) ?? 0 }))
+      .filter((d) => d.source > 0 || (d.target > 0 && (input.wroteDbs?.has(d.db) ?? true)));
+  const differs = (perDb: DoneCheckResult['perDb']): boolean =>
+    perDb.some((d) => (input.targetOwned ? d.source !== d.target : d.target < d.source));
+  if (differs(perDbOf(target))) {
+    for (const slot of w.masterSlots())
+      for (const db of input.targetDbs) for await (const _ of w.scan(db, w.cluster ? slot : undefined));
+    target = await count();
+  }
+  const perDb = perDbOf(target);
+  const sourceKeys = perDb.reduce((a, d) => a + d.source, 0);
+  const targetKeys = perDb.reduce((a, d) => a + d.target, 0);
+  const files = input.files.length === 1 ? 'the file' : `the ${input.files.length} files`;
+  const where = perDb.map((d) => `db ${d.db}: ${d.source} / ${d.target}`).join(', ') || 'no keys';
+  const countsOk = !differs(perDb);
+  const counts = input.targetOwned
+    ? countsOk
+      ? `${sourceKeys} keys in ${files} and on the target (${perDb.map((d) => `db ${d.db}`).join(', ') || 'empty'})`
+      : `${sourceKeys} keys in ${files}, ${targetKeys} on the target (file / target: ${where})`
+    : `${sourceKeys} keys in ${files}, ${targetKeys} on the target, which held other keys when the task started (${where})`;
+  const result: DoneCheckResult = {
+    ok: countsOk,
+    exact: true,
+    sourceKeys,
+    targetKeys,
+    expired: expiredInFile,
+    perDb,
+    sampled: 0,
+    sampleDifferences: 0,
+    summary: `${counts}${expiredInFile > 0 ? ` (${expiredInFile} keys of ${files} had expired and are not counted)` : ''}`,
+  };
+  if (!countsOk) {
+    result.problem = `${targetKeys < sourceKeys ? 'the target is missing keys' : 'the target holds keys the file does not'}: ${counts}`;
+    return result;
+  }
+  if (!input.verifier || reservoir.length === 0) {
+    if (!input.verifier) result.summary += '; values not sampled (no verifier in this engine)';
+    return result;
+  }
+  const keys = reservoir.filter(Boolean);
+  const report = await input.verifier({
+    source: { read: held.read },
+    target: { endpoint: w.endpoint, cluster: w.cluster },
+    mode: 'full',
+    rounds: 1,
+    intervalMs: 0,
+    keys,
+    valueLimit: limit,
+    ...(input.reservedPrefix ? { reservedPrefix: input.reservedPrefix } : {}),
+    ...(mapper.dbMap ? { dbMap: mapper.dbMap } : {}),
+    ...(mapper.renamePrefix ? { renamePrefix: mapper.renamePrefix } : {}),
+    signal,
+  });
+  result.sampled = keys.length;
+  result.sampleDifferences = report.differences;
+  if (report.differences === 0) {
+    const unread = report.valuesNotRead ?? 0;
+    const over = `longer than the check reads (${limit.elements.toLocaleString('en')} elements, ${formatBytes(limit.bytes)})`;
+    result.summary +=
+      unread === 0
+        ? `; ${keys.length} sampled keys equal to ${files} (type, value, TTL)`
+        : `; ${keys.length} sampled keys equal to ${files} (${keys.length - unread} by type, value and TTL; ${unread} ${over} by type, length and TTL)`;
+    return result;
+  }
+  const shown = report.details
+    .slice(0, 5)
+    .map(
+      (d) => `${d.kind} db ${d.db} ${JSON.stringify(d.key.slice(0, 60))}${d.detail ? ` (${d.detail})` : ''}`,
+    )
+    .join('; ');
+  result.ok = false;
+  result.problem = `${report.differences} of ${keys.length} sampled keys differ from ${files}: ${shown}`;
+  result.summary += `; ${report.differences} of ${keys.length} sampled keys differ`;
+  return result;
+}
