@@ -19,6 +19,7 @@ import type { Io } from './io.js';
 export const TASK_ARGS = {
   source: { type: 'string' },
   'source-node': { type: 'string', multiple: true },
+  'source-file': { type: 'string', multiple: true },
   'source-topology': { type: 'string' },
   'nutcracker-config': { type: 'string' },
   pool: { type: 'string' },
@@ -50,6 +51,8 @@ export const TASK_ARGS_USAGE = `  --source URL            redis://[user:password
   --source-node SPEC      host:port[:password], repeatable: the source and/or replicas of it
                           (Ferry reads from an in-sync replica when one is given); for the
                           sharded topologies: cluster seeds, twemproxy backends, codis group masters
+  --source-file FILE      an RDB file to restore (a backup, a dump.rdb; any version Ferry reads),
+                          repeatable: one per shard of a cluster's backup; instead of --source
   --source-topology T     standalone (default) | cluster | twemproxy | codis
   --nutcracker-config F   twemproxy: the pool's backends from this nutcracker.yml (--pool NAME)
   --codis-dashboard URL   codis: groups and slots from codis-dashboard (http://host:18080)
@@ -81,6 +84,7 @@ interface FileConfig {
   source?: {
     url?: string;
     nodes?: string[];
+    files?: string[];
     topology?: string;
     nutcrackerConfig?: string;
     pool?: string;
@@ -152,7 +156,10 @@ function hint(err: FerryError): string | undefined {
     case 'LEASE_HELD':
       return 'one process per task: stop the other one (Ctrl-C keeps its checkpoint), or wait for its lease to lapse if it is gone';
     case 'NOT_IN_SYNC':
-      return 'ferry verify with the same options lists what differs';
+      // (a file source's message says how to compare against a file)
+      return /load the file into a server/.test(err.message)
+        ? undefined
+        : 'ferry verify with the same options lists what differs';
     case 'CHECKPOINT_MISMATCH':
       return 'run the command with the settings the checkpoint names, or add --fresh to start over';
     case 'TARGET_WRITE_FAILED':
@@ -178,7 +185,18 @@ export function buildTaskSpec(values: TaskArgValues): { spec: TaskSpec; stateDir
   }
   for (const n of (values['source-node'] as string[] | undefined) ?? file.source?.nodes ?? [])
     nodes.push(parseNodeSpec(n, '--source-node'));
-  const topology = (values['source-topology'] as string | undefined) ?? file.source?.topology ?? 'standalone';
+  const files = ((values['source-file'] as string[] | undefined) ?? file.source?.files ?? []).map((f) =>
+    resolve(f),
+  );
+  if (files.length > 0 && (nodes.length > 0 || values['source-topology'] !== undefined))
+    throw new FerryError(
+      'CONFIG_INVALID',
+      '--source-file restores backup files: give it instead of --source, --source-node and --source-topology, not with them',
+    );
+  const topology =
+    files.length > 0
+      ? 'file'
+      : ((values['source-topology'] as string | undefined) ?? file.source?.topology ?? 'standalone');
   const nutcracker = (values['nutcracker-config'] as string | undefined) ?? file.source?.nutcrackerConfig;
   const dashboard = (values['codis-dashboard'] as string | undefined) ?? file.source?.codisDashboard;
   const password = (values['source-password'] as string | undefined) ?? file.source?.password;
@@ -187,7 +205,8 @@ export function buildTaskSpec(values: TaskArgValues): { spec: TaskSpec; stateDir
   if (password !== undefined) sourceOptions.password = password;
   if (file.source?.preferReplica !== undefined) sourceOptions.preferReplica = file.source.preferReplica;
   const withPw = (e: Endpoint): Endpoint => (password && e.password === undefined ? { ...e, password } : e);
-  if (topology === 'twemproxy' && nutcracker) {
+  if (topology === 'file') sourceOptions.files = files;
+  else if (topology === 'twemproxy' && nutcracker) {
     sourceOptions.config = resolve(nutcracker);
     if (pool) sourceOptions.pool = pool;
   } else if (topology === 'codis' && dashboard) sourceOptions.dashboard = dashboard;
@@ -243,7 +262,7 @@ export function buildTaskSpec(values: TaskArgValues): { spec: TaskSpec; stateDir
     `m-${createHash('sha1')
       .update(
         // (a standalone source keeps the id earlier versions gave it, so its checkpoint is found)
-        `${topology === 'standalone' ? '' : `${topology}:`}${nutcracker ?? dashboard ?? nodes.map(endpointName).join(',')}>${endpointName(target)}${cluster ? ':cluster' : ''}${proxy ? `:${proxy}` : ''}`,
+        `${topology === 'standalone' ? '' : `${topology}:`}${nutcracker ?? dashboard ?? (files.length > 0 ? files.join(',') : nodes.map(endpointName).join(','))}>${endpointName(target)}${cluster ? ':cluster' : ''}${proxy ? `:${proxy}` : ''}`,
       )
       .digest('hex')
       .slice(0, 12)}`;
@@ -264,10 +283,18 @@ export function buildTaskSpec(values: TaskArgValues): { spec: TaskSpec; stateDir
 
 /** The source and target of a task spec, for a title line: "cluster 10.0.0.5:7000 → 10.0.0.9:6379 (proxy twemproxy)". */
 export function describeTask(spec: TaskSpec): string {
-  const o = spec.source.options as { nodes?: Endpoint[]; config?: string; pool?: string; dashboard?: string };
-  const where = o.config
-    ? `${o.config}${o.pool ? ` pool ${o.pool}` : ''}`
-    : (o.dashboard ?? (o.nodes ?? []).map(endpointName).join(', '));
+  const o = spec.source.options as {
+    nodes?: Endpoint[];
+    files?: string[];
+    config?: string;
+    pool?: string;
+    dashboard?: string;
+  };
+  const where = o.files
+    ? o.files.join(', ')
+    : o.config
+      ? `${o.config}${o.pool ? ` pool ${o.pool}` : ''}`
+      : (o.dashboard ?? (o.nodes ?? []).map(endpointName).join(', '));
   const t = spec.target;
   const kind = t.cluster ? ' (cluster)' : t.proxy ? ` (${t.proxy})` : '';
   return `${spec.source.topology === 'standalone' ? '' : `${spec.source.topology} `}${where} → ${endpointName(t.endpoint)}${kind}`;

@@ -23,6 +23,7 @@ import { FerryError, isFerryError } from '@ferry/errors';
 import { connect } from '@ferry/resp';
 import { sourceCluster } from '@ferry/source-cluster';
 import { sourceCodis } from '@ferry/source-codis';
+import { checkSourceFiles, sourceFile } from '@ferry/source-file';
 import { sourceStandalone } from '@ferry/source-standalone';
 import { sourceTwemproxy } from '@ferry/source-twemproxy';
 import type { Storage, StoredTask, VerifyRunRow } from '@ferry/storage';
@@ -129,7 +130,14 @@ const RUNNING: readonly string[] = [
 ];
 
 export function sourcePlugins(): FerryPlugin[] {
-  return [sourceStandalone(), sourceCluster(), sourceTwemproxy(), sourceCodis()] as FerryPlugin[];
+  return [
+    sourceStandalone(),
+    sourceCluster(),
+    sourceTwemproxy(),
+    sourceCodis(),
+    sourceFile(),
+    checkSourceFiles(),
+  ] as FerryPlugin[];
 }
 
 /**
@@ -241,8 +249,9 @@ export class FerryService {
     const nodes = (Array.isArray(src.nodes) ? (src.nodes as Endpoint[]) : []).filter(
       (n) => typeof n === 'object',
     );
-    const detail =
-      typeof src.config === 'string'
+    const detail = Array.isArray(src.files)
+      ? (src.files as string[]).join(', ')
+      : typeof src.config === 'string'
         ? src.config
         : typeof src.dashboard === 'string'
           ? src.dashboard

@@ -326,7 +326,7 @@ describe('the gateway', () => {
             .filter((p) => p.kind === 'source-topology')
             .map((p) => p.id)
             .sort(),
-        ).toEqual(['cluster', 'codis', 'standalone', 'twemproxy']);
+        ).toEqual(['cluster', 'codis', 'file', 'standalone', 'twemproxy']);
       } finally {
         await gw.close();
       }

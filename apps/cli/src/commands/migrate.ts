@@ -136,12 +136,17 @@ async function follow(
       io.err(`ferry: warning: ${(payload as { message: string }).message}\n`);
     else if (event === 'shard:start') {
       const p = payload as { shardId: string; mode: string; offset: number; replid?: string };
+      const file = spec.source.topology === 'file';
       const how =
-        p.mode === 'continue'
-          ? `resumed at offset ${p.offset} (+CONTINUE)`
-          : p.mode === 'sync'
-            ? 'full sync through SYNC (an old server, or PSYNC disabled: a restart cannot resume)'
-            : 'full sync: snapshot, then the live stream';
+        file && p.mode === 'continue'
+          ? 'the file was written in full by an earlier run: checking it against the target'
+          : file
+            ? 'restoring the file'
+            : p.mode === 'continue'
+              ? `resumed at offset ${p.offset} (+CONTINUE)`
+              : p.mode === 'sync'
+                ? 'full sync through SYNC (an old server, or PSYNC disabled: a restart cannot resume)'
+                : 'full sync: snapshot, then the live stream';
       io.err(`ferry: ${p.shardId}: ${how}\n`);
     } else if (event === 'task:error') {
       const p = payload as { message: string; retrying: boolean };
@@ -234,7 +239,7 @@ async function follow(
         io.err(
           c?.sourceKeys === undefined
             ? `ferry: task ${task.id} completed; ${c?.summary ?? 'not checked'}\n`
-            : `ferry: done: task ${task.id} completed, checked against both servers: ${c.summary}\n`,
+            : `ferry: done: task ${task.id} completed, checked against ${spec.source.topology === 'file' ? 'the file and the target' : 'both servers'}: ${c.summary}\n`,
         );
       return 0;
     }

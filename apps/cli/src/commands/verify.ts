@@ -70,6 +70,11 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
       throw new FerryError('CONFIG_INVALID', `--sample must be above 0 and at most 1; got ${sample}`);
     const topology = spec.source.topology;
     const nodes = (spec.source.options as { nodes?: Endpoint[] }).nodes ?? [];
+    if (topology === 'file')
+      throw new FerryError(
+        'CONFIG_INVALID',
+        'ferry verify compares two servers, and a backup file is not one: ferry migrate --source-file checked the target against the file when it finished (key counts per db, a sample of values); to compare every key, load the file into a server and verify against that',
+      );
     if (topology === 'standalone' && nodes.length !== 1)
       throw new FerryError('CONFIG_INVALID', 'ferry verify compares one source server: give --source once');
     if (spec.target.proxy)

@@ -89,6 +89,7 @@ function endpoint(e: EndpointInput): Endpoint {
 function sourceOf(s: SourceInput): ServiceCreate['source'] {
   const options: Record<string, unknown> = {};
   if (s.nodes?.length) options.nodes = s.nodes.map(endpoint);
+  if (s.files?.length) options.files = s.files;
   if (s.nutcrackerConfig) options.configText = s.nutcrackerConfig;
   if (s.pool) options.pool = s.pool;
   if (s.codisDashboard) options.dashboard = s.codisDashboard;

@@ -236,8 +236,13 @@ export class EndpointInput {
 
 @InputType()
 export class SourceInput {
-  @Field(() => String, { description: 'standalone | cluster | twemproxy | codis (see `plugins`).' })
+  @Field(() => String, { description: 'standalone | cluster | twemproxy | codis | file (see `plugins`).' })
   topology!: string;
+  @Field(() => [String], {
+    nullable: true,
+    description: 'file: RDB files to restore, as paths on the gateway’s machine (one per shard of a backup).',
+  })
+  files?: string[];
   @Field(() => [EndpointInput], {
     nullable: true,
     description: 'Nodes: the server and replicas, cluster seeds, twemproxy backends or codis group masters.',
