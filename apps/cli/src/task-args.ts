@@ -20,6 +20,7 @@ export const TASK_ARGS = {
   source: { type: 'string' },
   'source-node': { type: 'string', multiple: true },
   'source-file': { type: 'string', multiple: true },
+  'source-aof': { type: 'string' },
   'source-topology': { type: 'string' },
   'nutcracker-config': { type: 'string' },
   pool: { type: 'string' },
@@ -53,6 +54,8 @@ export const TASK_ARGS_USAGE = `  --source URL            redis://[user:password
                           sharded topologies: cluster seeds, twemproxy backends, codis group masters
   --source-file FILE      an RDB file to restore (a backup, a dump.rdb; any version Ferry reads),
                           repeatable: one per shard of a cluster's backup; instead of --source
+  --source-aof PATH       an append-only file to replay: one AOF file (with or without an RDB
+                          preamble) or a Redis 7+ appendonlydir with its manifest
   --source-topology T     standalone (default) | cluster | twemproxy | codis
   --nutcracker-config F   twemproxy: the pool's backends from this nutcracker.yml (--pool NAME)
   --codis-dashboard URL   codis: groups and slots from codis-dashboard (http://host:18080)
@@ -85,6 +88,7 @@ interface FileConfig {
     url?: string;
     nodes?: string[];
     files?: string[];
+    aof?: string;
     topology?: string;
     nutcrackerConfig?: string;
     pool?: string;
@@ -188,13 +192,19 @@ export function buildTaskSpec(values: TaskArgValues): { spec: TaskSpec; stateDir
   const files = ((values['source-file'] as string[] | undefined) ?? file.source?.files ?? []).map((f) =>
     resolve(f),
   );
-  if (files.length > 0 && (nodes.length > 0 || values['source-topology'] !== undefined))
+  const aofGiven = (values['source-aof'] as string | undefined) ?? file.source?.aof;
+  const aof = aofGiven !== undefined ? resolve(aofGiven) : undefined;
+  const flag = aof !== undefined ? '--source-aof' : '--source-file';
+  if (
+    (files.length > 0 || aof !== undefined) &&
+    (nodes.length > 0 || values['source-topology'] !== undefined || (files.length > 0 && aof !== undefined))
+  )
     throw new FerryError(
       'CONFIG_INVALID',
-      '--source-file restores backup files: give it instead of --source, --source-node and --source-topology, not with them',
+      `${flag} restores a backup: give it instead of --source, --source-node and --source-topology (and --source-file or --source-aof, one of them), not with them`,
     );
   const topology =
-    files.length > 0
+    files.length > 0 || aof !== undefined
       ? 'file'
       : ((values['source-topology'] as string | undefined) ?? file.source?.topology ?? 'standalone');
   const nutcracker = (values['nutcracker-config'] as string | undefined) ?? file.source?.nutcrackerConfig;
@@ -205,8 +215,10 @@ export function buildTaskSpec(values: TaskArgValues): { spec: TaskSpec; stateDir
   if (password !== undefined) sourceOptions.password = password;
   if (file.source?.preferReplica !== undefined) sourceOptions.preferReplica = file.source.preferReplica;
   const withPw = (e: Endpoint): Endpoint => (password && e.password === undefined ? { ...e, password } : e);
-  if (topology === 'file') sourceOptions.files = files;
-  else if (topology === 'twemproxy' && nutcracker) {
+  if (topology === 'file') {
+    if (aof !== undefined) sourceOptions.aof = aof;
+    else sourceOptions.files = files;
+  } else if (topology === 'twemproxy' && nutcracker) {
     sourceOptions.config = resolve(nutcracker);
     if (pool) sourceOptions.pool = pool;
   } else if (topology === 'codis' && dashboard) sourceOptions.dashboard = dashboard;
@@ -262,7 +274,7 @@ export function buildTaskSpec(values: TaskArgValues): { spec: TaskSpec; stateDir
     `m-${createHash('sha1')
       .update(
         // (a standalone source keeps the id earlier versions gave it, so its checkpoint is found)
-        `${topology === 'standalone' ? '' : `${topology}:`}${nutcracker ?? dashboard ?? (files.length > 0 ? files.join(',') : nodes.map(endpointName).join(','))}>${endpointName(target)}${cluster ? ':cluster' : ''}${proxy ? `:${proxy}` : ''}`,
+        `${topology === 'standalone' ? '' : `${topology}:`}${nutcracker ?? dashboard ?? aof ?? (files.length > 0 ? files.join(',') : nodes.map(endpointName).join(','))}>${endpointName(target)}${cluster ? ':cluster' : ''}${proxy ? `:${proxy}` : ''}`,
       )
       .digest('hex')
       .slice(0, 12)}`;
@@ -286,15 +298,18 @@ export function describeTask(spec: TaskSpec): string {
   const o = spec.source.options as {
     nodes?: Endpoint[];
     files?: string[];
+    aof?: string;
     config?: string;
     pool?: string;
     dashboard?: string;
   };
-  const where = o.files
-    ? o.files.join(', ')
-    : o.config
-      ? `${o.config}${o.pool ? ` pool ${o.pool}` : ''}`
-      : (o.dashboard ?? (o.nodes ?? []).map(endpointName).join(', '));
+  const where = o.aof
+    ? `aof ${o.aof}`
+    : o.files
+      ? o.files.join(', ')
+      : o.config
+        ? `${o.config}${o.pool ? ` pool ${o.pool}` : ''}`
+        : (o.dashboard ?? (o.nodes ?? []).map(endpointName).join(', '));
   const t = spec.target;
   const kind = t.cluster ? ' (cluster)' : t.proxy ? ` (${t.proxy})` : '';
   return `${spec.source.topology === 'standalone' ? '' : `${spec.source.topology} `}${where} → ${endpointName(t.endpoint)}${kind}`;

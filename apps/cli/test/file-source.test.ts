@@ -4,7 +4,7 @@
  * RDB, one that is not there, verify against a file, a multi-db backup into a cluster).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -129,6 +129,37 @@ describe('ferry migrate --source-file', () => {
     expect(v.code).toBe(2);
     expect(v.stderr).toContain('a backup file is not one');
     expect(Number(await target.command('DBSIZE'))).toBe(0);
+  });
+
+  it('--source-aof replays an appendonlydir and says what it checked', async () => {
+    const source = await servers.redis({ label: 'source', config: { appendonly: 'yes' } });
+    await populate(source.client(), { dbs, randomKeys: 300 });
+    const c = source.client();
+    for (let i = 0; i < 200; i++) await c.incr(`n:${i % 3}`);
+    c.disconnect();
+    const dir = mkdtempSync(join(tmpdir(), 'ferry-aof-'));
+    cpSync(join(source.dir, 'appendonlydir'), dir, { recursive: true });
+    const target = await servers.redis({ label: 'target' });
+    const state = mkdtempSync(join(tmpdir(), 'ferry-state-'));
+    const r = await runFerry(['migrate', '--source-aof', dir, '--target', url(target), '--state-dir', state]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(
+      /ferry: task \S+ completed; every command of the AOF applied and acknowledged by the target \(\d+ bytes\); the target holds \d+ keys \(db 0: \d+, db 1: \d+, db 2: \d+\); keys not compared/,
+    );
+    // an AOF's keys are not compared: it is not called "done"
+    expect(r.stderr).not.toMatch(/ferry: done/);
+    expect(formatDifferences(await compareDeployments(source, target, { dbs }))).toBe('');
+    const both = await runFerry([
+      'migrate',
+      '--source-aof',
+      dir,
+      '--source-file',
+      dir,
+      '--target',
+      url(target),
+    ]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--source-file or --source-aof, one of them');
   });
 
   it('a backup with keys in several dbs into a cluster: refused until --db-map says where they go', async () => {

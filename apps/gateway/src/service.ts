@@ -249,13 +249,16 @@ export class FerryService {
     const nodes = (Array.isArray(src.nodes) ? (src.nodes as Endpoint[]) : []).filter(
       (n) => typeof n === 'object',
     );
-    const detail = Array.isArray(src.files)
-      ? (src.files as string[]).join(', ')
-      : typeof src.config === 'string'
-        ? src.config
-        : typeof src.dashboard === 'string'
-          ? src.dashboard
-          : nodes.map(endpointName).join(', ');
+    const detail =
+      typeof src.aof === 'string'
+        ? src.aof
+        : Array.isArray(src.files)
+          ? (src.files as string[]).join(', ')
+          : typeof src.config === 'string'
+            ? src.config
+            : typeof src.dashboard === 'string'
+              ? src.dashboard
+              : nodes.map(endpointName).join(', ');
     return { source: { topology: t.sourceTopology, nodes, detail }, target };
   }
 

@@ -245,6 +245,9 @@ export class ShardRunner {
         this.pass,
       ).run(reader);
       if (this.failure) throw this.failure;
+      // a file's last byte, read now: the check before done compares the position applied with it
+      if (ctx.shard.file)
+        this.metrics.sourceOffset = (await reader.sourceOffset()) ?? this.metrics.sourceOffset;
     } finally {
       clearInterval(timer);
       ctx.signal.removeEventListener('abort', onAbort);

@@ -11,7 +11,7 @@ import { checkDone, type DoneCheckResult, notInSync } from './done-check.js';
 import { onSide } from './endpoint.js';
 import { type ShardMetrics, TaskEmitter } from './events.js';
 import { OwnKeys } from './ferry-keys.js';
-import { checkFileDone } from './file-done-check.js';
+import { checkAofDone, checkFileDone } from './file-done-check.js';
 import { assertSameIdentity, type TaskIdentity, taskIdentity } from './identity.js';
 import { KeyMapper, targetDbs } from './keys.js';
 import { newOwner, TaskLease } from './lease.js';
@@ -453,6 +453,16 @@ export class Task {
         summary: `not compared: a ${w.proxy} target cannot count its keys (run ferry verify against its servers)`,
       };
     const files = this.shards.flatMap((s) => (s.file ? [s.file] : []));
+    if (files.some((f) => f.format === 'aof'))
+      return checkAofDone({
+        shards: this.runners.map((r) => ({
+          name: r.name,
+          appliedOffset: r.metrics.appliedOffset,
+          sourceOffset: r.metrics.sourceOffset,
+        })),
+        writer: w,
+        targetDbs: targetDbs(mapper, w.cluster),
+      });
     if (files.length > 0)
       return checkFileDone({
         files: files.map((f) => f.path),

@@ -5,5 +5,5 @@ export {
   type StreamCommand,
   type SyncStart,
 } from './link.js';
-export { CommandScanner, type CommandSink } from './scanner.js';
+export { CommandScanner, type CommandSink, type ScannerOptions } from './scanner.js';
 export { freeBytes, SpoolFile, spoolDiskUsage } from './spool.js';

@@ -4,6 +4,16 @@ const CR = 13;
 const LF = 10;
 const STAR = 42;
 const DOLLAR = 36;
+const HASH = 35;
+
+export interface ScannerOptions {
+  /** Skip `#…` annotation lines between commands (an AOF's `#TS:` timestamps). */
+  annotations?: boolean;
+  /** What the bytes are, for errors ("replication stream", "AOF file.aof"). */
+  what?: string;
+  /** The offset of the first byte fed (a read resumed inside the stream). */
+  offset?: number;
+}
 
 /**
  * Called per command: its arguments and its bytes (views of the input, when asked for), its stream
@@ -29,9 +39,14 @@ export class CommandScanner {
   private carryBytes = 0;
   private need = 0;
   /** Stream offset of the first byte not yet part of a complete command. */
-  private offset = 0;
+  private offset: number;
 
-  constructor(private readonly wantArgs: boolean) {}
+  constructor(
+    private readonly wantArgs: boolean,
+    private readonly o: ScannerOptions = {},
+  ) {
+    this.offset = o.offset ?? 0;
+  }
 
   /** Bytes held back: the start of a command whose end has not arrived. */
   get pending(): number {
@@ -59,6 +74,13 @@ export class CommandScanner {
         if (buf[p] === LF) {
           p++;
           this.offset++;
+          continue;
+        }
+        if (buf[p] === HASH && this.o.annotations) {
+          const nl = buf.indexOf(LF, p);
+          if (nl < 0) break; // the line's end has not arrived
+          this.offset += nl + 1 - p;
+          p = nl + 1;
           continue;
         }
         this.fail(`expected a command ("*"), found byte ${buf[p]}`, this.offset);
@@ -122,7 +144,7 @@ export class CommandScanner {
   }
 
   private fail(message: string, at: number): never {
-    throw new FerryError('PROTOCOL_ERROR', `replication stream byte ${at}: ${message}`, {
+    throw new FerryError('PROTOCOL_ERROR', `${this.o.what ?? 'replication stream'} byte ${at}: ${message}`, {
       details: { offset: at },
     });
   }

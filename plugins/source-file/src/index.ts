@@ -12,10 +12,13 @@ import type {
 import { FerryError } from '@ferry/errors';
 import { RDB_VERSION_MAX } from '@ferry/rdb';
 import type { StreamCommand, SyncStart } from '@ferry/replication';
+import { AofFileReader, aofLayout, describeAof } from './aof.js';
 
 export interface FileSourceOptions {
   /** RDB files (a standalone's dump.rdb, or one per shard of a cluster's backup), restored in order. */
   files: string[];
+  /** Or an append-only file: one AOF file, or a Redis 7+ appendonlydir (or its manifest). */
+  aof?: string;
 }
 
 const META = { name: '@ferry/source-file', version: '0.1.0', engine: '^0.1.0' };
@@ -163,7 +166,15 @@ export function sourceFile(): SourceTopologyPlugin<FileSourceOptions> {
     topology: 'file',
     meta: META,
     parseOptions(raw: unknown): FileSourceOptions {
-      const o = (typeof raw === 'object' && raw !== null ? raw : {}) as { files?: unknown };
+      const o = (typeof raw === 'object' && raw !== null ? raw : {}) as { files?: unknown; aof?: unknown };
+      if (o.aof !== undefined) {
+        if (typeof o.aof !== 'string' || !o.aof || o.files !== undefined)
+          throw new FerryError(
+            'CONFIG_INVALID',
+            'a file source takes either "aof" (one AOF file or appendonlydir) or "files" (RDB files), not both',
+          );
+        return { files: [], aof: o.aof };
+      }
       const files = typeof o.files === 'string' ? [o.files] : o.files;
       if (!Array.isArray(files) || files.length === 0 || !files.every((f) => typeof f === 'string' && f))
         throw new FerryError(
@@ -173,6 +184,17 @@ export function sourceFile(): SourceTopologyPlugin<FileSourceOptions> {
       return { files: files as string[] };
     },
     async discover(opts): Promise<ShardSpec[]> {
+      if (opts.aof) {
+        await aofLayout(opts.aof); // refused now, before anything is written
+        return [
+          {
+            id: `aof-${basename(opts.aof).replace(/[^A-Za-z0-9._-]/g, '_') || 'aof'}`,
+            primary: { host: opts.aof, port: 0 },
+            replicas: [],
+            file: { path: opts.aof, format: 'aof' as const },
+          },
+        ];
+      }
       return opts.files.map((path, i) => {
         rdbHeader(path); // refused now, before anything is written
         return {
@@ -186,7 +208,7 @@ export function sourceFile(): SourceTopologyPlugin<FileSourceOptions> {
     openReader(shard: ShardSpec, spec: ReaderSpec): ShardReader {
       const file = shard.file;
       if (!file) throw new FerryError('CONFIG_INVALID', `shard ${shard.id} is not a file`);
-      return new RdbFileReader(file.path, spec);
+      return file.format === 'aof' ? new AofFileReader(file.path, spec) : new RdbFileReader(file.path, spec);
     },
   };
 }
@@ -197,29 +219,55 @@ export function checkSourceFiles(): CheckPlugin {
     kind: 'check',
     meta: META,
     id: 'source-files',
-    title: 'Source files are readable RDB files',
+    title: 'Source files are readable backups (RDB files, AOF)',
     async run(input): Promise<CheckResult[]> {
-      return (input.files ?? []).map((shard) => {
-        const path = shard.file?.path ?? '';
+      const out: CheckResult[] = [];
+      for (const shard of input.files ?? []) {
+        if (shard.file?.format !== 'aof') continue;
         try {
-          const h = rdbHeader(path);
-          return {
+          out.push({
             checkId: 'source-files',
-            status: 'pass' as const,
-            message: `${path}: RDB version ${h.version}, ${h.bytes} bytes`,
+            status: 'pass',
+            message: `${shard.file.path}: ${describeAof(await aofLayout(shard.file.path))}`,
             shardId: shard.id,
-            details: { ...h },
-          };
+          });
         } catch (err) {
-          return {
+          out.push({
             checkId: 'source-files',
-            status: 'fail' as const,
+            status: 'fail',
             message: (err as Error).message,
-            advice: 'give the path of an RDB file (a dump.rdb, or a backup of one)',
+            advice: 'give one AOF file, or the appendonlydir of one Redis server (with its manifest)',
             shardId: shard.id,
-          };
+          });
         }
-      });
+      }
+      return out.concat(
+        (input.files ?? [])
+          .filter((s) => s.file?.format !== 'aof')
+          .map((shard) => {
+            const path = shard.file?.path ?? '';
+            try {
+              const h = rdbHeader(path);
+              return {
+                checkId: 'source-files',
+                status: 'pass' as const,
+                message: `${path}: RDB version ${h.version}, ${h.bytes} bytes`,
+                shardId: shard.id,
+                details: { ...h },
+              };
+            } catch (err) {
+              return {
+                checkId: 'source-files',
+                status: 'fail' as const,
+                message: (err as Error).message,
+                advice: 'give the path of an RDB file (a dump.rdb, or a backup of one)',
+                shardId: shard.id,
+              };
+            }
+          }),
+      );
     },
   };
 }
+
+export { AofFileReader, aofLayout, describeAof } from './aof.js';

@@ -90,6 +90,7 @@ function sourceOf(s: SourceInput): ServiceCreate['source'] {
   const options: Record<string, unknown> = {};
   if (s.nodes?.length) options.nodes = s.nodes.map(endpoint);
   if (s.files?.length) options.files = s.files;
+  if (s.aof) options.aof = s.aof;
   if (s.nutcrackerConfig) options.configText = s.nutcrackerConfig;
   if (s.pool) options.pool = s.pool;
   if (s.codisDashboard) options.dashboard = s.codisDashboard;

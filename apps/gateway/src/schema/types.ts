@@ -243,6 +243,12 @@ export class SourceInput {
     description: 'file: RDB files to restore, as paths on the gateway’s machine (one per shard of a backup).',
   })
   files?: string[];
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'file: an append-only file to replay instead (one AOF file, or an appendonlydir with its manifest).',
+  })
+  aof?: string;
   @Field(() => [EndpointInput], {
     nullable: true,
     description: 'Nodes: the server and replicas, cluster seeds, twemproxy backends or codis group masters.',
