@@ -62,6 +62,7 @@ describe('create task wizard', () => {
         'cluster',
         'twemproxy',
         'codis',
+        'file',
       ]),
     );
     type(screen.getByLabelText('Source nodes'), '10.0.0.5:6379\nredis-b');

@@ -12,6 +12,7 @@ import {
   type ProxyKind,
   type RateLimit,
   resolveOptions,
+  serverIdentity,
   type Task,
   type TaskAction,
   type TaskEvents,
@@ -896,9 +897,13 @@ export class FerryService {
   }
 
   /** Can the gateway reach this endpoint and log in? (PING, and the server version when INFO answers.) */
-  async testConnectivity(
-    e: Endpoint,
-  ): Promise<{ ok: boolean; message: string; rttMs: number | null; version: string | null }> {
+  async testConnectivity(e: Endpoint): Promise<{
+    ok: boolean;
+    message: string;
+    rttMs: number | null;
+    version: string | null;
+    server: string | null;
+  }> {
     const t0 = performance.now();
     try {
       const conn = await connect({ ...e, connectTimeoutMs: 5000, commandTimeoutMs: 5000 });
@@ -906,8 +911,15 @@ export class FerryService {
         await conn.send(['PING']);
         const rttMs = Math.round((performance.now() - t0) * 100) / 100;
         const info = await conn.send(['INFO', 'server']).then(String, () => '');
-        const version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? null;
-        return { ok: true, message: `${endpointName(e)} reachable and authenticated`, rttMs, version };
+        // the product and its own version (a Valkey says redis_version:7.2.4 whatever it is)
+        const id = /redis_version:/.test(info) ? serverIdentity(info) : undefined;
+        return {
+          ok: true,
+          message: `${endpointName(e)} reachable and authenticated${id ? ` (${id.label})` : ''}`,
+          rttMs,
+          version: id?.version ?? null,
+          server: id?.label ?? null,
+        };
       } finally {
         conn.destroy();
       }
@@ -917,6 +929,7 @@ export class FerryService {
         message: `${endpointName(e)}: ${(err as Error).message}${isFerryError(err) ? ` [${err.code}]` : ''}`,
         rttMs: null,
         version: null,
+        server: null,
       };
     }
   }

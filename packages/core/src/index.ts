@@ -1,3 +1,5 @@
+/** The newest RDB version this Ferry parses (sources writing a newer one are refused by the precheck). */
+export { RDB_VERSION_MAX } from '@ferry/rdb';
 export * from './checkpoint.js';
 export * from './checks/Probe.js';
 export * from './checks/runChecks.js';
@@ -17,6 +19,7 @@ export { MovedKeys } from './moved.js';
 export * from './options.js';
 export * from './plugins.js';
 export type { ReaderSpec, ShardReader } from './reader-contract.js';
+export * from './server-identity.js';
 export * from './slot.js';
 export * from './state.js';
 export { type ProxyKind, proxyRefuses } from './target/proxy.js';

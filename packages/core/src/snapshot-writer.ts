@@ -11,7 +11,6 @@ import type { ShardNotices } from './shard-notices.js';
 import { keySlot, slotTag } from './slot.js';
 import type { SlotOwners } from './slot-owners.js';
 import { type ProxyKind, proxyRefuses } from './target/proxy.js';
-import { rdbVersionOf } from './versions.js';
 
 const SNAPSHOT_BATCH = 512;
 
@@ -102,7 +101,7 @@ export class SnapshotWriter {
     const { writer, mapper, options, signal, limiter } = ctx;
     const replace = job.replace;
     const abs = writer.atLeast('5.0.0');
-    const targetRdb = rdbVersionOf(writer.version);
+    const targetRdb = writer.restoreAccepts;
     // strings go as SET in auto mode: a fifth less of the target's time than RESTORE (no payload to
     // check), no CRC64 here, and any source version's strings fit any target
     const setStrings = options.writeMode === 'auto' && writer.versionKnown && writer.atLeast('2.6.12');

@@ -92,7 +92,8 @@ export interface RedisBuild {
 /**
  * Finds a Redis build for a release line. Without `wanted`, the default binaries (override variables,
  * then PATH). With it: the default build when its version matches, else a folder of builds named by
- * `FERRY_REDIS_BUILDS` laid out as `<dir>/<version>/{,bin/,src/}redis-server` (e.g. `~/redis/2.8/src/redis-server`).
+ * `FERRY_REDIS_BUILDS` laid out as `<dir>/<version>/{,bin/,src/}redis-server` (e.g. `~/redis/2.8/src/redis-server`);
+ * `valkey-8.0` asks for a Valkey build there, in `<dir>/valkey-<version>/` (valkey-server or its redis-server link).
  * Throws TestkitUnavailableError (tests skip on it) when no such build exists here.
  */
 export function resolveRedisBuild(wanted?: string): RedisBuild {
@@ -103,22 +104,31 @@ export function resolveRedisBuild(wanted?: string): RedisBuild {
     version: redisServerVersion(server),
   });
   if (!wanted) return defaultBuild();
+  // "valkey-8.0": a Valkey build (its folder named valkey-<version>); otherwise a Redis release line
+  const valkey = wanted.startsWith('valkey-');
+  const line = wanted.replace(/^valkey-/, '');
   const defaultVersion = redisServerVersion(server);
-  if (versionMatches(defaultVersion, wanted)) return defaultBuild();
+  if (!valkey && versionMatches(defaultVersion, wanted)) return defaultBuild();
   const root = process.env.FERRY_REDIS_BUILDS;
   if (root && existsSync(root)) {
-    const names = readdirSync(root).filter((n) => versionMatches(n.replace(/^redis-/, ''), wanted));
+    const names = readdirSync(root).filter((n) =>
+      valkey
+        ? n.startsWith('valkey-') && versionMatches(n.slice(7), line)
+        : !n.startsWith('valkey-') && versionMatches(n.replace(/^redis-/, ''), wanted),
+    );
     names.sort((a, b) => compareVersions(b.replace(/^redis-/, ''), a.replace(/^redis-/, '')));
     for (const name of names) {
-      for (const sub of ['', 'bin', 'src']) {
-        const s = join(root, name, sub, 'redis-server');
-        const c = join(root, name, sub, 'redis-cli');
-        if (isExecutable(s) && isExecutable(c)) return { server: s, cli: c, version: redisServerVersion(s) };
-      }
+      for (const sub of ['', 'bin', 'src'])
+        for (const prefix of valkey ? ['valkey', 'redis'] : ['redis']) {
+          const s = join(root, name, sub, `${prefix}-server`);
+          const c = join(root, name, sub, `${prefix}-cli`);
+          if (isExecutable(s) && isExecutable(c))
+            return { server: s, cli: c, version: redisServerVersion(s) };
+        }
     }
   }
   throw new TestkitUnavailableError(
-    `no Redis ${wanted} build here: the default redis-server is ${defaultVersion}` +
+    `no ${valkey ? `Valkey ${line}` : `Redis ${wanted}`} build here: the default redis-server is ${defaultVersion}` +
       (root ? ` and ${root} has none for ${wanted}` : '; set FERRY_REDIS_BUILDS to a folder of builds'),
   );
 }

@@ -1,4 +1,5 @@
 import type { CheckPlugin } from '@ferry/core';
+import { serverIdentity } from '@ferry/core';
 import { serverScope } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { builtinChecks, judgeVersions, replicaLimit } from '../src/index.js';
@@ -116,6 +117,30 @@ describe('verdicts without a server of each version', () => {
     expect(older[0]?.message).toMatch(/refuses RESTORE payloads of RDB 11/);
     expect(judgeVersions('8.0.2', '8.0.2')[0]?.status).toBe('pass');
     expect(judgeVersions('2.8.24', '7.0.15')[0]?.status).toBe('pass');
+    // Redis 8.6 writes RDB 13: refused at the precheck, not at the snapshot's header
+    const r86 = judgeVersions('8.6.0', '8.6.0')[0];
+    expect(r86?.status).toBe('fail');
+    expect(r86?.message).toMatch(/Redis 8\.6\.0, which writes RDB 13: newer than Ferry can parse/);
+    // servers named by what they are, not by the redis_version they keep for compatibility
+    const valkey = (v: string) =>
+      serverIdentity({ redis_version: '7.2.4', server_name: 'valkey', valkey_version: v });
+    const v80 = judgeVersions(valkey('8.0.1'), '7.0.15');
+    expect(v80[0]?.status).toBe('warn');
+    expect(v80[0]?.message).toMatch(
+      /the target \(Redis 7\.0\.15\) takes RESTORE payloads up to RDB 10, and the source \(Valkey 8\.0\.1\) writes RDB 11/,
+    );
+    expect(judgeVersions('7.4.1', valkey('8.0.1'))[0]?.message).toMatch(
+      /the target \(Valkey 8\.0\.1\) takes RESTORE payloads up to RDB 11/,
+    );
+    expect(judgeVersions(valkey('8.0.1'), valkey('8.0.1'))[0]).toMatchObject({
+      status: 'pass',
+      message: 'source Valkey 8.0.1, target Valkey 8.0.1: RESTORE carries values as they are',
+    });
+    const v9 = judgeVersions(valkey('9.0.0'), valkey('9.0.0'))[0];
+    expect(v9?.status).toBe('warn');
+    expect(v9?.message).toMatch(
+      /Valkey 9\.0\.0, whose own RDB format \(VALKEY80\) this Ferry does not read: it is sent RDB 11 instead/,
+    );
   });
 
   it('reads client-output-buffer-limit in both spellings and units', () => {

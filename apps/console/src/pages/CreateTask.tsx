@@ -35,6 +35,8 @@ export function CreateTask(): ReactNode {
   const [nutcracker, setNutcracker] = useState('');
   const [pool, setPool] = useState('');
   const [dashboard, setDashboard] = useState('');
+  const [rdbFiles, setRdbFiles] = useState('');
+  const [aof, setAof] = useState('');
   const [targetNodes, setTargetNodes] = useState('');
   const [targetCluster, setTargetCluster] = useState(false);
   const [proxy, setProxy] = useState('');
@@ -50,14 +52,30 @@ export function CreateTask(): ReactNode {
 
   // validated as typed: each problem shows next to its field, and blocks Save
   const needsNodes = topology === 'standalone' || topology === 'cluster';
+  const isFile = topology === 'file';
+  const files = rdbFiles
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const src = parseNodes(sourceNodes);
   const dst = parseNodes(targetNodes);
   const checked = checkOptions(opts);
   const problems: Record<string, string | null> = {
     name: !name.trim() ? 'a task needs a name' : name.length > 200 ? 'at most 200 characters' : null,
     startAt: mode === 'scheduled' && !startAt ? 'choose when to start' : null,
-    sourceNodes:
-      needsNodes && !src.ok ? src.error : !needsNodes && sourceNodes.trim() && !src.ok ? src.error : null,
+    sourceNodes: isFile
+      ? null
+      : needsNodes && !src.ok
+        ? src.error
+        : !needsNodes && sourceNodes.trim() && !src.ok
+          ? src.error
+          : null,
+    backup:
+      isFile && files.length === 0 && !aof.trim()
+        ? 'the path of an RDB file, or of an AOF (a file or an appendonlydir)'
+        : isFile && files.length > 0 && aof.trim()
+          ? 'RDB files or an AOF, not both'
+          : null,
     nutcracker: topology === 'twemproxy' && !nutcracker.trim() ? 'paste the nutcracker.yml' : null,
     pool: topology === 'twemproxy' && !pool.trim() ? 'the pool to migrate' : null,
     dashboard:
@@ -72,6 +90,7 @@ export function CreateTask(): ReactNode {
     nutcracker: 1,
     pool: 1,
     dashboard: 1,
+    backup: 1,
     targetNodes: 2,
     dbMap: 3,
     filter: 3,
@@ -139,7 +158,8 @@ export function CreateTask(): ReactNode {
       ...(mode === 'scheduled' ? { scheduledAt: new Date(startAt).toISOString() } : {}),
       source: {
         topology,
-        ...(src.ok ? { nodes: src.value.map((n) => endpoint(n, '')) } : {}),
+        ...(isFile ? (aof.trim() ? { aof: aof.trim() } : { files }) : {}),
+        ...(!isFile && src.ok ? { nodes: src.value.map((n) => endpoint(n, '')) } : {}),
         ...(sourcePassword ? { password: sourcePassword } : {}),
         ...(needsNodes ? { preferReplica } : {}),
         ...(topology === 'twemproxy' ? { nutcrackerConfig: nutcracker, pool: pool.trim() } : {}),
@@ -295,6 +315,36 @@ export function CreateTask(): ReactNode {
                 </Field>
               </>
             )}
+            {isFile && (
+              <>
+                <Field
+                  label="RDB files"
+                  error={shown('backup')}
+                  hint="paths on the gateway's machine, one per line (one per shard of a cluster's backup)"
+                >
+                  {(id, d) => (
+                    <textarea
+                      id={id}
+                      aria-describedby={d}
+                      rows={3}
+                      spellCheck={false}
+                      value={rdbFiles}
+                      onChange={(e) => setRdbFiles(e.target.value)}
+                    />
+                  )}
+                </Field>
+                <Field label="AOF" hint="or: an AOF file, or a Redis 7+ appendonlydir (with its manifest)">
+                  {(id, d) => (
+                    <input
+                      id={id}
+                      aria-describedby={d}
+                      value={aof}
+                      onChange={(e) => setAof(e.target.value)}
+                    />
+                  )}
+                </Field>
+              </>
+            )}
             {topology === 'codis' && (
               <Field label="Codis dashboard" error={shown('dashboard')}>
                 {(id, d) => (
@@ -307,59 +357,63 @@ export function CreateTask(): ReactNode {
                 )}
               </Field>
             )}
-            <Field
-              label="Source nodes"
-              error={shown('sourceNodes')}
-              hint={
-                topology === 'cluster'
-                  ? 'host:port[:password], one per line: any seeds of the cluster'
-                  : needsNodes
-                    ? 'host:port[:password], one per line: the server and its replicas'
-                    : 'optional: host:port[:password] of the backends, one per line'
-              }
-            >
-              {(id, d) => (
-                <textarea
-                  id={id}
-                  aria-describedby={d}
-                  rows={4}
-                  spellCheck={false}
-                  autoComplete="off"
-                  value={sourceNodes}
-                  onChange={(e) => setSourceNodes(e.target.value)}
-                />
-              )}
-            </Field>
-            <Field label="Source password" hint="for every node without one in its line">
-              {(id, d) => (
-                <input
-                  id={id}
-                  aria-describedby={d}
-                  type="password"
-                  autoComplete="off"
-                  value={sourcePassword}
-                  onChange={(e) => setSourcePassword(e.target.value)}
-                />
-              )}
-            </Field>
-            {needsNodes && (
-              <label className="check">
-                <input
-                  type="checkbox"
-                  checked={preferReplica}
-                  onChange={(e) => setPreferReplica(e.target.checked)}
-                />{' '}
-                Read from a replica when there is one
-              </label>
+            {!isFile && (
+              <>
+                <Field
+                  label="Source nodes"
+                  error={shown('sourceNodes')}
+                  hint={
+                    topology === 'cluster'
+                      ? 'host:port[:password], one per line: any seeds of the cluster'
+                      : needsNodes
+                        ? 'host:port[:password], one per line: the server and its replicas'
+                        : 'optional: host:port[:password] of the backends, one per line'
+                  }
+                >
+                  {(id, d) => (
+                    <textarea
+                      id={id}
+                      aria-describedby={d}
+                      rows={4}
+                      spellCheck={false}
+                      autoComplete="off"
+                      value={sourceNodes}
+                      onChange={(e) => setSourceNodes(e.target.value)}
+                    />
+                  )}
+                </Field>
+                <Field label="Source password" hint="for every node without one in its line">
+                  {(id, d) => (
+                    <input
+                      id={id}
+                      aria-describedby={d}
+                      type="password"
+                      autoComplete="off"
+                      value={sourcePassword}
+                      onChange={(e) => setSourcePassword(e.target.value)}
+                    />
+                  )}
+                </Field>
+                {needsNodes && (
+                  <label className="check">
+                    <input
+                      type="checkbox"
+                      checked={preferReplica}
+                      onChange={(e) => setPreferReplica(e.target.checked)}
+                    />{' '}
+                    Read from a replica when there is one
+                  </label>
+                )}
+                <button
+                  type="button"
+                  onClick={() => void runTest('source')}
+                  disabled={testing || !sourceNodes.trim()}
+                >
+                  Test connectivity
+                </button>
+                {results('source')}
+              </>
             )}
-            <button
-              type="button"
-              onClick={() => void runTest('source')}
-              disabled={testing || !sourceNodes.trim()}
-            >
-              Test connectivity
-            </button>
-            {results('source')}
           </fieldset>
         )}
         {step === 2 && (

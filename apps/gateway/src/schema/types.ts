@@ -540,8 +540,13 @@ export class ConnectivityResult {
   message!: string;
   @Field(() => Float, { nullable: true })
   rttMs?: number;
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: "The server's own version (a Valkey's valkey_version).",
+  })
   version?: string;
+  @Field(() => String, { nullable: true, description: 'Which server it is: "Redis 7.0.15", "Valkey 8.0.1".' })
+  server?: string;
 }
 
 @ObjectType()

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { connect, ReplyError, type RespConnection, type RespValue } from '@ferry/resp';
 import { type Endpoint, endpointName } from '../endpoint.js';
+import { type ServerIdentity, serverIdentity } from '../server-identity.js';
 
 /** One INFO section (or all of it) as field → value. */
 export type Info = Record<string, string>;
@@ -115,9 +116,14 @@ export class Probe {
     );
   }
 
-  /** The server's version, from INFO server. */
+  /** The server's Redis-compatible version, from INFO server (`redis_version`). */
   async version(e: Endpoint): Promise<string> {
     return (await this.info(e, 'server')).redis_version ?? '0.0.0';
+  }
+
+  /** Which server it is: product, its own version, the RDB it writes and takes (see server-identity.ts). */
+  async identity(e: Endpoint): Promise<ServerIdentity> {
+    return serverIdentity((await this.info(e, 'server')) as Record<string, string>);
   }
 
   /** CONFIG GET of one parameter; a refusal (NOPERM, renamed CONFIG, unknown parameter) is returned, not thrown. */

@@ -10,6 +10,7 @@ import {
 } from '@ferry/resp';
 import { type Endpoint, endpointName } from '../endpoint.js';
 import { checkFence, type LeaseFence, leaseClientName } from '../lease.js';
+import { redisRdbVersion, type ServerIdentity, serverIdentity } from '../server-identity.js';
 import { SLOTS } from '../slot.js';
 import { compareVersions } from '../versions.js';
 import { describeCommand, firstRedirect, wrapError } from './errors.js';
@@ -47,6 +48,13 @@ export class TargetWriter {
   version = '0.0.0';
   /** False behind a proxy given no version: RESTORE is tried and the rewrite path taken if refused. */
   versionKnown = true;
+  /** Which server the target is (read from its INFO; a proxy's servers are known by --target-version only). */
+  identity: ServerIdentity | undefined;
+
+  /** The newest RDB version the target's RESTORE takes. */
+  get restoreAccepts(): number {
+    return this.identity?.restoreAccepts ?? redisRdbVersion(this.version);
+  }
   private refreshing: Promise<void> | undefined;
 
   private constructor(private readonly o: TargetOptions) {
@@ -77,6 +85,7 @@ export class TargetWriter {
     if (w.fence) for (const m of w.masters()) if (m.conn?.open) await w.proveLease(m, m.conn, w.fence);
     const info = String(await conn.send(['INFO', 'server']));
     w.version = /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? '0.0.0';
+    w.identity = serverIdentity(info);
     if (!w.cluster && /cluster_enabled:1/.test(String(await conn.send(['INFO', 'cluster'])))) {
       throw new FerryError(
         'CONFIG_INVALID',
