@@ -15,7 +15,7 @@ import { ShardNotices } from './shard-notices.js';
 import { SlotOwners } from './slot-owners.js';
 import { writeSnapshotOnThread } from './snapshot-thread.js';
 import { SnapshotWriter } from './snapshot-writer.js';
-import { StreamApplier } from './stream-apply.js';
+import { StreamApplier, wakeUp } from './stream-apply.js';
 import { TargetCheckpoints } from './target-checkpoints.js';
 import { WritesInFlight } from './writes-in-flight.js';
 
@@ -492,10 +492,4 @@ export class ShardRunner {
 
 function sameNode(a: Endpoint, b: Endpoint): boolean {
   return a.host === b.host && a.port === b.port;
-}
-
-function wakeUp(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
 }

@@ -179,3 +179,10 @@ function nextOrIdle<T>(
     wake.then((): typeof IDLE => IDLE),
   ]).finally(() => clearTimeout(timer));
 }
+
+/** A promise and its resolve: a request (stop, completion) the applier looks at once, not at its next idle poll. */
+export function wakeUp(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}

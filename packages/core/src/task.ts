@@ -1,49 +1,34 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { mkdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError, isFerryError } from '@ferry/errors';
 import type { TaskCheckpoint } from './checkpoint.js';
 import type { CheckReport, RunChecksOptions } from './checks/runChecks.js';
-import { checkDone, type DoneCheckResult, notInSync } from './done-check.js';
+import { type DoneCheckResult, notInSync } from './done-check.js';
 import { onSide } from './endpoint.js';
 import { type ShardMetrics, TaskEmitter } from './events.js';
-import { OwnKeys } from './ferry-keys.js';
-import { checkAofDone, checkFileDone } from './file-done-check.js';
 import { assertSameIdentity, type TaskIdentity, taskIdentity } from './identity.js';
-import { KeyMapper, targetDbs } from './keys.js';
-import { newOwner, TaskLease } from './lease.js';
+import type { KeyMapper } from './keys.js';
 import { RateLimiter } from './limiter.js';
 import { MovedKeys } from './moved.js';
 import { type RateLimit, type ResolvedOptions, resolveOptions } from './options.js';
 import type { Logger, PluginContext, PluginRegistry, ShardSpec } from './plugins.js';
-import type { ReaderSpec, ShardReader } from './reader-contract.js';
-import { ShardRunner } from './shard.js';
-import type { WorkerTarget } from './shard-context.js';
+import type { ShardReader } from './reader-contract.js';
+import type { ShardRunner } from './shard.js';
 import { assertAllowed, canTransition, type TaskAction, type TaskState } from './state.js';
-import { TargetWriter } from './target/writer.js';
-import { checkEmptyTarget, checkTargetDbs, refuseMultiDb } from './target-checks.js';
+import type { TargetWriter } from './target/writer.js';
+import { refuseMultiDb } from './target-checks.js';
 import { precheck } from './task-check.js';
-import { LeaseKeeper } from './task-lease.js';
+import { checkTaskDone } from './task-done.js';
+import type { LeaseKeeper } from './task-lease.js';
+import { runWithRetries, shardRunners } from './task-runners.js';
 import type { EngineServices, TaskSpec } from './task-spec.js';
+import { openTaskTarget } from './task-target.js';
 import { type VerifyTaskOptions, verifyTask } from './task-verify.js';
 import { followTopology } from './task-watch.js';
 import type { VerificationReport } from './verification.js';
 
 export type { EngineServices, TaskSpec } from './task-spec.js';
-
-function retryable(err: unknown): boolean {
-  return (
-    isFerryError(err) &&
-    (err.code === 'CONNECTION_CLOSED' ||
-      err.code === 'CONNECTION_FAILED' ||
-      err.code === 'TIMEOUT' ||
-      err.code === 'SOURCE_NOT_READY' ||
-      err.code === 'RESYNC_REQUIRED')
-  );
-}
 
 const silent: Logger = { debug() {}, info() {}, warn() {} };
 
@@ -313,190 +298,62 @@ export class Task {
     }
     if ((this.spec.target.cluster || this.spec.target.proxy) && !this.options.dbMap)
       await refuseMultiDb(this.shards, this.spec.target.proxy, this.controller.signal);
-    const t = this.spec.target;
-    const target: WorkerTarget = {
-      endpoint: t.endpoint,
-      cluster: Boolean(t.cluster),
-      ...(t.proxy ? { proxy: t.proxy } : {}),
-      ...(t.version ? { version: t.version } : {}),
-      ...(t.maxKeyBytes ? { maxKeyBytes: t.maxKeyBytes } : {}),
-      maxInFlight: this.options.maxInFlight,
-    };
-    this.writer = await TargetWriter.open({
-      ...target,
+    const opened = await openTaskTarget({
+      taskId: this.id,
+      spec: this.spec,
+      options: this.options,
+      services: this.services,
+      checkpoint: this.checkpoint,
       signal: this.controller.signal,
-      onNotice: (m) => this.services.log?.debug(m),
-      onTargetLost: (node) => void this.targetLost(node).catch(() => undefined),
-    }).catch((err: unknown) => {
-      throw onSide('target', err);
+      emit: (event, payload) => this.events.emit(event, payload),
+      targetLost: (node) => void this.targetLost(node).catch(() => undefined),
+      lease: { lost: (err) => this.controller.abort(err), gone: (node) => this.onTargetLost(node) },
     });
-    const mapper = new KeyMapper(
-      this.options.dbMap,
-      this.options.renamePrefix,
-      this.options.filter,
-      Boolean(t.cluster || t.proxy),
-    );
-    if (!t.cluster && !t.proxy) await checkTargetDbs(this.writer, mapper, t.endpoint);
-    if (!t.proxy) {
-      // one writer per task: taken before anything is written, proved by every connection after
-      this.lease = new LeaseKeeper(
-        new TaskLease(this.id, newOwner(), this.services.leaseTtlMs, this.options.reservedPrefix),
-        this.writer,
-        this.id,
-        {
-          lost: (err) => this.controller.abort(err),
-          gone: (node) => this.onTargetLost(node),
-          // the snapshot threads' connections prove it too
-          fenced: (fence) => {
-            target.fence = fence;
-          },
-        },
-      );
-      await this.lease.acquire();
-    }
-    if (t.proxy) {
-      this.events.emit('task:warning', {
-        taskId: this.id,
-        message: `the target is a ${t.proxy} proxy: no MULTI, so a source transaction is applied command by command, and after a crash up to one batch of non-idempotent commands (INCR, LPUSH…) may be applied twice${this.options.conflict === 'fail' ? '; the proxy cannot count keys, so an existing key is found only when it is written (conflict policy "fail")' : ''}`,
-      });
-    }
-    // whether everything in the target's mapped dbs is this task's, decided when it first starts
-    const saved = Object.values(this.checkpoint);
-    const targetOwned =
-      !t.proxy &&
-      (saved.length === 0
-        ? await checkEmptyTarget(this.writer, mapper, this.options, t.endpoint)
-        : saved.some((c) => c.targetWasEmpty));
+    this.writer = opened.writer;
+    this.lease = opened.lease;
+    const { mapper, targetOwned, worker: target } = opened;
     this.mapper = mapper;
     this.targetOwned = targetOwned;
-    const threads =
-      this.options.snapshotThreads === 'always' ||
-      (this.options.snapshotThreads === 'auto' && this.shards.length > 1 && availableParallelism() > 2);
-    const sourceOpts = plugin.openReader ? opts : undefined;
-    this.runners = this.shards.map((shard) => {
-      const spoolDir = join(this.services.spoolDir, this.id, shard.id.replace(/[^A-Za-z0-9._-]/g, '_'));
-      mkdirSync(spoolDir, { recursive: true });
-      return new ShardRunner({
-        taskId: this.id,
-        shard,
-        writer: this.writer as TargetWriter,
-        mapper,
-        options: this.options,
-        limiter: this.limiter,
-        spoolDir,
-        signal: this.controller.signal,
-        loadCheckpoint: () => this.checkpoint[shard.id],
-        saveCheckpoint: async (c) => {
-          this.checkpoint[shard.id] = c;
-          await this.services.checkpoints.save(this.id, this.checkpoint);
-        },
-        emit: (event, payload) => this.events.emit(event, payload),
-        onStreaming: () => {
-          if (this.state === 'full_sync' && this.runners.every((r) => r.metrics.phase === 'streaming'))
-            this.setState('incremental_sync');
-        },
-        gate: () => this.pausedGate?.promise,
-        moved: this.moved,
-        ...(plugin.openReader
-          ? { openReader: (spec: ReaderSpec) => plugin.openReader?.(shard, spec, sourceOpts) as ShardReader }
-          : {}),
-        targetOwned,
-        shardCount: this.shards.length,
-        identity: this.identity,
-        targetFlush: {
-          begin: () => {
-            if (this.lease) this.lease.flushing++;
-          },
-          end: async () => {
-            const lease = this.lease;
-            if (!lease) return;
-            await lease.acquire().finally(() => {
-              lease.flushing--;
-            });
-          },
-        },
-        ...(threads
-          ? {
-              snapshotWorker: {
-                target,
-                forceDb0: Boolean(t.cluster || t.proxy),
-                // each snapshot thread takes an equal share of the task's limit
-                rate: () => {
-                  const { keysPerSec = 0, bytesPerSec = 0 } = this.limiter.current;
-                  const n = this.shards.length;
-                  return { keysPerSec: keysPerSec / n, bytesPerSec: bytesPerSec / n };
-                },
-              },
-            }
-          : {}),
-      });
+    this.runners = shardRunners({
+      taskId: this.id,
+      shards: this.shards,
+      writer: opened.writer,
+      mapper,
+      options: this.options,
+      limiter: this.limiter,
+      spoolDir: join(this.services.spoolDir, this.id),
+      signal: this.controller.signal,
+      checkpoint: this.checkpoint,
+      saveCheckpoints: () => this.services.checkpoints.save(this.id, this.checkpoint),
+      emit: (event, payload) => this.events.emit(event, payload),
+      onStreaming: () => {
+        if (this.state === 'full_sync' && this.runners.every((r) => r.metrics.phase === 'streaming'))
+          this.setState('incremental_sync');
+      },
+      gate: () => this.pausedGate?.promise,
+      moved: this.moved,
+      ...(plugin.openReader
+        ? { openReader: (shard, spec) => plugin.openReader?.(shard, spec, opts) as ShardReader }
+        : {}),
+      targetOwned,
+      identity: this.identity,
+      lease: () => this.lease,
+      worker: target,
     });
   }
 
-  /**
-   * Before "done": the target against the source, now (key counts per mapped db, a sample of
-   * values; see done-check.ts). A proxy target cannot count its keys: said, not claimed.
-   */
-  private async checkDone(): Promise<DoneCheckResult> {
-    const w = this.writer as TargetWriter;
-    const mapper = this.mapper as KeyMapper;
-    if (w.proxy)
-      return {
-        ok: true,
-        exact: false,
-        sourceKeys: undefined,
-        targetKeys: undefined,
-        expired: 0,
-        perDb: [],
-        sampled: 0,
-        sampleDifferences: 0,
-        summary: `not compared: a ${w.proxy} target cannot count its keys (run ferry verify against its servers)`,
-      };
-    const files = this.shards.flatMap((s) => (s.file ? [s.file] : []));
-    if (files.some((f) => f.format === 'aof'))
-      return checkAofDone({
-        shards: this.runners.map((r) => ({
-          name: r.name,
-          appliedOffset: r.metrics.appliedOffset,
-          sourceOffset: r.metrics.sourceOffset,
-        })),
-        writer: w,
-        targetDbs: targetDbs(mapper, w.cluster),
-      });
-    if (files.length > 0)
-      return checkFileDone({
-        files: files.map((f) => f.path),
-        writer: w,
-        mapper,
-        targetDbs: targetDbs(mapper, w.cluster),
-        ...(this.runners.every((r) => r.writtenDbs)
-          ? { wroteDbs: new Set(this.runners.flatMap((r) => [...(r.writtenDbs ?? [])])) }
-          : {}),
-        targetOwned: this.targetOwned,
-        reservedPrefix: this.options.reservedPrefix,
-        ...(this.services.verifier ? { verifier: this.services.verifier } : {}),
-        signal: this.controller.signal,
-      });
-    const own = this.options.sourceHeartbeat
-      ? [new OwnKeys(this.options.reservedPrefix).heartbeat(this.id)]
-      : [];
-    return checkDone({
-      shards: this.runners.map((r) => ({
-        name: r.metrics.shardId,
-        endpoint: r.sourceEndpoint,
-        appliedOffset: r.metrics.appliedOffset,
-      })),
-      writer: w,
-      mapper,
-      targetDbs: targetDbs(mapper, w.cluster),
-      ...(this.runners.every((r) => r.writtenDbs)
-        ? { wroteDbs: new Set(this.runners.flatMap((r) => [...(r.writtenDbs ?? [])])) }
-        : {}),
+  /** Before "done": the target checked against the source, now (see task-done.ts). */
+  private checkDone(): Promise<DoneCheckResult> {
+    return checkTaskDone({
+      taskId: this.id,
+      spec: this.spec,
+      options: this.options,
+      shards: this.shards,
+      runners: this.runners,
+      writer: this.writer as TargetWriter,
+      mapper: this.mapper as KeyMapper,
       targetOwned: this.targetOwned,
-      reservedPrefix: this.options.reservedPrefix,
-      sourceOwnKeys: (db) => (db === 0 ? own : []),
-      ...(this.services.verifier ? { verifier: this.services.verifier } : {}),
-      sourceCluster: this.spec.source.topology === 'cluster',
+      verifier: this.services.verifier,
       signal: this.controller.signal,
     });
   }
@@ -526,43 +383,16 @@ export class Task {
     return this.targetLoss;
   }
 
-  private async runShard(r: ShardRunner): Promise<void> {
-    let failures = 0;
-    let everStarted = false;
-    for (;;) {
-      try {
-        await r.run(() => {
-          everStarted = true;
-          failures = 0;
-        });
-        this.events.emit('shard:end', { taskId: this.id, shardId: r.metrics.shardId });
-        return;
-      } catch (err) {
-        if (this.stopping) return;
-        if (this.controller.signal.aborted && !this.stopping) throw err;
-        failures++;
-        if (isFerryError(err, 'RESYNC_REQUIRED') && err.details?.targetLost)
-          await this.targetLost(String(err.details.node ?? '')).catch(() => undefined);
-        const again = everStarted && retryable(err) && failures <= 30;
-        const e = err as Error;
-        this.events.emit('task:error', {
-          taskId: this.id,
-          shardId: r.metrics.shardId,
-          code: isFerryError(err) ? err.code : 'ERROR',
-          message: e.message,
-          retrying: again,
-        });
-        if (!again) {
-          this.events.emit('shard:end', { taskId: this.id, shardId: r.metrics.shardId, error: e.message });
-          // the other shards stop too: a task fails as a whole
-          this.controller.abort(err);
-          throw err;
-        }
-        const delay = Math.min(500 * 2 ** Math.min(failures - 1, 6), 30_000);
-        await sleep(delay, undefined, { signal: this.controller.signal }).catch(() => undefined);
-        if (this.stopping) return;
-      }
-    }
+  /** A shard's passes, retried from its checkpoint while the failure is one a new pass gets past. */
+  private runShard(r: ShardRunner): Promise<void> {
+    return runWithRetries(r, {
+      taskId: this.id,
+      signal: this.controller.signal,
+      stopping: () => this.stopping,
+      emit: (event, payload) => this.events.emit(event, payload),
+      targetLost: (node) => this.targetLost(node),
+      abort: (err) => this.controller.abort(err),
+    });
   }
 
   private act(action: TaskAction): void {

@@ -1,0 +1,99 @@
+import type { TaskCheckpoint } from './checkpoint.js';
+import { onSide } from './endpoint.js';
+import type { TaskEvents } from './events.js';
+import { KeyMapper } from './keys.js';
+import { newOwner, TaskLease } from './lease.js';
+import type { ResolvedOptions } from './options.js';
+import type { WorkerTarget } from './shard-context.js';
+import { TargetWriter } from './target/writer.js';
+import { checkEmptyTarget, checkTargetDbs } from './target-checks.js';
+import { type LeaseHooks, LeaseKeeper } from './task-lease.js';
+import type { EngineServices, TaskSpec } from './task-spec.js';
+
+/** What opening a task's target needs of the task. */
+export interface TaskTargetHost {
+  taskId: string;
+  spec: TaskSpec;
+  options: ResolvedOptions;
+  services: EngineServices;
+  checkpoint: TaskCheckpoint;
+  signal: AbortSignal;
+  emit<E extends keyof TaskEvents>(event: E, payload: TaskEvents[E]): void;
+  /** The target lost the task's keys, as a writer found (the lease, if any, tells a loss from a takeover). */
+  targetLost(node: string): void;
+  /** What the lease tells the task (see task-lease.ts); `fenced` is the target spec's own. */
+  lease: Omit<LeaseHooks, 'fenced'>;
+}
+
+/** The target as a run of the task writes to it. */
+export interface TaskTarget {
+  writer: TargetWriter;
+  mapper: KeyMapper;
+  /** The task's lease on the target (none through a proxy), taken. */
+  lease: LeaseKeeper | undefined;
+  /** Everything in the target's mapped dbs is this task's (decided when it first started). */
+  targetOwned: boolean;
+  /** What a snapshot thread opens its own writer with (it proves the lease too). */
+  worker: WorkerTarget;
+}
+
+/**
+ * Opens the target for a run: its writer, the key mapping checked against its dbs, the task's lease
+ * taken before anything is written, and whether the task owns what is there.
+ */
+export async function openTaskTarget(h: TaskTargetHost): Promise<TaskTarget> {
+  const t = h.spec.target;
+  const worker: WorkerTarget = {
+    endpoint: t.endpoint,
+    cluster: Boolean(t.cluster),
+    ...(t.proxy ? { proxy: t.proxy } : {}),
+    ...(t.version ? { version: t.version } : {}),
+    ...(t.maxKeyBytes ? { maxKeyBytes: t.maxKeyBytes } : {}),
+    maxInFlight: h.options.maxInFlight,
+  };
+  const writer = await TargetWriter.open({
+    ...worker,
+    signal: h.signal,
+    onNotice: (m) => h.services.log?.debug(m),
+    onTargetLost: (node) => h.targetLost(node),
+  }).catch((err: unknown) => {
+    throw onSide('target', err);
+  });
+  const mapper = new KeyMapper(
+    h.options.dbMap,
+    h.options.renamePrefix,
+    h.options.filter,
+    Boolean(t.cluster || t.proxy),
+  );
+  if (!t.cluster && !t.proxy) await checkTargetDbs(writer, mapper, t.endpoint);
+  let lease: LeaseKeeper | undefined;
+  if (!t.proxy) {
+    // one writer per task: taken before anything is written, proved by every connection after
+    lease = new LeaseKeeper(
+      new TaskLease(h.taskId, newOwner(), h.services.leaseTtlMs, h.options.reservedPrefix),
+      writer,
+      h.taskId,
+      {
+        ...h.lease,
+        // the snapshot threads' connections prove it too
+        fenced: (fence) => {
+          worker.fence = fence;
+        },
+      },
+    );
+    await lease.acquire();
+  } else {
+    h.emit('task:warning', {
+      taskId: h.taskId,
+      message: `the target is a ${t.proxy} proxy: no MULTI, so a source transaction is applied command by command, and after a crash up to one batch of non-idempotent commands (INCR, LPUSH…) may be applied twice${h.options.conflict === 'fail' ? '; the proxy cannot count keys, so an existing key is found only when it is written (conflict policy "fail")' : ''}`,
+    });
+  }
+  // whether everything in the target's mapped dbs is this task's, decided when it first starts
+  const saved = Object.values(h.checkpoint);
+  const targetOwned =
+    !t.proxy &&
+    (saved.length === 0
+      ? await checkEmptyTarget(writer, mapper, h.options, t.endpoint)
+      : saved.some((c) => c.targetWasEmpty));
+  return { writer, mapper, lease, targetOwned, worker };
+}
