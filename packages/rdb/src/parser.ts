@@ -502,9 +502,12 @@ export class RdbParser {
     const magic = (src.tryBytes(9) as Buffer).toString('latin1');
     if (!/^REDIS\d{4}$/.test(magic)) {
       if (magic.startsWith('VALKEY')) {
-        throw unsupported(`"${magic}" is a Valkey RDB (its own format from Valkey 8.1 on), not a Redis one`, {
-          offset: 0,
-        });
+        throw unsupported(
+          `"${magic}" is a Valkey RDB (its own format from Valkey 9.0 on), which this Ferry does not read yet`,
+          {
+            offset: 0,
+          },
+        );
       }
       src.fail(
         `not an RDB file: it starts with ${JSON.stringify(magic)} instead of "REDIS" and a version`,

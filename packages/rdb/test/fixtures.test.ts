@@ -26,6 +26,15 @@ describe('real RDB fixtures against a real redis-server', () => {
     expect(all.length).toBeGreaterThan(70);
   });
 
+  it('names a Valkey 9 file for what it is (its own format from Valkey 9.0), not as a corrupt one', async () => {
+    const valkey = all.find((f) => f.magic.startsWith('VALKEY'));
+    expect(valkey).toBeDefined();
+    await expect(collect((valkey as { path: string }).path)).rejects.toMatchObject({
+      code: 'RDB_UNSUPPORTED',
+      message: expect.stringContaining('"VALKEY080" is a Valkey RDB (its own format from Valkey 9.0 on)'),
+    });
+  });
+
   it.each(all.map((f) => [f.name, f] as const))('%s', async (_name, fixture) => {
     let parsed: Parsed | undefined;
     let parseError: (Error & { code?: string }) | undefined;
