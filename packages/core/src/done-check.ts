@@ -5,7 +5,7 @@ import { connectEndpoint, type Endpoint } from './endpoint.js';
 import { formatBytes } from './format.js';
 import type { KeyMapper } from './keys.js';
 import type { TargetWriter } from './target/writer.js';
-import type { Verifier } from './verification.js';
+import type { VerificationReport, Verifier } from './verification.js';
 
 /** One shard as the check sees it: the node it read and the offset applied on the target. */
 export interface DoneShard {
@@ -245,6 +245,53 @@ async function countFiltered(c: RespConnection, db: number, mapper: KeyMapper): 
 const VALUE_ELEMENTS = 500_000;
 const VALUE_BYTES = 64 << 20;
 
+/** What each of `keys` sampled values is read up to: the budget shared out, with a floor. */
+export function valueLimit(keys: number): { elements: number; bytes: number } {
+  const n = Math.max(1, keys);
+  return {
+    elements: Math.max(512, Math.floor(VALUE_ELEMENTS / n)),
+    bytes: Math.max(64 << 10, Math.floor(VALUE_BYTES / n)),
+  };
+}
+
+/**
+ * Writes what the sample's comparison found into the result: the keys equal (and how many of them
+ * only by type, length and TTL, being over the limit), or the first differences, which fail it.
+ * `against` names the other side when it is not the source servers ("the file").
+ */
+export function sampleVerdict(
+  result: DoneCheckResult,
+  report: VerificationReport,
+  keys: number,
+  limit: { elements: number; bytes: number },
+  against?: string,
+): void {
+  result.sampled = keys;
+  result.sampleDifferences = report.differences;
+  const unread = report.valuesNotRead ?? 0;
+  const equal = `${keys} sampled keys equal${against ? ` to ${against}` : ''}`;
+  if (report.differences === 0) {
+    const read = keys - unread;
+    const over = `longer than the check reads (${limit.elements.toLocaleString('en')} elements, ${formatBytes(limit.bytes)})`;
+    result.summary +=
+      unread === 0
+        ? `; ${equal} (type, value, TTL)`
+        : read === 0
+          ? `; ${equal} by type, length and TTL (all ${over})`
+          : `; ${equal} (${read} by type, value and TTL; ${unread} ${over} by type, length and TTL)`;
+    return;
+  }
+  const shown = report.details
+    .slice(0, 5)
+    .map(
+      (d) => `${d.kind} db ${d.db} ${JSON.stringify(d.key.slice(0, 60))}${d.detail ? ` (${d.detail})` : ''}`,
+    )
+    .join('; ');
+  result.ok = false;
+  result.problem = `${report.differences} of ${keys} sampled keys differ${against ? ` from ${against}` : ''}: ${shown}`;
+  result.summary += `; ${report.differences} of ${keys} sampled keys differ`;
+}
+
 /** Compares `sample` random source keys with their target keys (through the verifier). */
 async function sampleValues(
   input: DoneCheckInput,
@@ -284,10 +331,7 @@ async function sampleValues(
   if (keys.length === 0) return;
   // a budget: about half a million elements and 64 MB of strings over the sample, so that a
   // sample of big keys costs what one of small keys does (big values by type, length and TTL)
-  const limit = {
-    elements: Math.max(512, Math.floor(VALUE_ELEMENTS / keys.length)),
-    bytes: Math.max(64 << 10, Math.floor(VALUE_BYTES / keys.length)),
-  };
+  const limit = valueLimit(keys.length);
   const shards = input.shards;
   const report = await input.verifier({
     source: input.sourceCluster
@@ -306,29 +350,7 @@ async function sampleValues(
     ...(input.mapper.renamePrefix ? { renamePrefix: input.mapper.renamePrefix } : {}),
     signal: input.signal,
   });
-  result.sampled = keys.length;
-  result.sampleDifferences = report.differences;
-  const unread = report.valuesNotRead ?? 0;
-  if (report.differences === 0) {
-    const read = keys.length - unread;
-    const over = `longer than the check reads (${limit.elements.toLocaleString('en')} elements, ${formatBytes(limit.bytes)})`;
-    result.summary +=
-      unread === 0
-        ? `; ${keys.length} sampled keys equal (type, value, TTL)`
-        : read === 0
-          ? `; ${keys.length} sampled keys equal by type, length and TTL (all ${over})`
-          : `; ${keys.length} sampled keys equal (${read} by type, value and TTL; ${unread} ${over} by type, length and TTL)`;
-    return;
-  }
-  const shown = report.details
-    .slice(0, 5)
-    .map(
-      (d) => `${d.kind} db ${d.db} ${JSON.stringify(d.key.slice(0, 60))}${d.detail ? ` (${d.detail})` : ''}`,
-    )
-    .join('; ');
-  result.ok = false;
-  result.problem = `${report.differences} of ${keys.length} sampled keys differ: ${shown}`;
-  result.summary += `; ${report.differences} of ${keys.length} sampled keys differ`;
+  sampleVerdict(result, report, keys.length, limit);
 }
 
 /** The error a failed check ends a completion with. */

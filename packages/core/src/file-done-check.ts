@@ -1,9 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { RdbParser } from '@ferry/rdb';
-import type { DoneCheckResult } from './done-check.js';
+import { type DoneCheckResult, sampleVerdict, valueLimit } from './done-check.js';
 import { OwnKeys } from './ferry-keys.js';
 import { FileKeys, holdValue } from './file-values.js';
-import { formatBytes } from './format.js';
 import type { KeyMapper } from './keys.js';
 import type { TargetWriter } from './target/writer.js';
 import type { Verifier } from './verification.js';
@@ -23,10 +22,6 @@ export interface FileDoneInput {
   signal: AbortSignal;
 }
 
-/** Elements and string bytes the sample's values are read up to, in all (as the server check). */
-const VALUE_ELEMENTS = 500_000;
-const VALUE_BYTES = 64 << 20;
-
 /**
  * The check before "done" for a backup file: the files are read again, now, and what they hold
  * under the task's mapping (db map, filter, Ferry's own keys, keys already expired) is counted per
@@ -37,10 +32,7 @@ const VALUE_BYTES = 64 << 20;
 export async function checkFileDone(input: FileDoneInput): Promise<DoneCheckResult> {
   const { writer: w, mapper, signal } = input;
   const want = input.sample ?? 1000;
-  const limit = {
-    elements: Math.max(512, Math.floor(VALUE_ELEMENTS / Math.max(1, want))),
-    bytes: Math.max(64 << 10, Math.floor(VALUE_BYTES / Math.max(1, want))),
-  };
+  const limit = valueLimit(want);
   const own = new OwnKeys(input.reservedPrefix);
   const expected = new Map<number, number>();
   const held = new FileKeys();
@@ -137,8 +129,9 @@ export async function checkFileDone(input: FileDoneInput): Promise<DoneCheckResu
     source: { read: held.read },
     target: { endpoint: w.endpoint, cluster: w.cluster },
     mode: 'full',
-    rounds: 1,
-    intervalMs: 0,
+    // a second look at what differs: a key that expired between the reads of both sides drops out
+    rounds: 2,
+    intervalMs: 200,
     keys,
     valueLimit: limit,
     ...(input.reservedPrefix ? { reservedPrefix: input.reservedPrefix } : {}),
@@ -146,26 +139,7 @@ export async function checkFileDone(input: FileDoneInput): Promise<DoneCheckResu
     ...(mapper.renamePrefix ? { renamePrefix: mapper.renamePrefix } : {}),
     signal,
   });
-  result.sampled = keys.length;
-  result.sampleDifferences = report.differences;
-  if (report.differences === 0) {
-    const unread = report.valuesNotRead ?? 0;
-    const over = `longer than the check reads (${limit.elements.toLocaleString('en')} elements, ${formatBytes(limit.bytes)})`;
-    result.summary +=
-      unread === 0
-        ? `; ${keys.length} sampled keys equal to ${files} (type, value, TTL)`
-        : `; ${keys.length} sampled keys equal to ${files} (${keys.length - unread} by type, value and TTL; ${unread} ${over} by type, length and TTL)`;
-    return result;
-  }
-  const shown = report.details
-    .slice(0, 5)
-    .map(
-      (d) => `${d.kind} db ${d.db} ${JSON.stringify(d.key.slice(0, 60))}${d.detail ? ` (${d.detail})` : ''}`,
-    )
-    .join('; ');
-  result.ok = false;
-  result.problem = `${report.differences} of ${keys.length} sampled keys differ from ${files}: ${shown}`;
-  result.summary += `; ${report.differences} of ${keys.length} sampled keys differ`;
+  sampleVerdict(result, report, keys.length, limit, files);
   return result;
 }
 

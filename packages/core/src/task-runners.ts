@@ -5,40 +5,37 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isFerryError } from '@ferry/errors';
 import type { TaskCheckpoint } from './checkpoint.js';
 import type { TaskEvents } from './events.js';
-import type { TaskIdentity } from './identity.js';
-import type { KeyMapper } from './keys.js';
-import type { RateLimiter } from './limiter.js';
-import type { MovedKeys } from './moved.js';
-import type { ResolvedOptions } from './options.js';
 import type { ShardSpec } from './plugins.js';
 import type { ReaderSpec, ShardReader } from './reader-contract.js';
 import { ShardRunner } from './shard.js';
-import type { WorkerTarget } from './shard-context.js';
-import type { TargetWriter } from './target/writer.js';
+import type { ShardContext, WorkerTarget } from './shard-context.js';
 import type { LeaseKeeper } from './task-lease.js';
 
-/** What a task gives the runners of its shards. */
-export interface RunnersHost {
-  taskId: string;
+/** What a task gives the runners of its shards (as each shard's context has it, and the rest). */
+export interface RunnersHost
+  extends Pick<
+    ShardContext,
+    | 'taskId'
+    | 'writer'
+    | 'mapper'
+    | 'options'
+    | 'limiter'
+    | 'signal'
+    | 'emit'
+    | 'onStreaming'
+    | 'gate'
+    | 'moved'
+    | 'targetOwned'
+    | 'identity'
+  > {
   shards: ShardSpec[];
-  writer: TargetWriter;
-  mapper: KeyMapper;
-  options: ResolvedOptions;
-  limiter: RateLimiter;
   /** The task's spool folder (each shard has a folder of its own in it). */
   spoolDir: string;
-  signal: AbortSignal;
   /** The task's checkpoints by shard (each runner updates its own), and their save. */
   checkpoint: TaskCheckpoint;
   saveCheckpoints(): Promise<void>;
-  emit<E extends keyof TaskEvents>(event: E, payload: TaskEvents[E]): void;
-  onStreaming(): void;
-  gate(): Promise<void> | undefined;
-  moved: MovedKeys;
   /** A topology that reads its shards itself (a backup file). */
   openReader?(shard: ShardSpec, spec: ReaderSpec): ShardReader;
-  targetOwned: boolean;
-  identity: TaskIdentity;
   /** The task's lease now (a flush of the target removes its keys: it is taken again after). */
   lease(): LeaseKeeper | undefined;
   /** The target as a snapshot thread opens it. */

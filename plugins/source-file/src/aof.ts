@@ -14,6 +14,7 @@ import type { ReaderSpec, ShardReader } from '@ferry/core';
 import { FerryError } from '@ferry/errors';
 import { RdbParser } from '@ferry/rdb';
 import { CommandScanner, type StreamCommand, type SyncStart } from '@ferry/replication';
+import { BackupReader } from './backup-reader.js';
 
 /**
  * An append-only file as a source: a plain AOF (commands only), an AOF with an RDB preamble (a
@@ -156,19 +157,16 @@ const BATCH = 1024;
 /** An RDB with no key: the snapshot of an AOF that has none (header, EOF opcode, checksum 0: not checked). */
 const EMPTY_RDB = Buffer.concat([Buffer.from('REDIS0009', 'latin1'), Buffer.from([0xff]), Buffer.alloc(8)]);
 
-export class AofFileReader implements ShardReader {
-  readonly name: string;
-  readonly inPlace = true;
+export class AofFileReader extends BackupReader implements ShardReader {
   private layout: AofLayout | undefined;
   private position = 0;
-  private closed = false;
   private startAt = 0;
 
   constructor(
     private readonly given: string,
     private readonly spec: Pick<ReaderSpec, 'resume' | 'signal'>,
   ) {
-    this.name = given;
+    super(given);
   }
 
   private get total(): number {
@@ -205,17 +203,7 @@ export class AofFileReader implements ShardReader {
       yield EMPTY_RDB;
       return;
     }
-    if (rdb.bytes === 0) return;
-    const stream = createReadStream(rdb.path, {
-      highWaterMark: 1 << 20,
-      start: 0,
-      end: rdb.bytes - 1,
-      signal,
-    });
-    for await (const chunk of stream) {
-      if (this.closed) break;
-      yield chunk as Buffer;
-    }
+    if (rdb.bytes > 0) yield* this.bytes(rdb.path, signal, 0, rdb.bytes - 1);
   }
 
   /** Not a file holding the snapshot alone (a preamble is followed by commands): read through snapshot(). */
@@ -237,11 +225,9 @@ export class AofFileReader implements ShardReader {
         what: `AOF ${part.path}`,
         offset: logical + skip,
       });
-      const stream = createReadStream(part.path, { highWaterMark: 1 << 20, start: part.from + skip, signal });
       let batch: StreamCommand[] = [];
-      for await (const chunk of stream) {
-        if (this.closed) return;
-        scanner.feed(chunk as Buffer, (argv, raw, _start, at) => {
+      for await (const chunk of this.bytes(part.path, signal, part.from + skip)) {
+        scanner.feed(chunk, (argv, raw, _start, at) => {
           batch.push({ argv: argv as Buffer[], offset: at, ...(raw ? { raw } : {}) });
           this.position = at;
         });
@@ -249,8 +235,15 @@ export class AofFileReader implements ShardReader {
         for (let i = 0; i < batch.length; i += BATCH) yield batch.slice(i, i + BATCH);
         batch = [];
       }
-      // a command cut at the end of the file (a crash mid-write): left out, as Redis does with
-      // aof-load-truncated (its default); the position stays before it
+      // a command cut at the end of the file (a crash mid-write): Redis drops it when told to
+      // (aof-load-truncated); a restore says so and stops after everything before it, rather than
+      // leave a command out unsaid
+      if (scanner.pending > 0 && !this.closed)
+        throw new FerryError(
+          'PROTOCOL_ERROR',
+          `the AOF ${part.path} ends inside a command (its last ${scanner.pending} bytes): it was cut while being written. Everything before it is applied; redis-check-aof --fix on a copy truncates the file there (what Redis loads with aof-load-truncated yes), then restore that copy`,
+          { details: { path: part.path, pending: scanner.pending } },
+        );
       logical = end;
     }
   }
@@ -265,18 +258,6 @@ export class AofFileReader implements ShardReader {
 
   async snapshotSizeEstimate(): Promise<number> {
     return this.layout?.rdb?.bytes ?? 0;
-  }
-
-  async keyCounts(): Promise<undefined> {
-    return undefined;
-  }
-
-  close(): void {
-    this.closed = true;
-  }
-
-  cleanup(): void {
-    this.closed = true;
   }
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type {
   CheckPlugin,
@@ -13,6 +13,7 @@ import { FerryError } from '@ferry/errors';
 import { RDB_VERSION_MAX } from '@ferry/rdb';
 import type { StreamCommand, SyncStart } from '@ferry/replication';
 import { AofFileReader, aofLayout, describeAof } from './aof.js';
+import { BackupReader } from './backup-reader.js';
 
 export interface FileSourceOptions {
   /** RDB files (a standalone's dump.rdb, or one per shard of a cluster's backup), restored in order. */
@@ -73,16 +74,12 @@ export function rdbHeader(path: string): { version: number; bytes: number } {
  * a rerun on the same file resumes (a snapshot fully written is not written again), on another
  * file it writes the snapshot again.
  */
-export class RdbFileReader implements ShardReader {
-  readonly name: string;
-  readonly inPlace = true;
-  private closed = false;
-
+export class RdbFileReader extends BackupReader implements ShardReader {
   constructor(
     private readonly path: string,
     private readonly spec: Pick<ReaderSpec, 'resume' | 'signal'>,
   ) {
-    this.name = path;
+    super(path);
   }
 
   private identity(): { id: string; bytes: number } {
@@ -108,12 +105,8 @@ export class RdbFileReader implements ShardReader {
     };
   }
 
-  async *snapshot(signal: AbortSignal): AsyncIterable<Buffer> {
-    const stream = createReadStream(this.path, { highWaterMark: 1 << 20, signal });
-    for await (const chunk of stream) {
-      if (this.closed) break;
-      yield chunk as Buffer;
-    }
+  snapshot(signal: AbortSignal): AsyncIterable<Buffer> {
+    return this.bytes(this.path, signal);
   }
 
   get snapshotPath(): string {
@@ -133,18 +126,6 @@ export class RdbFileReader implements ShardReader {
 
   async snapshotSizeEstimate(): Promise<number> {
     return statSync(this.path).size;
-  }
-
-  async keyCounts(): Promise<undefined> {
-    return undefined;
-  }
-
-  close(): void {
-    this.closed = true;
-  }
-
-  cleanup(): void {
-    this.closed = true;
   }
 }
 

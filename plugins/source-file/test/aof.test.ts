@@ -147,6 +147,25 @@ describe('ferry replays an AOF to the keys the server that wrote it holds', () =
     expect(formatDifferences(await compareDeployments(server, target, { dbs }))).toBe('');
   });
 
+  it('a file cut inside its last command: everything before it applied, then one clear error, no hang', async () => {
+    const { dir } = await writer(false);
+    const names = readdirSync(dir);
+    const single = join(mkdtempSync(join(tmpdir(), 'ferry-aof-')), 'appendonly.aof');
+    const whole = Buffer.concat(
+      names
+        .filter((n) => !n.endsWith('.manifest'))
+        .sort()
+        .map((n) => readFileSync(join(dir, n))),
+    );
+    // base before incr (sorted by name: "….base.aof" < "….incr.aof"), then 6 bytes of a next command
+    writeFileSync(single, Buffer.concat([whole, Buffer.from('*3\r\n$3')]));
+    const target = await servers.redis({ label: 'target' });
+    await expect(restore(single, target)).rejects.toThrow(
+      /ends inside a command \(its last 6 bytes\): it was cut while being written\. Everything before it is applied; redis-check-aof --fix/,
+    );
+    expect(Number(await target.command('DBSIZE'))).toBeGreaterThan(0);
+  });
+
   it('refuses a folder without a manifest and a manifest it cannot read, before writing', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'ferry-aof-'));
     const target = await servers.redis({ label: 'target' });
