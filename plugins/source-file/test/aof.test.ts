@@ -6,7 +6,7 @@
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEngine, MemoryCheckpointStore, type Task } from '@ferry/core';
+import type { Task } from '@ferry/core';
 import {
   compareDeployments,
   formatDifferences,
@@ -15,23 +15,13 @@ import {
   serverScope,
   waitFor,
 } from '@ferry/testkit';
-import { verifier } from '@ferry/verify';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sourceFile } from '../src/index.js';
+import { engine } from './helpers.js';
 
 const servers = serverScope();
 afterAll(() => servers.stop());
 
 const dbs = [0, 1];
-
-function engine() {
-  return createEngine({
-    plugins: [sourceFile()],
-    checkpoints: new MemoryCheckpointStore(),
-    spoolDir: mkdtempSync(join(tmpdir(), 'ferry-spool-')),
-    verifier,
-  });
-}
 
 /** A server that logs every write to its AOF: a snapshot's worth rewritten into the base, then more. */
 async function writer(preamble: boolean): Promise<{ server: RedisServer; dir: string }> {

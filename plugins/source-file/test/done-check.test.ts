@@ -5,11 +5,9 @@
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEngine, MemoryCheckpointStore } from '@ferry/core';
 import { serverScope } from '@ferry/testkit';
-import { verifier } from '@ferry/verify';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sourceFile } from '../src/index.js';
+import { engine } from './helpers.js';
 
 const servers = serverScope();
 afterAll(() => servers.stop());
@@ -26,13 +24,7 @@ describe('the check before done, against the file', () => {
     // the target already has two of the keys, other values: "skip" keeps them (the target wins)
     await target.command('SET', 'k:7', 'the target’s own');
     await target.command('RPUSH', 'list', 'a', 'x', 'c');
-    const engine = createEngine({
-      plugins: [sourceFile()],
-      checkpoints: new MemoryCheckpointStore(),
-      spoolDir: mkdtempSync(join(tmpdir(), 'ferry-spool-')),
-      verifier,
-    });
-    const task = engine.createTask({
+    const task = engine().createTask({
       id: 'skip-check',
       source: { topology: 'file', options: { files: [file] } },
       target: { endpoint: { host: target.host, port: target.port } },

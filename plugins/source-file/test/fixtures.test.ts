@@ -3,10 +3,7 @@
  * with what that redis-server itself loads from the same file. Files newer than the server (RDB 11,
  * 12) go by the rewrite path: there the check before "done" compares the target with the file.
  */
-import { copyFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createEngine, MemoryCheckpointStore } from '@ferry/core';
+import { copyFileSync } from 'node:fs';
 import {
   compareDeployments,
   formatDifferences,
@@ -14,9 +11,8 @@ import {
   rdbFixtures,
   serverScope,
 } from '@ferry/testkit';
-import { verifier } from '@ferry/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sourceFile } from '../src/index.js';
+import { engine } from './helpers.js';
 
 const servers = serverScope();
 afterAll(() => servers.stop());
@@ -24,15 +20,6 @@ afterAll(() => servers.stop());
 const all = rdbFixtures();
 /** How each fixture was judged: against the server's own load, against the file, or not a restore case. */
 const judged = { server: 0, file: 0, refused: 0, none: 0 };
-
-function engine() {
-  return createEngine({
-    plugins: [sourceFile()],
-    checkpoints: new MemoryCheckpointStore(),
-    spoolDir: mkdtempSync(join(tmpdir(), 'ferry-spool-')),
-    verifier,
-  });
-}
 
 describe('ferry restores every RDB fixture a real Redis loads, as that Redis loads it', () => {
   let loader: RedisServer;
