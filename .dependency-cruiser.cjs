@@ -1,8 +1,11 @@
 // Ferry's import rules, checked by `pnpm lint:deps` (part of `pnpm test`, so CI runs it).
 // The layers, each importing only those below it:
 //   apps (cli, gateway, console)
-//   plugins (source topologies, checks)
+//   plugins (source topologies, checks), examples (plugins written against the SDK alone)
 //   core, storage, verify            — the engine and what the apps build on it
+//   plugin-sdk                       — the contracts plugins are written against (core implements
+//                                      them); its only runtime import is zod: Ferry's other
+//                                      packages it names for their types alone
 //   replication, rdb                 — the wire: the replica link and the snapshot format
 //   resp, errors                     — RESP and the error codes
 // and no import cycles anywhere (type-only imports included: a cycle of types is a cycle of design).
@@ -77,6 +80,43 @@ module.exports = {
       severity: 'error',
       from: { path: '^packages/errors/' },
       to: { path: '^packages/(?!errors/)' },
+    },
+    {
+      name: 'examples-use-the-sdk-alone',
+      comment:
+        "The example plugins show what a third party writes: the SDK and the libraries they choose, nothing of Ferry's insides.",
+      severity: 'error',
+      from: { path: '^examples/([^/]+)/src/' },
+      to: { path: '^(packages/(?!plugin-sdk/)|plugins/|apps/|examples/(?!$1/))' },
+    },
+    {
+      name: 'nothing-ships-an-example',
+      comment: 'The examples are loaded by name (--plugin, FERRY_PLUGINS), never imported.',
+      severity: 'error',
+      from: { path: '^(packages|plugins|apps)/[^/]+/src/' },
+      to: { path: '^examples/' },
+    },
+    {
+      name: 'sdk-below-the-engine',
+      comment:
+        'The plugin SDK is what plugins compile against: it knows nothing of the engine, storage or the apps.',
+      severity: 'error',
+      from: { path: '^packages/plugin-sdk/' },
+      to: { path: '^(packages/(core|storage|verify|testkit)|plugins|apps)/' },
+    },
+    {
+      name: 'sdk-imports-only-types',
+      comment:
+        "A plugin loads the SDK at run time: beyond zod, it may name Ferry's wire packages for their types, never run their code.",
+      severity: 'error',
+      from: { path: '^packages/plugin-sdk/src/' },
+      to: { path: '^packages/(?!plugin-sdk/)', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'wire-knows-no-sdk',
+      severity: 'error',
+      from: { path: '^packages/(errors|resp|rdb|replication)/' },
+      to: { path: '^packages/plugin-sdk/' },
     },
     {
       name: 'engine-below-storage-and-verify',

@@ -1,14 +1,8 @@
 import { FerryError } from '@ferry/errors';
+import type { Endpoint } from '@ferry/plugin-sdk';
 import { connect, type RespConnection } from '@ferry/resp';
 
-/** Where a Redis node is and how to log in. */
-export interface Endpoint {
-  host: string;
-  port: number;
-  username?: string;
-  password?: string;
-  tls?: boolean;
-}
+export type { Endpoint };
 
 function bad(what: string, input: string, why: string): FerryError {
   return new FerryError('CONFIG_INVALID', `${what} ${JSON.stringify(input)}: ${why}`);

@@ -1,4 +1,6 @@
 /** The newest RDB version this Ferry parses (sources writing a newer one are refused by the precheck). */
+
+export type { ReaderSpec, ShardReader } from '@ferry/plugin-sdk';
 export { RDB_VERSION_MAX } from '@ferry/rdb';
 export * from './checkpoint.js';
 export * from './checks/Probe.js';
@@ -17,8 +19,8 @@ export * from './lease.js';
 export * from './limiter.js';
 export { MovedKeys } from './moved.js';
 export * from './options.js';
+export * from './plugin-loader.js';
 export * from './plugins.js';
-export type { ReaderSpec, ShardReader } from './reader-contract.js';
 export * from './server-identity.js';
 export * from './slot.js';
 export * from './state.js';

@@ -1,34 +1,30 @@
 import { FerryError } from '@ferry/errors';
+import type {
+  ConflictPolicy,
+  DbMap,
+  DbTarget,
+  KeyFilterSpec,
+  KeyPattern,
+  RateLimit,
+  ResolvedOptions,
+  SnapshotThreads,
+  WriteMode,
+} from '@ferry/plugin-sdk';
 import { FERRY_KEY_PREFIX } from './ferry-keys.js';
 import { globToRegExp } from './glob.js';
 
-export type WriteMode = 'auto' | 'restore' | 'rewrite';
-export type ConflictPolicy = 'fail' | 'replace' | 'skip';
-
-/** Where a source db's keys go: a target db and an optional prefix added to every key. */
-export interface DbTarget {
-  db: number;
-  prefix?: string;
-}
-
-/** Source db → target; `*` is every db not listed. A db that maps nowhere is not migrated. */
-export type DbMap = Partial<Record<number | '*', DbTarget>>;
-
-export type KeyPattern = { prefix: string } | { glob: string } | { regex: string };
-
-export interface KeyFilterSpec {
-  /** A key is migrated when it matches one of these (or when there are none)… */
-  include?: KeyPattern[];
-  /** …and none of these. */
-  exclude?: KeyPattern[];
-}
-
-export interface RateLimit {
-  /** Keys (snapshot) or commands (stream) per second; 0 or absent: unlimited. */
-  keysPerSec?: number;
-  /** Bytes written to the target per second; 0 or absent: unlimited. */
-  bytesPerSec?: number;
-}
+// What a plugin sees of the options (resolved) is part of the plugin contracts.
+export type {
+  ConflictPolicy,
+  DbMap,
+  DbTarget,
+  KeyFilterSpec,
+  KeyPattern,
+  RateLimit,
+  ResolvedOptions,
+  SnapshotThreads,
+  WriteMode,
+};
 
 export interface TaskOptions {
   dbMap?: DbMap;
@@ -60,23 +56,6 @@ export interface TaskOptions {
    * `__ferry:`; choose another when the source holds keys under it (the precheck fails then).
    */
   reservedPrefix?: string;
-}
-
-export type SnapshotThreads = 'auto' | 'always' | 'never';
-
-export interface ResolvedOptions {
-  dbMap: DbMap | undefined;
-  filter: KeyFilterSpec;
-  renamePrefix: string;
-  rateLimit: RateLimit;
-  writeMode: WriteMode;
-  conflict: ConflictPolicy;
-  bigKeyThreshold: number;
-  maxInFlight: number;
-  maxInFlightBytes: number;
-  sourceHeartbeat: boolean;
-  snapshotThreads: SnapshotThreads;
-  reservedPrefix: string;
 }
 
 function invalid(message: string): FerryError {

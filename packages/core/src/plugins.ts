@@ -1,88 +1,22 @@
-import { FerryError } from '@ferry/errors';
-import type { Probe } from './checks/Probe.js';
-import type { Endpoint } from './endpoint.js';
-import type { TaskEvents } from './events.js';
-import type { ResolvedOptions } from './options.js';
-import type { ReaderSpec, ShardReader } from './reader-contract.js';
-import type { ShardSpec } from './shard-spec.js';
-import type { ProxyKind } from './target/proxy.js';
+import { FerryError, type FerryErrorCode } from '@ferry/errors';
+import type { CheckPlugin, FerryPlugin, SourceTopologyPlugin } from '@ferry/plugin-sdk';
 
-export type { ShardSpec } from './shard-spec.js';
-
-export type Awaitable<T> = T | Promise<T>;
-
-export interface PluginMeta {
-  name: string;
-  version: string;
-  /** Semver range of @ferry/core this plugin works with: "^0.1.0", ">=0.1.0", "0.x" or "*". */
-  engine: string;
-}
-
-export interface Logger {
-  debug(message: string): void;
-  info(message: string): void;
-  warn(message: string): void;
-}
-
-export interface PluginContext {
-  taskId: string;
-  signal: AbortSignal;
-  log: Logger;
-  emit: <E extends keyof TaskEvents>(event: E, payload: TaskEvents[E]) => void;
-}
-
-export type TopologyChange =
-  /** The shard has a new primary (and replica set): links to a node no longer in it move over with PSYNC. */
-  | { kind: 'failover'; shard: ShardSpec; detail: string }
-  /**
-   * Slots are moving between source shards. `pause`: the task pauses applying (a topology, such
-   * as Codis, whose migrations Ferry cannot follow safely); otherwise it is an event.
-   */
-  | { kind: 'slots-moving'; shardId: string; detail: string; slots: number[]; pause?: boolean }
-  /** Shards were added or removed: the task cannot follow that and says so. */
-  | { kind: 'shards-changed'; shards: ShardSpec[]; detail: string };
-
-/** A way of reading a source deployment: how to find its shards and what to watch while migrating. */
-export interface SourceTopologyPlugin<O = unknown> {
-  kind: 'source-topology';
-  meta: PluginMeta;
-  /** The topology's name in task specs: "standalone", "cluster", "codis", "twemproxy". */
-  topology: string;
-  parseOptions(raw: unknown): O;
-  discover(opts: O, ctx: PluginContext): Promise<ShardSpec[]>;
-  watch?(opts: O, ctx: PluginContext): AsyncIterable<TopologyChange>;
-  /**
-   * Opens a shard's reader for a pass, for a topology whose data does not come by replication
-   * (a backup file). Default: a replica of the shard's source node.
-   */
-  openReader?(shard: ShardSpec, spec: ReaderSpec, opts: O): ShardReader;
-}
-
-export type CheckStatus = 'pass' | 'warn' | 'fail';
-
-export interface CheckResult {
-  checkId: string;
-  status: CheckStatus;
-  /** What the check saw, in one sentence that names the node or db concerned. */
-  message: string;
-  /** What the user should do about it. */
-  advice?: string;
-  shardId?: string;
-  /** The figures it saw (sizes, counts, settings). */
-  details?: Record<string, unknown>;
-}
-
-/** One precheck. Pure reads on source and target; never writes, never triggers a BGSAVE. */
-export interface CheckPlugin {
-  kind: 'check';
-  meta: PluginMeta;
-  id: string;
-  title: string;
-  /** Runs when a precheck runs, concurrently with the other checks; reads only. */
-  run(input: CheckInput, ctx: PluginContext): Promise<CheckResult[]>;
-}
-
-export type FerryPlugin = SourceTopologyPlugin<unknown> | CheckPlugin;
+// The contracts plugins are written against live in @ferry/plugin-sdk; the engine re-exports them.
+export type {
+  Awaitable,
+  CheckInput,
+  CheckPlugin,
+  CheckResult,
+  CheckStatus,
+  FerryPlugin,
+  Logger,
+  PluginContext,
+  PluginEvents,
+  PluginMeta,
+  ShardSpec,
+  SourceTopologyPlugin,
+  TopologyChange,
+} from '@ferry/plugin-sdk';
 
 /** This package's version, which plugins' `engine` ranges are checked against. */
 export const CORE_VERSION = '0.1.0';
@@ -131,6 +65,48 @@ export function satisfies(version: string, range: string): boolean {
   });
 }
 
+/**
+ * A plugin's error as the engine's: a `PluginError` from the SDK (which depends on nothing of the
+ * engine's) keeps its code; anything else passes unchanged.
+ */
+export function asFerryError(err: unknown): unknown {
+  if (err instanceof FerryError || !(err instanceof Error)) return err;
+  const code = (err as { code?: unknown }).code;
+  if ((err.name === 'PluginError' || err.name === 'OptionsError') && typeof code === 'string')
+    return new FerryError(code as FerryErrorCode, err.message, { cause: err });
+  return err;
+}
+
+/** The plugin with its errors (options, discovery, watching) under the engine's codes. */
+function withCodedErrors<O>(plugin: SourceTopologyPlugin<O>): SourceTopologyPlugin<O> {
+  const { watch } = plugin;
+  return {
+    ...plugin,
+    parseOptions(raw) {
+      try {
+        return plugin.parseOptions(raw);
+      } catch (err) {
+        throw asFerryError(err);
+      }
+    },
+    discover: (opts, ctx) =>
+      plugin.discover(opts, ctx).catch((err: unknown) => {
+        throw asFerryError(err);
+      }),
+    ...(watch
+      ? {
+          async *watch(opts, ctx) {
+            try {
+              yield* watch.call(plugin, opts, ctx);
+            } catch (err) {
+              throw asFerryError(err);
+            }
+          },
+        }
+      : {}),
+  };
+}
+
 /** Registered plugins by kind; duplicates and engine-version mismatches are refused with coded errors. */
 export class PluginRegistry {
   private readonly topologies = new Map<string, SourceTopologyPlugin<unknown>>();
@@ -153,7 +129,7 @@ export class PluginRegistry {
           'CONFIG_INVALID',
           `source topology "${plugin.topology}" is registered twice (${prev.meta.name} and ${meta.name})`,
         );
-      this.topologies.set(plugin.topology, plugin);
+      this.topologies.set(plugin.topology, withCodedErrors(plugin));
     } else if (plugin.kind === 'check') {
       const prev = this.checkList.get(plugin.id);
       if (prev)
@@ -189,24 +165,4 @@ export class PluginRegistry {
   sourceTopologies(): SourceTopologyPlugin<unknown>[] {
     return [...this.topologies.values()];
   }
-}
-
-/** What a check plugin is given: the task's shards, target and options, and a read-only probe. */
-export interface CheckInput {
-  taskId: string;
-  /** The source topology's name ("standalone", "cluster", …). */
-  sourceTopology: string;
-  /** The shards read from a server. */
-  shards: ShardSpec[];
-  /** The shards read from a backup file (a file source): no server to probe; their plugin checks them. */
-  files?: ShardSpec[];
-  target: Endpoint;
-  targetCluster: boolean;
-  /** The target is a proxy (twemproxy, codis-proxy): its servers cannot be read through it. */
-  targetProxy?: ProxyKind;
-  options: ResolvedOptions;
-  /** Where the task spools snapshots and streams. */
-  spoolDir: string;
-  /** Read-only access to every node, shared by the checks of one run. */
-  probe: Probe;
 }

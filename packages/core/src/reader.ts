@@ -1,7 +1,7 @@
+import type { ReaderSpec, ShardReader } from '@ferry/plugin-sdk';
 import { ReplicaLink, type StreamCommand, type SyncStart } from '@ferry/replication';
 import type { RespConnection } from '@ferry/resp';
 import { connectEndpoint, type Endpoint, endpointName } from './endpoint.js';
-import type { ReaderSpec, ShardReader } from './reader-contract.js';
 
 /** A replica of the source: PSYNC (or SYNC), the RDB it sends, then its replication stream. */
 export class ReplicationReader implements ShardReader {

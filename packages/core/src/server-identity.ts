@@ -1,24 +1,7 @@
+import type { ServerIdentity } from '@ferry/plugin-sdk';
 import { compareVersions, rdbVersionOf } from './versions.js';
 
-/**
- * Which server a node is, read from its INFO server: the product, its own version, the RDB format
- * it writes and the newest RDB its RESTORE accepts. Compatible servers keep `redis_version` at the
- * Redis release they forked from (Valkey says 7.2.4 whatever its version), so that field alone
- * misnames them.
- */
-export interface ServerIdentity {
-  product: 'redis' | 'valkey' | 'keydb' | 'dragonfly';
-  /** The product's own version ("8.0.1" for Valkey 8.0.1). */
-  version: string;
-  /** What INFO's `redis_version` says (the Redis release it is compatible with). */
-  redisVersion: string;
-  /** The RDB it writes: `REDIS` and a version, or Valkey's own `VALKEY` format (9.0: 80, 9.2: 81). */
-  writes: { magic: 'REDIS' | 'VALKEY'; version: number };
-  /** The newest RDB version (REDIS numbering) its RESTORE takes. */
-  restoreAccepts: number;
-  /** "Valkey 8.0.1", "Redis 7.0.15". */
-  label: string;
-}
+export type { ServerIdentity };
 
 const NAMES: Record<ServerIdentity['product'], string> = {
   redis: 'Redis',

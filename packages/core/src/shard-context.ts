@@ -1,3 +1,4 @@
+import type { ReaderSpec, ShardReader } from '@ferry/plugin-sdk';
 import type { ShardCheckpoint } from './checkpoint.js';
 import type { Endpoint } from './endpoint.js';
 import type { TaskEvents } from './events.js';
@@ -8,7 +9,6 @@ import type { RateLimiter } from './limiter.js';
 import type { MovedKeys } from './moved.js';
 import type { RateLimit, ResolvedOptions } from './options.js';
 import type { ShardSpec } from './plugins.js';
-import type { ReaderSpec, ShardReader } from './reader-contract.js';
 import type { ProxyKind } from './target/proxy.js';
 import type { TargetWriter } from './target/writer.js';
 

@@ -1,4 +1,5 @@
 import { FerryError, isFerryError } from '@ferry/errors';
+import type { ReaderSpec, ShardReader } from '@ferry/plugin-sdk';
 import { freeBytes, type SyncStart } from '@ferry/replication';
 import type { Arg } from '@ferry/resp';
 import { dropEarlierPass } from './earlier-pass.js';
@@ -9,7 +10,6 @@ import { OwnKeys } from './ferry-keys.js';
 import { formatBytes } from './format.js';
 import type { ShardSpec } from './plugins.js';
 import { ReplicationReader } from './reader.js';
-import type { ReaderSpec, ShardReader } from './reader-contract.js';
 import { pickSource, type ShardContext, type SnapshotJob } from './shard-context.js';
 import { ShardNotices } from './shard-notices.js';
 import { SlotOwners } from './slot-owners.js';

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { FerryError, type FerryErrorCode } from '@ferry/errors';
+import type { ShardReader } from '@ferry/plugin-sdk';
 import type { ShardMetrics, TaskEvents } from './events.js';
-import type { ShardReader } from './reader-contract.js';
 import type { ShardContext, SnapshotJob, SnapshotWorkerSpec } from './shard-context.js';
 import type { SnapshotWorkerData, WorkerMessage } from './snapshot-worker.js';
 

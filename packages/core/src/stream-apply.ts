@@ -1,5 +1,5 @@
+import type { ShardReader } from '@ferry/plugin-sdk';
 import type { ShardMetrics } from './events.js';
-import type { ShardReader } from './reader-contract.js';
 import type { ShardContext } from './shard-context.js';
 import { StreamBatch, type StreamHost } from './stream-batch.js';
 

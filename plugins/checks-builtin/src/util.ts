@@ -8,10 +8,14 @@ import {
   type PluginContext,
   unreachableReason,
 } from '@ferry/core';
+import { defineCheck as sdkDefineCheck } from '@ferry/plugin-sdk';
 
 export const META = { name: '@ferry/checks-builtin', version: '0.1.0', engine: '^0.1.0' } as const;
 
-/** Builds a check plugin from its id, title and body; results get the check's id. */
+/**
+ * A built-in check from its id, title and body (the SDK's `defineCheck` with this package's meta);
+ * results get the check's id.
+ */
 export function defineCheck(
   id: string,
   title: string,
@@ -19,25 +23,7 @@ export function defineCheck(
   /** The check reads the target's servers (INFO, CONFIG, DBSIZE…), which a proxy does not let through. */
   options: { readsTarget?: boolean } = {},
 ): CheckPlugin {
-  return {
-    kind: 'check',
-    meta: { ...META },
-    id,
-    title,
-    async run(input, ctx) {
-      if (options.readsTarget && input.targetProxy)
-        return [
-          {
-            checkId: id,
-            status: 'warn',
-            message: `the target is a ${input.targetProxy} proxy: "${title}" cannot be checked through it`,
-            advice: `run the precheck against the ${input.targetProxy} servers themselves (or check this by hand) before starting`,
-            details: { proxy: input.targetProxy },
-          },
-        ];
-      return (await run(input, ctx)).map((r) => ({ checkId: id, ...r }));
-    },
-  };
+  return sdkDefineCheck({ meta: { ...META }, id, title, run, ...options });
 }
 
 export type Result = Omit<CheckResult, 'checkId'>;

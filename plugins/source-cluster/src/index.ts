@@ -10,6 +10,7 @@ import {
   type TopologyChange,
 } from '@ferry/core';
 import { FerryError, isFerryError } from '@ferry/errors';
+import { nodesOption, z } from '@ferry/plugin-sdk';
 import { ReplyError, type RespConnection } from '@ferry/resp';
 import {
   type ClusterShard,
@@ -162,6 +163,17 @@ export function sourceCluster(): SourceTopologyPlugin<ClusterSourceOptions> {
   return {
     kind: 'source-topology',
     topology: 'cluster',
+    options: z.object({
+      nodes: nodesOption('seed nodes of the cluster (any node; their credentials are used for every node)'),
+      preferReplica: z.boolean().optional().meta({
+        role: 'preferReplica',
+        description: 'read from an in-sync replica when there is one (default true)',
+      }),
+      watchIntervalMs: z.number().min(50).optional().meta({
+        flag: false,
+        description: 'how often the topology is read while migrating, in ms (default 1000)',
+      }),
+    }),
     meta: { name: '@ferry/source-cluster', version: '0.1.0', engine: '^0.1.0' },
     parseOptions(raw: unknown): ClusterSourceOptions {
       const o = (typeof raw === 'object' && raw !== null ? raw : {}) as {

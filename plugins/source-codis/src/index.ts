@@ -9,6 +9,7 @@ import {
   type TopologyChange,
 } from '@ferry/core';
 import { FerryError } from '@ferry/errors';
+import { nodesOption, z } from '@ferry/plugin-sdk';
 import { sourceStandalone } from '@ferry/source-standalone';
 import { type CodisTopology, describeMoves, fetchTopom } from './dashboard.js';
 
@@ -117,6 +118,31 @@ export function sourceCodis(): SourceTopologyPlugin<CodisSourceOptions> {
     kind: 'source-topology',
     topology: 'codis',
     meta: { name: '@ferry/source-codis', version: '0.1.0', engine: '^0.1.0' },
+    options: z.object({
+      dashboard: z.string().optional().meta({
+        flag: 'codis-dashboard',
+        locates: true,
+        placeholder: 'http://host:18080',
+        description: 'groups and slots from codis-dashboard',
+      }),
+      nodes: nodesOption(
+        'the group masters, one per group (a line may add its replicas after a comma)',
+        'group master',
+      ).optional(),
+      password: z.string().optional().meta({
+        role: 'password',
+        secret: true,
+        description: "the codis-servers' password (the product's product_auth)",
+      }),
+      preferReplica: z.boolean().optional().meta({
+        role: 'preferReplica',
+        description: 'read from an in-sync replica when there is one (default true)',
+      }),
+      watchIntervalMs: z.number().min(50).optional().meta({
+        flag: false,
+        description: 'how often the slots are read while migrating, in ms (default 2000)',
+      }),
+    }),
     parseOptions(raw: unknown): CodisSourceOptions {
       const o = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
       if (o.password !== undefined && typeof o.password !== 'string')

@@ -10,6 +10,7 @@ import type {
   SourceTopologyPlugin,
 } from '@ferry/core';
 import { FerryError } from '@ferry/errors';
+import { z } from '@ferry/plugin-sdk';
 import { RDB_VERSION_MAX } from '@ferry/rdb';
 import type { StreamCommand, SyncStart } from '@ferry/replication';
 import { AofFileReader, aofLayout, describeAof } from './aof.js';
@@ -146,13 +147,36 @@ export function sourceFile(): SourceTopologyPlugin<FileSourceOptions> {
     kind: 'source-topology',
     topology: 'file',
     meta: META,
+    options: z.object({
+      files: z
+        .union([z.string(), z.array(z.string())])
+        .optional()
+        .meta({
+          flag: 'source-file',
+          path: true,
+          selects: true,
+          locates: true,
+          placeholder: 'FILE',
+          description:
+            "an RDB file to restore (a backup, a dump.rdb; any version Ferry reads), one per shard of a cluster's backup; instead of --source",
+        }),
+      aof: z.string().optional().meta({
+        flag: 'source-aof',
+        path: true,
+        selects: true,
+        locates: true,
+        placeholder: 'PATH',
+        description:
+          'an append-only file to replay: one AOF file (with or without an RDB preamble) or a Redis 7+ appendonlydir with its manifest',
+      }),
+    }),
     parseOptions(raw: unknown): FileSourceOptions {
       const o = (typeof raw === 'object' && raw !== null ? raw : {}) as { files?: unknown; aof?: unknown };
       if (o.aof !== undefined) {
         if (typeof o.aof !== 'string' || !o.aof || o.files !== undefined)
           throw new FerryError(
             'CONFIG_INVALID',
-            'a file source takes either "aof" (one AOF file or appendonlydir) or "files" (RDB files), not both',
+            'a file source takes either "aof" (one AOF file or appendonlydir) or "files" (RDB files): --source-file or --source-aof, one of them, not both',
           );
         return { files: [], aof: o.aof };
       }

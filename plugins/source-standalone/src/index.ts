@@ -8,6 +8,7 @@ import {
   type SourceTopologyPlugin,
 } from '@ferry/core';
 import { FerryError } from '@ferry/errors';
+import { nodesOption, z } from '@ferry/plugin-sdk';
 
 export interface StandaloneSourceOptions {
   /** The server, or any mix of it and its replicas: roles are read from each node's INFO. */
@@ -52,6 +53,15 @@ export function sourceStandalone(): SourceTopologyPlugin<StandaloneSourceOptions
   return {
     kind: 'source-topology',
     topology: 'standalone',
+    options: z.object({
+      nodes: nodesOption(
+        'the server and/or replicas of it: Ferry reads from an in-sync replica when one is given',
+      ),
+      preferReplica: z.boolean().optional().meta({
+        role: 'preferReplica',
+        description: 'read from an in-sync replica when there is one (default true)',
+      }),
+    }),
     meta: { name: '@ferry/source-standalone', version: '0.1.0', engine: '^0.1.0' },
     parseOptions(raw: unknown): StandaloneSourceOptions {
       const o = (typeof raw === 'object' && raw !== null ? raw : {}) as {

@@ -7,6 +7,7 @@ import {
   toEndpoint,
 } from '@ferry/core';
 import { FerryError } from '@ferry/errors';
+import { nodesOption, z } from '@ferry/plugin-sdk';
 import { sourceStandalone } from '@ferry/source-standalone';
 import { type NutcrackerPool, parseNutcracker, readNutcracker } from './config.js';
 
@@ -47,6 +48,26 @@ export function sourceTwemproxy(): SourceTopologyPlugin<TwemproxySourceOptions> 
     kind: 'source-topology',
     topology: 'twemproxy',
     meta: { name: '@ferry/source-twemproxy', version: '0.1.0', engine: '^0.1.0' },
+    options: z.object({
+      config: z.string().optional().meta({
+        flag: 'nutcracker-config',
+        path: true,
+        locates: true,
+        placeholder: 'FILE',
+        description: "the pool's backends from this nutcracker.yml",
+      }),
+      configText: z.string().optional().meta({ flag: false, description: "the nutcracker.yml's content" }),
+      pool: z.string().optional().meta({
+        flag: 'pool',
+        placeholder: 'NAME',
+        description: 'the pool in nutcracker.yml (needed when it has several)',
+      }),
+      nodes: nodesOption('the backends, one shard each, instead of a nutcracker.yml', 'backend').optional(),
+      password: z
+        .string()
+        .optional()
+        .meta({ role: 'password', secret: true, description: "the backends' password" }),
+    }),
     parseOptions(raw: unknown): TwemproxySourceOptions {
       const o = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
       for (const k of ['config', 'configText', 'pool', 'password'])

@@ -1,10 +1,10 @@
 import { setMaxListeners } from 'node:events';
+import type { ConfigValue, Info, ReadOnlyProbe } from '@ferry/plugin-sdk';
 import { connect, ReplyError, type RespConnection, type RespValue } from '@ferry/resp';
 import { type Endpoint, endpointName } from '../endpoint.js';
 import { type ServerIdentity, serverIdentity } from '../server-identity.js';
 
-/** One INFO section (or all of it) as field → value. */
-export type Info = Record<string, string>;
+export type { ConfigValue, Info };
 
 /** Parses INFO text into fields (`# Section` lines and blanks skipped). */
 export function parseInfo(text: string): Info {
@@ -17,16 +17,13 @@ export function parseInfo(text: string): Info {
   return out;
 }
 
-/** A CONFIG GET answer: the value, or why it could not be read (no permission, renamed, too old). */
-export type ConfigValue = { value: string } | { refused: string };
-
 /**
  * Read-only access to the nodes of a precheck, shared by every check of one run: one connection per
  * endpoint (opened on first use, so an unreachable node costs one attempt, not one per check), and
  * INFO / CONFIG GET answers cached, so checks running concurrently ask each node once. It never
  * sends a write or a command that forks (no BGSAVE, no SAVE, no DEBUG).
  */
-export class Probe {
+export class Probe implements ReadOnlyProbe {
   private readonly conns = new Map<string, Promise<RespConnection>>();
   private readonly cache = new Map<string, Promise<unknown>>();
   private readonly sent = new Map<string, number>();

@@ -1,9 +1,11 @@
+import type { ProxyKind } from '@ferry/plugin-sdk';
+
 /**
  * What a proxy target takes. twemproxy 0.5 closes the connection on a command it does not know
  * (so sending one would look like a dead target); codis-proxy answers an error for the ones it
  * refuses. Either way Ferry must not send them: it reports them instead.
  */
-export type ProxyKind = 'twemproxy' | 'codis';
+export type { ProxyKind };
 
 // twemproxy 0.5.0, notes/redis.md (the Debian package's /usr/share/doc/nutcracker/redis.md): "Yes"
 const TWEMPROXY = new Set(

@@ -1,31 +1,11 @@
+import { describeOptions, type PluginContext, type SourceTopologyPlugin } from '@ferry/plugin-sdk';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServerScope, serverScope } from '../scope.js';
-import type { Endpoint } from '../types.js';
 
-/** What the suite needs of a source-topology plugin (structurally: the testkit does not depend on core). */
-export interface SourceTopologyUnderTest {
-  kind: string;
-  topology: string;
-  meta: { name: string; version: string; engine: string };
-  parseOptions(raw: unknown): unknown;
-  discover(opts: never, ctx: ContractContext): Promise<ContractShard[]>;
-  watch?(opts: never, ctx: ContractContext): AsyncIterable<unknown>;
-}
-
-export interface ContractShard {
-  id: string;
-  primary: Endpoint;
-  replicas: Endpoint[];
-  aliases?: string[];
-}
-
-export interface ContractContext {
-  taskId: string;
-  signal: AbortSignal;
-  log: { debug(m: string): void; info(m: string): void; warn(m: string): void };
-  emit(event: string, payload: unknown): void;
-}
+/** The plugin under test (any options type: the suite only passes its own parseOptions' result on). */
+// biome-ignore lint/suspicious/noExplicitAny: a plugin of any options type is under test
+export type SourceTopologyUnderTest = SourceTopologyPlugin<any>;
 
 /** A real deployment the plugin is run against, made by the plugin's own test. */
 export interface SourceTopologyFixture {
@@ -49,7 +29,7 @@ export interface SourceTopologySuiteOptions {
   setup(scope: ServerScope): Promise<SourceTopologyFixture>;
 }
 
-function context(signal = new AbortController().signal): ContractContext & { events: string[] } {
+function context(signal = new AbortController().signal): PluginContext & { events: string[] } {
   const events: string[] = [];
   return {
     taskId: 'contract',
@@ -60,7 +40,10 @@ function context(signal = new AbortController().signal): ContractContext & { eve
   };
 }
 
-async function withNode<T>(e: Endpoint, fn: (c: Redis) => Promise<T>): Promise<T> {
+async function withNode<T>(
+  e: { host: string; port: number; username?: string; password?: string },
+  fn: (c: Redis) => Promise<T>,
+): Promise<T> {
   const c = new Redis({
     host: e.host,
     port: e.port,
@@ -106,6 +89,15 @@ export function defineSourceTopologySuite(name: string, o: SourceTopologySuiteOp
       expect(p.meta.engine.length).toBeGreaterThan(0);
     });
 
+    it('describes its options, so the CLI, the gateway and the console can ask for them', () => {
+      const p = o.plugin();
+      expect(p.options, 'an options schema (zod, through the SDK)').toBeDefined();
+      const fields = describeOptions(p.options as NonNullable<typeof p.options>, p.topology);
+      for (const f of fields) expect(f.description, `option ${f.name} needs a description`).not.toBe('');
+      const flags = fields.flatMap((f) => (f.flag && !f.role ? [f.flag] : []));
+      expect(new Set(flags).size, `flags must be unique: ${flags.join(', ')}`).toBe(flags.length);
+    });
+
     it('refuses bad options with CONFIG_INVALID and a message', () => {
       const p = o.plugin();
       for (const bad of o.invalidOptions) {
@@ -123,7 +115,7 @@ export function defineSourceTopologySuite(name: string, o: SourceTopologySuiteOp
 
     it('discovers real primaries (and replicas of them) that hold every key between them', async () => {
       const p = o.plugin();
-      const shards = await p.discover(p.parseOptions(fixture.options) as never, context());
+      const shards = await p.discover(p.parseOptions(fixture.options), context());
       expect(shards.length).toBe(fixture.shards);
       const ids = shards.map((s) => s.id);
       expect(new Set(ids).size, `shard ids must be unique: ${ids.join(', ')}`).toBe(ids.length);
@@ -149,7 +141,7 @@ export function defineSourceTopologySuite(name: string, o: SourceTopologySuiteOp
 
     it('names shards the same way every time', async () => {
       const p = o.plugin();
-      const opts = p.parseOptions(fixture.options) as never;
+      const opts = p.parseOptions(fixture.options);
       const a = await p.discover(opts, context());
       const b = await p.discover(opts, context());
       expect(b.map((s) => s.id).sort()).toEqual(a.map((s) => s.id).sort());
@@ -158,7 +150,7 @@ export function defineSourceTopologySuite(name: string, o: SourceTopologySuiteOp
     it('fails clearly on a node nobody listens on and on a wrong password', async () => {
       const p = o.plugin();
       if (fixture.unreachable) {
-        const err = await p.discover(p.parseOptions(fixture.unreachable.options) as never, context()).then(
+        const err = await p.discover(p.parseOptions(fixture.unreachable.options), context()).then(
           () => undefined,
           (e: unknown) => e,
         );
@@ -166,7 +158,7 @@ export function defineSourceTopologySuite(name: string, o: SourceTopologySuiteOp
         expect((err as Error).message).toContain(fixture.unreachable.names);
       }
       if (fixture.wrongPassword !== undefined) {
-        const err = await p.discover(p.parseOptions(fixture.wrongPassword) as never, context()).then(
+        const err = await p.discover(p.parseOptions(fixture.wrongPassword), context()).then(
           () => undefined,
           (e: unknown) => e,
         );
@@ -179,9 +171,7 @@ export function defineSourceTopologySuite(name: string, o: SourceTopologySuiteOp
       const p = o.plugin();
       if (!p.watch) return;
       const stop = new AbortController();
-      const it = p
-        .watch(p.parseOptions(fixture.options) as never, context(stop.signal))
-        [Symbol.asyncIterator]();
+      const it = p.watch(p.parseOptions(fixture.options), context(stop.signal))[Symbol.asyncIterator]();
       const next = it.next();
       setTimeout(() => stop.abort(), 300);
       const started = Date.now();

@@ -29,14 +29,14 @@ async function probeNode(
   const name = `${label} ${endpointName(node)}`;
   const shard = shardId ? { shardId } : {};
   try {
-    const conn = await input.probe.connection(node);
+    await input.probe.command(node, ['PING']); // connects and logs in first
     // round trip: the best of five PINGs spread over 100 ms, so a moment of load on this machine
     // (the other checks run meanwhile) is not taken for a slow network
     let best = Number.POSITIVE_INFINITY;
     for (let i = 0; i < 5; i++) {
       if (i > 0) await sleep(25);
       const t0 = performance.now();
-      await conn.send(['PING']);
+      await input.probe.command(node, ['PING']);
       best = Math.min(best, performance.now() - t0);
     }
     const rttMs = Math.round(best * 100) / 100;

@@ -46,7 +46,8 @@ export function checkSyncPermission() {
   return defineCheck('sync-permission', 'Replication permission (PSYNC/SYNC)', async (input) =>
     eachNode(sourceNodes(input.shards), 'the replication permission', async ({ shard, node, role }) => {
       const name = `source ${role} ${endpointName(node)}`;
-      const send = (args: string[]): Promise<RespValue> => input.probe.command(node, args);
+      const send = async (args: string[]): Promise<RespValue> =>
+        (await input.probe.command(node, args)) as RespValue;
       const version = await input.probe.version(node);
       const out: Result[] = [];
       const table = await known(send, ['psync', 'sync', 'replconf']);
