@@ -1,3 +1,4 @@
+import { type FerryPlugin, loadPlugins } from '@ferry/core';
 import { checkCommand } from './commands/check.js';
 import { migrateCommand } from './commands/migrate.js';
 import { rdbCommand } from './commands/rdb.js';
@@ -5,6 +6,8 @@ import { tokenCommand } from './commands/token.js';
 import { verifyCommand } from './commands/verify.js';
 import { COMMANDS } from './commands.js';
 import type { Io } from './io.js';
+import { pluginRequests, sourcePlugins } from './plugins.js';
+import { reportError } from './task-args.js';
 
 export type { Io } from './io.js';
 
@@ -24,6 +27,7 @@ export function usage(): string {
     'Options:',
     '  -h, --help     show this help',
     '  -V, --version  show the version',
+    '  --plugin NAME  load a plugin package (migrate, check, verify; FERRY_PLUGINS=a,b too)',
     '',
   ].join('\n');
 }
@@ -45,9 +49,20 @@ export async function main(argv: string[], io: Io, version: string): Promise<num
     return 2;
   }
   if (command.name === 'rdb') return rdbCommand(argv.slice(1), io);
-  if (command.name === 'migrate') return migrateCommand(argv.slice(1), io);
-  if (command.name === 'check') return checkCommand(argv.slice(1), io);
-  if (command.name === 'verify') return verifyCommand(argv.slice(1), io);
+  if (command.name === 'migrate' || command.name === 'check' || command.name === 'verify') {
+    let plugins: FerryPlugin[];
+    let rest: string[];
+    try {
+      const asked = pluginRequests(argv.slice(1), process.env.FERRY_PLUGINS);
+      rest = asked.argv;
+      plugins = [...sourcePlugins(), ...(await loadPlugins(asked.names))];
+    } catch (err) {
+      return reportError(err, io);
+    }
+    if (command.name === 'migrate') return migrateCommand(rest, io, plugins);
+    if (command.name === 'check') return checkCommand(rest, io, Boolean(process.stdout.isTTY), plugins);
+    return verifyCommand(rest, io, plugins);
+  }
   if (command.name === 'token') return tokenCommand(argv.slice(1), io);
   io.err(`ferry: "${command.name}" is not in this build yet (${command.summary}).\n`);
   return 2;

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import {
   type Endpoint,
   endpointName,
+  type FerryPlugin,
   parseDbMap,
   parseFilter,
   parseNodeSpec,
@@ -14,17 +15,20 @@ import {
 import { FerryError, isFerryError } from '@ferry/errors';
 import { parse as parseYaml } from 'yaml';
 import type { Io } from './io.js';
+import {
+  buildSource,
+  describeSource,
+  type SourceFlags,
+  sourceFlagOptions,
+  sourceFlags,
+  sourceFlagUsage,
+} from './source-args.js';
 
-/** The options that describe a task, shared by `ferry migrate` and `ferry check`. */
-export const TASK_ARGS = {
+/** The options that describe a task, shared by `ferry migrate`, `check` and `verify` (the source topologies add theirs). */
+const FIXED_TASK_ARGS = {
   source: { type: 'string' },
   'source-node': { type: 'string', multiple: true },
-  'source-file': { type: 'string', multiple: true },
-  'source-aof': { type: 'string' },
   'source-topology': { type: 'string' },
-  'nutcracker-config': { type: 'string' },
-  pool: { type: 'string' },
-  'codis-dashboard': { type: 'string' },
   'source-password': { type: 'string' },
   target: { type: 'string' },
   'target-cluster': { type: 'boolean' },
@@ -47,20 +51,15 @@ export const TASK_ARGS = {
   json: { type: 'boolean' },
 } as const;
 
-/** Their help text. */
-export const TASK_ARGS_USAGE = `  --source URL            redis://[user:password@]host:port (rediss:// for TLS)
+/** Their help text (the source topologies' flags go after --source-password). */
+function usage(topologies: string[], pluginFlags: string): string {
+  return `  --source URL            redis://[user:password@]host:port (rediss:// for TLS)
   --source-node SPEC      host:port[:password], repeatable: the source and/or replicas of it
                           (Ferry reads from an in-sync replica when one is given); for the
                           sharded topologies: cluster seeds, twemproxy backends, codis group masters
-  --source-file FILE      an RDB file to restore (a backup, a dump.rdb; any version Ferry reads),
-                          repeatable: one per shard of a cluster's backup; instead of --source
-  --source-aof PATH       an append-only file to replay: one AOF file (with or without an RDB
-                          preamble) or a Redis 7+ appendonlydir with its manifest
-  --source-topology T     standalone (default) | cluster | twemproxy | codis
-  --nutcracker-config F   twemproxy: the pool's backends from this nutcracker.yml (--pool NAME)
-  --codis-dashboard URL   codis: groups and slots from codis-dashboard (http://host:18080)
+  --source-topology T     ${topologies.map((t, i) => (i === 0 ? `${t} (default)` : t)).join(' | ')}
   --source-password PW    the password of every source node (twemproxy backends, codis servers)
-  --target URL            redis://[user:password@]host:port
+${pluginFlags}  --target URL            redis://[user:password@]host:port
   --target-cluster        the target is a Redis Cluster (the URL is any node of it)
   --target-proxy P        the target is a proxy: twemproxy | codis (db 0, no MULTI; codis: no RESTORE)
   --target-version V      the Redis version behind the proxy (default: RESTORE tried, rewrite if refused)
@@ -79,23 +78,33 @@ export const TASK_ARGS_USAGE = `  --source URL            redis://[user:password
                           precheck fails when the source holds keys under it: choose another then
   --task-id ID            name of the checkpoint (default: derived from source and target)
   --state-dir DIR         checkpoints and spool files (default .ferry)
+  --plugin NAME           load a plugin package (or its path) before anything else; repeatable, and
+                          FERRY_PLUGINS=a,b does the same
 `;
+}
+
+/** The task flags and their help for these plugins (each source topology's options included). */
+export function taskArgs(plugins: FerryPlugin[]): {
+  options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+  usage: string;
+  sources: SourceFlags;
+} {
+  const sources = sourceFlags(plugins);
+  return {
+    options: { ...FIXED_TASK_ARGS, ...sourceFlagOptions(sources) },
+    usage: usage(
+      sources.topologies.map((t) => t.plugin.topology),
+      sourceFlagUsage(sources),
+    ),
+    sources,
+  };
+}
 
 export type TaskArgValues = Record<string, string | boolean | string[] | undefined>;
 
 interface FileConfig {
-  source?: {
-    url?: string;
-    nodes?: string[];
-    files?: string[];
-    aof?: string;
-    topology?: string;
-    nutcrackerConfig?: string;
-    pool?: string;
-    codisDashboard?: string;
-    password?: string;
-    preferReplica?: boolean;
-  };
+  /** url, nodes, topology, password, preferReplica, and the topology's own options (by name or flag). */
+  source?: Record<string, unknown>;
   target?: { url?: string; cluster?: boolean; proxy?: string; version?: string };
   taskId?: string;
   options?: TaskOptions;
@@ -174,9 +183,18 @@ function hint(err: FerryError): string | undefined {
 }
 
 /** The task a command line (and its --config file) describes, and where its state lives. */
-export function buildTaskSpec(values: TaskArgValues): { spec: TaskSpec; stateDir: string } {
+export function buildTaskSpec(
+  values: TaskArgValues,
+  sources: SourceFlags,
+): { spec: TaskSpec; stateDir: string } {
   const file = typeof values.config === 'string' ? loadConfig(values.config) : {};
-  const sourceUrl = (values.source as string | undefined) ?? file.source?.url;
+  const src = file.source ?? {};
+  const text = (v: unknown, what: string): string | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') throw new FerryError('CONFIG_INVALID', `${what} must be text`);
+    return v;
+  };
+  const sourceUrl = (values.source as string | undefined) ?? text(src.url, 'source.url');
   const nodes: Endpoint[] = [];
   if (sourceUrl) {
     const { endpoint, db } = parseRedisUrl(sourceUrl, '--source');
@@ -187,60 +205,23 @@ export function buildTaskSpec(values: TaskArgValues): { spec: TaskSpec; stateDir
       );
     nodes.push(endpoint);
   }
-  for (const n of (values['source-node'] as string[] | undefined) ?? file.source?.nodes ?? [])
-    nodes.push(parseNodeSpec(n, '--source-node'));
-  const files = ((values['source-file'] as string[] | undefined) ?? file.source?.files ?? []).map((f) =>
-    resolve(f),
-  );
-  const aofGiven = (values['source-aof'] as string | undefined) ?? file.source?.aof;
-  const aof = aofGiven !== undefined ? resolve(aofGiven) : undefined;
-  const flag = aof !== undefined ? '--source-aof' : '--source-file';
-  if (
-    (files.length > 0 || aof !== undefined) &&
-    (nodes.length > 0 || values['source-topology'] !== undefined || (files.length > 0 && aof !== undefined))
-  )
-    throw new FerryError(
-      'CONFIG_INVALID',
-      `${flag} restores a backup: give it instead of --source, --source-node and --source-topology (and --source-file or --source-aof, one of them), not with them`,
-    );
-  const topology =
-    files.length > 0 || aof !== undefined
-      ? 'file'
-      : ((values['source-topology'] as string | undefined) ?? file.source?.topology ?? 'standalone');
-  const nutcracker = (values['nutcracker-config'] as string | undefined) ?? file.source?.nutcrackerConfig;
-  const dashboard = (values['codis-dashboard'] as string | undefined) ?? file.source?.codisDashboard;
-  const password = (values['source-password'] as string | undefined) ?? file.source?.password;
-  const pool = (values.pool as string | undefined) ?? file.source?.pool;
-  const sourceOptions: Record<string, unknown> = {};
-  if (password !== undefined) sourceOptions.password = password;
-  if (file.source?.preferReplica !== undefined) sourceOptions.preferReplica = file.source.preferReplica;
-  const withPw = (e: Endpoint): Endpoint => (password && e.password === undefined ? { ...e, password } : e);
-  if (topology === 'file') {
-    if (aof !== undefined) sourceOptions.aof = aof;
-    else sourceOptions.files = files;
-  } else if (topology === 'twemproxy' && nutcracker) {
-    sourceOptions.config = resolve(nutcracker);
-    if (pool) sourceOptions.pool = pool;
-  } else if (topology === 'codis' && dashboard) sourceOptions.dashboard = dashboard;
-  else if (nodes.length === 0)
-    throw new FerryError(
-      'CONFIG_INVALID',
-      topology === 'twemproxy'
-        ? 'give the twemproxy source: --nutcracker-config nutcracker.yml [--pool NAME] or --source-node per backend'
-        : topology === 'codis'
-          ? 'give the codis source: --codis-dashboard http://host:18080 or --source-node per group master'
-          : 'give the source: --source redis://host:port or --source-node host:port[:password]',
-    );
-  else if (topology === 'twemproxy' || topology === 'codis') sourceOptions.nodes = nodes.map(withPw);
-  else {
-    sourceOptions.nodes = nodes.map(withPw);
-    delete sourceOptions.password;
-  }
-  if ((nutcracker && topology !== 'twemproxy') || (dashboard && topology !== 'codis'))
-    throw new FerryError(
-      'CONFIG_INVALID',
-      `${nutcracker ? '--nutcracker-config' : '--codis-dashboard'} goes with --source-topology ${nutcracker ? 'twemproxy' : 'codis'}`,
-    );
+  const fileNodes = src.nodes === undefined ? [] : Array.isArray(src.nodes) ? src.nodes : [src.nodes];
+  for (const n of (values['source-node'] as string[] | undefined) ?? fileNodes)
+    nodes.push(parseNodeSpec(String(n), '--source-node'));
+  const password = (values['source-password'] as string | undefined) ?? text(src.password, 'source.password');
+  if (src.preferReplica !== undefined && typeof src.preferReplica !== 'boolean')
+    throw new FerryError('CONFIG_INVALID', 'source.preferReplica must be true or false');
+  const {
+    topology,
+    options: sourceOptions,
+    locator,
+  } = buildSource(sources, values, {
+    topology: (values['source-topology'] as string | undefined) ?? text(src.topology, 'source.topology'),
+    nodes,
+    password,
+    preferReplica: src.preferReplica as boolean | undefined,
+    file: src,
+  });
   const targetUrl = (values.target as string | undefined) ?? file.target?.url;
   if (!targetUrl) throw new FerryError('CONFIG_INVALID', 'give the target: --target redis://host:port');
   const target = parseRedisUrl(targetUrl, '--target').endpoint;
@@ -274,7 +255,7 @@ export function buildTaskSpec(values: TaskArgValues): { spec: TaskSpec; stateDir
     `m-${createHash('sha1')
       .update(
         // (a standalone source keeps the id earlier versions gave it, so its checkpoint is found)
-        `${topology === 'standalone' ? '' : `${topology}:`}${nutcracker ?? dashboard ?? aof ?? (files.length > 0 ? files.join(',') : nodes.map(endpointName).join(','))}>${endpointName(target)}${cluster ? ':cluster' : ''}${proxy ? `:${proxy}` : ''}`,
+        `${topology === 'standalone' ? '' : `${topology}:`}${locator}>${endpointName(target)}${cluster ? ':cluster' : ''}${proxy ? `:${proxy}` : ''}`,
       )
       .digest('hex')
       .slice(0, 12)}`;
@@ -294,22 +275,8 @@ export function buildTaskSpec(values: TaskArgValues): { spec: TaskSpec; stateDir
 }
 
 /** The source and target of a task spec, for a title line: "cluster 10.0.0.5:7000 → 10.0.0.9:6379 (proxy twemproxy)". */
-export function describeTask(spec: TaskSpec): string {
-  const o = spec.source.options as {
-    nodes?: Endpoint[];
-    files?: string[];
-    aof?: string;
-    config?: string;
-    pool?: string;
-    dashboard?: string;
-  };
-  const where = o.aof
-    ? `aof ${o.aof}`
-    : o.files
-      ? o.files.join(', ')
-      : o.config
-        ? `${o.config}${o.pool ? ` pool ${o.pool}` : ''}`
-        : (o.dashboard ?? (o.nodes ?? []).map(endpointName).join(', '));
+export function describeTask(spec: TaskSpec, sources: SourceFlags): string {
+  const where = describeSource(sources, spec.source.topology, spec.source.options as Record<string, unknown>);
   const t = spec.target;
   const kind = t.cluster ? ' (cluster)' : t.proxy ? ` (${t.proxy})` : '';
   return `${spec.source.topology === 'standalone' ? '' : `${spec.source.topology} `}${where} → ${endpointName(t.endpoint)}${kind}`;

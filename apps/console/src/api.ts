@@ -2,13 +2,24 @@ import { graphql } from './gql/index.js';
 
 // Every operation the console sends, typed by the code generator from apps/gateway/schema.graphql.
 
-export const PluginsQuery = graphql(`
-  query Plugins {
-    plugins {
-      kind
-      id
-      name
-      version
+export const SourceTopologiesQuery = graphql(`
+  query SourceTopologies {
+    sourceTopologies {
+      topology
+      plugin
+      optionsField
+      takesNodes
+      options {
+        name
+        type
+        description
+        required
+        enum
+        default
+        secret
+        path
+        placeholder
+      }
     }
   }
 `);

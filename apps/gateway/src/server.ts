@@ -16,10 +16,13 @@ import { WebSocketServer } from 'ws';
 import { Alarms } from './alarms.js';
 import { MAX_BODY_BYTES, queryLimitsRule } from './limits.js';
 import { type Context, LiveResolver, TaskResolver } from './schema/resolvers.js';
-import { FerryService } from './service.js';
+import { defineSourceOptions } from './schema/source-options.js';
+import { FerryService, sourcePlugins } from './service.js';
 import { defaultConsoleDir, serveConsole } from './static.js';
 
-export function buildFerrySchema(): Promise<GraphQLSchema> {
+/** The schema, with an options input for each of these source topologies (see source-options.ts). */
+export function buildFerrySchema(plugins: FerryPlugin[] = sourcePlugins()): Promise<GraphQLSchema> {
+  defineSourceOptions(plugins);
   return buildSchema({
     resolvers: [TaskResolver, LiveResolver],
     validate: false,
@@ -35,8 +38,8 @@ export function buildFerrySchema(): Promise<GraphQLSchema> {
 }
 
 /** The schema as SDL (what `schema.graphql` holds). */
-export async function schemaSdl(): Promise<string> {
-  return `${printSchema(await buildFerrySchema())}\n`;
+export async function schemaSdl(plugins?: FerryPlugin[]): Promise<string> {
+  return `${printSchema(await buildFerrySchema(plugins))}\n`;
 }
 
 export interface GatewayOptions {
@@ -102,7 +105,7 @@ export async function startGateway(o: GatewayOptions = {}): Promise<Gateway> {
 
   const consoleDir = o.consoleDir ?? defaultConsoleDir();
   const consoleBuilt = (): boolean => existsSync(`${consoleDir}/index.html`);
-  const schema = await buildFerrySchema();
+  const schema = await buildFerrySchema(service.engine.registry.sourceTopologies());
   const apollo = new ApolloServer<Context>({
     schema,
     introspection: true,

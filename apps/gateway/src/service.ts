@@ -21,6 +21,7 @@ import {
   type TaskState,
 } from '@ferry/core';
 import { FerryError, isFerryError } from '@ferry/errors';
+import { describeOptions } from '@ferry/plugin-sdk';
 import { connect } from '@ferry/resp';
 import { sourceCluster } from '@ferry/source-cluster';
 import { sourceCodis } from '@ferry/source-codis';
@@ -250,16 +251,20 @@ export class FerryService {
     const nodes = (Array.isArray(src.nodes) ? (src.nodes as Endpoint[]) : []).filter(
       (n) => typeof n === 'object',
     );
+    // where the source is: the options its topology marks as locating it (a file, a config, an
+    // address), else its nodes
+    const plugin = this.engine.registry.sourceTopologies().find((p) => p.topology === t.sourceTopology);
+    const locating = plugin?.options
+      ? describeOptions(plugin.options, plugin.topology).filter((f) => f.locates && src[f.name] !== undefined)
+      : [];
     const detail =
-      typeof src.aof === 'string'
-        ? src.aof
-        : Array.isArray(src.files)
-          ? (src.files as string[]).join(', ')
-          : typeof src.config === 'string'
-            ? src.config
-            : typeof src.dashboard === 'string'
-              ? src.dashboard
-              : nodes.map(endpointName).join(', ');
+      locating.length > 0
+        ? locating
+            .map((f) =>
+              Array.isArray(src[f.name]) ? (src[f.name] as unknown[]).join(', ') : String(src[f.name]),
+            )
+            .join(' ')
+        : nodes.map(endpointName).join(', ');
     return { source: { topology: t.sourceTopology, nodes, detail }, target };
   }
 

@@ -1,12 +1,14 @@
 import { join } from 'node:path';
 import { builtinChecks } from '@ferry/checks-builtin';
-import { type CheckReport, createEngine } from '@ferry/core';
+import { type CheckReport, createEngine, type FerryPlugin } from '@ferry/core';
 import { parseCommandArgs } from '../args.js';
 import type { Io } from '../io.js';
 import { sourcePlugins } from '../plugins.js';
-import { buildTaskSpec, describeTask, reportError, TASK_ARGS, TASK_ARGS_USAGE } from '../task-args.js';
+import { buildTaskSpec, describeTask, reportError, taskArgs } from '../task-args.js';
 
-export const CHECK_USAGE = `Usage: ferry check --source URL --target URL [options]
+export const checkUsage = (
+  taskUsage: string,
+): string => `Usage: ferry check --source URL --target URL [options]
 
 Prechecks a migration without moving any data: connectivity, replication permission, versions,
 target emptiness, memory, databases, eviction policy, buffers, cluster coverage, modules,
@@ -14,7 +16,7 @@ big keys and spool disk. Checks only read; none writes to either side or makes t
 Exit code: 0 all pass, 1 warnings (read them before you start), 2 a failure (the migration
 would not work as given).
 
-${TASK_ARGS_USAGE}  --json                  the report as JSON (the default when stdout is not a terminal)
+${taskUsage}  --json                  the report as JSON (the default when stdout is not a terminal)
 `;
 
 const EXIT = { pass: 0, warn: 1, fail: 2 } as const;
@@ -57,21 +59,28 @@ export async function checkCommand(
   argv: string[],
   io: Io,
   stdoutIsTty = Boolean(process.stdout.isTTY),
+  plugins: FerryPlugin[] = sourcePlugins(),
 ): Promise<number> {
-  const args = parseCommandArgs('check', argv, TASK_ARGS, CHECK_USAGE, io);
+  let taskFlags: ReturnType<typeof taskArgs>;
+  try {
+    taskFlags = taskArgs(plugins);
+  } catch (err) {
+    return reportError(err, io);
+  }
+  const args = parseCommandArgs('check', argv, taskFlags.options, checkUsage(taskFlags.usage), io);
   if ('exit' in args) return args.exit;
   const { values } = args;
   try {
-    const { spec, stateDir } = buildTaskSpec(values);
+    const { spec, stateDir } = buildTaskSpec(values, taskFlags.sources);
     const engine = createEngine({
-      plugins: [...sourcePlugins(), ...builtinChecks()],
+      plugins: [...plugins, ...builtinChecks()],
       spoolDir: join(stateDir, 'spool'),
     });
     const task = engine.createTask(spec);
     const report = await task.check();
     if (values.json || !stdoutIsTty) io.out(`${JSON.stringify(report, null, 2)}\n`);
     else {
-      const title = `ferry check: ${describeTask(spec)}`;
+      const title = `ferry check: ${describeTask(spec, taskFlags.sources)}`;
       io.out(formatReport(report, title, process.stdout.columns ?? 100));
     }
     return EXIT[report.status];

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import {
   createEngine,
+  type FerryPlugin,
   FileCheckpointStore,
   formatBytes as fmtBytes,
   type ShardMetrics,
@@ -12,22 +13,17 @@ import { parseCommandArgs } from '../args.js';
 import type { Io } from '../io.js';
 import { lockCheckpoint } from '../lock.js';
 import { sourcePlugins } from '../plugins.js';
-import {
-  buildTaskSpec,
-  describeTask,
-  number,
-  reportError,
-  TASK_ARGS,
-  TASK_ARGS_USAGE,
-} from '../task-args.js';
+import { buildTaskSpec, describeTask, number, reportError, taskArgs } from '../task-args.js';
 
-export const MIGRATE_USAGE = `Usage: ferry migrate --source URL --target URL [options]
+export const migrateUsage = (
+  taskUsage: string,
+): string => `Usage: ferry migrate --source URL --target URL [options]
 
 Moves a live Redis to another server or to a Redis Cluster: the snapshot, then every write made
 meanwhile, until you stop it (Ctrl-C keeps the checkpoint: run the same command again to resume)
 or, with --until-synced, until the target has caught up.
 
-${TASK_ARGS_USAGE}  --until-synced          complete and exit 0 once the target has applied everything the source
+${taskUsage}  --until-synced          complete and exit 0 once the target has applied everything the source
                           had (its master_repl_offset, read while streaming), then checked
   --synced-for SECONDS    and the lag stayed 0 this long first (default 0)
   --lease-ttl SECONDS     how long the task's lease on the target outlives this process, default 15
@@ -72,19 +68,26 @@ function describeShard(m: ShardMetrics, rate: { keys: number; cmds: number }, st
 export async function migrateCommand(
   argv: string[],
   io: Io,
+  plugins: FerryPlugin[] = sourcePlugins(),
   signals: NodeJS.EventEmitter = process,
 ): Promise<number> {
+  let taskFlags: ReturnType<typeof taskArgs>;
+  try {
+    taskFlags = taskArgs(plugins);
+  } catch (err) {
+    return reportError(err, io);
+  }
   const args = parseCommandArgs(
     'migrate',
     argv,
     {
-      ...TASK_ARGS,
+      ...taskFlags.options,
       'until-synced': { type: 'boolean' },
       'synced-for': { type: 'string' },
       fresh: { type: 'boolean' },
       'lease-ttl': { type: 'string' },
     },
-    MIGRATE_USAGE,
+    migrateUsage(taskFlags.usage),
     io,
   );
   if ('exit' in args) return args.exit;
@@ -94,12 +97,12 @@ export async function migrateCommand(
   let spec: TaskSpec;
   let unlock: (() => void) | undefined;
   try {
-    ({ spec, stateDir } = buildTaskSpec(values));
+    ({ spec, stateDir } = buildTaskSpec(values, taskFlags.sources));
     const ttl = number(values['lease-ttl'] as string | undefined, '--lease-ttl');
     unlock = lockCheckpoint(join(stateDir, `${spec.id}.lock`), spec.id as string);
     const engine = createEngine({
       ...(ttl !== undefined ? { leaseTtlMs: ttl * 1000 } : {}),
-      plugins: sourcePlugins(),
+      plugins,
       checkpoints: new FileCheckpointStore((id) => join(stateDir, `${id}.checkpoint.json`)),
       spoolDir: join(stateDir, 'spool'),
       verifier,
@@ -110,7 +113,7 @@ export async function migrateCommand(
     return reportError(err, io);
   }
   try {
-    return await follow(task, spec, stateDir, values, io, signals);
+    return await follow(task, spec, describeTask(spec, taskFlags.sources), stateDir, values, io, signals);
   } finally {
     unlock?.();
   }
@@ -119,6 +122,7 @@ export async function migrateCommand(
 async function follow(
   task: Task,
   spec: TaskSpec,
+  title: string,
   stateDir: string,
   values: Record<string, string | boolean | string[] | undefined>,
   io: Io,
@@ -229,7 +233,7 @@ async function follow(
   signals.on('SIGTERM', onSignal);
   try {
     if (!json) {
-      io.err(`ferry: migrating ${describeTask(spec)}, task ${task.id}, state in ${stateDir}\n`);
+      io.err(`ferry: migrating ${title}, task ${task.id}, state in ${stateDir}\n`);
     }
     await task.start({ fresh: Boolean(values.fresh) });
     if (task.state === 'succeeded') {

@@ -1,13 +1,15 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { type Endpoint, endpointName, type SourceTopologyPlugin } from '@ferry/core';
+import { type Endpoint, endpointName, type FerryPlugin, type SourceTopologyPlugin } from '@ferry/core';
 import { FerryError } from '@ferry/errors';
 import { type Difference, type SideSpec, type VerifyMode, verify } from '@ferry/verify';
 import { parseCommandArgs } from '../args.js';
 import type { Io } from '../io.js';
 import { sourcePlugins } from '../plugins.js';
-import { buildTaskSpec, number, reportError, TASK_ARGS, TASK_ARGS_USAGE } from '../task-args.js';
+import { buildTaskSpec, number, reportError, taskArgs } from '../task-args.js';
 
-export const VERIFY_USAGE = `Usage: ferry verify --source URL --target URL [options]
+export const verifyUsage = (
+  taskUsage: string,
+): string => `Usage: ferry verify --source URL --target URL [options]
 
 Compares the source with the target key by key, both ways, under the same mapping a migration
 uses (--db-map, --rename-prefix, --filter): keys missing on the target, extra on the target, of
@@ -15,7 +17,7 @@ another type, another length, another value, another expiry. Differences are re-
 rounds so that writes still in flight drop out. Reads only.
 Exit code: 0 no difference, 1 differences, 2 bad input.
 
-${TASK_ARGS_USAGE}  --mode MODE             outline | length | full (default)
+${taskUsage}  --mode MODE             outline | length | full (default)
   --sample RATE           check this fraction of the keys (0 < RATE ≤ 1), chosen at random
   --rounds N              default 3
   --interval SECONDS      between rounds, default 1
@@ -40,12 +42,22 @@ function diffJson(d: Difference): Record<string, unknown> {
   };
 }
 
-export async function verifyCommand(argv: string[], io: Io): Promise<number> {
+export async function verifyCommand(
+  argv: string[],
+  io: Io,
+  plugins: FerryPlugin[] = sourcePlugins(),
+): Promise<number> {
+  let taskFlags: ReturnType<typeof taskArgs>;
+  try {
+    taskFlags = taskArgs(plugins);
+  } catch (err) {
+    return reportError(err, io);
+  }
   const args = parseCommandArgs(
     'verify',
     argv,
     {
-      ...TASK_ARGS,
+      ...taskFlags.options,
       mode: { type: 'string' },
       sample: { type: 'string' },
       rounds: { type: 'string' },
@@ -54,14 +66,14 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
       rate: { type: 'string' },
       out: { type: 'string' },
     },
-    VERIFY_USAGE,
+    verifyUsage(taskFlags.usage),
     io,
   );
   if ('exit' in args) return args.exit;
   const { values } = args;
   let out: WriteStream | undefined;
   try {
-    const { spec } = buildTaskSpec(values);
+    const { spec } = buildTaskSpec(values, taskFlags.sources);
     const mode = (values.mode as string | undefined) ?? 'full';
     if (!['outline', 'length', 'full'].includes(mode))
       throw new FerryError('CONFIG_INVALID', `--mode must be outline, length or full; got "${mode}"`);
@@ -87,7 +99,7 @@ export async function verifyCommand(argv: string[], io: Io): Promise<number> {
     if (topology === 'standalone' || topology === 'cluster')
       source = { endpoint: nodes[0] as Endpoint, cluster: topology === 'cluster' };
     else {
-      const plugin = sourcePlugins().find((p) => p.kind === 'source-topology' && p.topology === topology) as
+      const plugin = plugins.find((p) => p.kind === 'source-topology' && p.topology === topology) as
         | SourceTopologyPlugin<unknown>
         | undefined;
       if (!plugin) throw new FerryError('CONFIG_INVALID', `unknown source topology "${topology}"`);

@@ -1,15 +1,19 @@
 import { type ReactNode, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import { useLocation } from 'wouter';
-import { CreateTaskMutation, PluginsQuery, TestConnectivityMutation } from '../api.js';
+import { CreateTaskMutation, SourceTopologiesQuery, TestConnectivityMutation } from '../api.js';
 import { Field } from '../components/Field.js';
 import { OptionsFields } from '../components/OptionsFields.js';
+import { checkTopologyOptions, type OptionValues, TopologyOptions } from '../components/TopologyOptions.js';
 import { ErrorLine, errorText } from '../components/ui.js';
 import type { CreateTaskInput } from '../gql/graphql.js';
 import { checkOptions, EMPTY_OPTIONS, type OptionsText } from '../lib/options.js';
 import { type NodeInput, parseNodes } from '../lib/parse.js';
 
 const STEPS = ['Basics', 'Source', 'Target', 'Options'] as const;
+
+/** The topologies this form knows by heart; a plugin's get the form its options schema describes. */
+const BUILT_IN = ['standalone', 'cluster', 'twemproxy', 'codis', 'file'];
 
 interface Connectivity {
   node: string;
@@ -19,10 +23,9 @@ interface Connectivity {
 
 export function CreateTask(): ReactNode {
   const [, navigate] = useLocation();
-  const [plugins] = useQuery({ query: PluginsQuery });
-  const topologies = (plugins.data?.plugins ?? [])
-    .filter((p) => p.kind === 'source-topology')
-    .map((p) => p.id);
+  const [plugins] = useQuery({ query: SourceTopologiesQuery });
+  const known = plugins.data?.sourceTopologies ?? [];
+  const topologies = known.map((t) => t.topology);
   const [step, setStep] = useState(0);
   const [name, setName] = useState('');
   const [tags, setTags] = useState('');
@@ -37,6 +40,8 @@ export function CreateTask(): ReactNode {
   const [dashboard, setDashboard] = useState('');
   const [rdbFiles, setRdbFiles] = useState('');
   const [aof, setAof] = useState('');
+  // a plugin's topology: its own options, as its schema describes them
+  const [pluginValues, setPluginValues] = useState<OptionValues>({});
   const [targetNodes, setTargetNodes] = useState('');
   const [targetCluster, setTargetCluster] = useState(false);
   const [proxy, setProxy] = useState('');
@@ -53,6 +58,10 @@ export function CreateTask(): ReactNode {
   // validated as typed: each problem shows next to its field, and blocks Save
   const needsNodes = topology === 'standalone' || topology === 'cluster';
   const isFile = topology === 'file';
+  const info = known.find((t) => t.topology === topology);
+  const fromPlugin = Boolean(info) && !BUILT_IN.includes(topology);
+  const pluginOptions = info && fromPlugin ? checkTopologyOptions(info, pluginValues) : undefined;
+  const takesNodes = !isFile && (!fromPlugin || Boolean(info?.takesNodes));
   const files = rdbFiles
     .split('\n')
     .map((l) => l.trim())
@@ -63,7 +72,7 @@ export function CreateTask(): ReactNode {
   const problems: Record<string, string | null> = {
     name: !name.trim() ? 'a task needs a name' : name.length > 200 ? 'at most 200 characters' : null,
     startAt: mode === 'scheduled' && !startAt ? 'choose when to start' : null,
-    sourceNodes: isFile
+    sourceNodes: !takesNodes
       ? null
       : needsNodes && !src.ok
         ? src.error
@@ -82,6 +91,7 @@ export function CreateTask(): ReactNode {
       topology === 'codis' && !dashboard.trim() ? 'the codis dashboard address (http://host:18080)' : null,
     targetNodes: dst.ok ? null : dst.error,
     ...checked.problems,
+    ...(pluginOptions?.problems ?? {}),
   };
   const stepOf: Record<string, number> = {
     name: 0,
@@ -96,14 +106,23 @@ export function CreateTask(): ReactNode {
     filter: 3,
     keysPerSec: 3,
     bytesPerSec: 3,
+    ...Object.fromEntries(Object.keys(pluginOptions?.problems ?? {}).map((k) => [k, 1])),
   };
   const blocking = Object.entries(problems).filter(([, v]) => v);
   const stepHasProblem = (s: number): boolean => blocking.some(([k]) => stepOf[k] === s);
   const shown = (k: string): string | null => {
     // a field's problem shows once the user typed there or moved past its step
-    const touched = { name, startAt, sourceNodes, nutcracker, pool, dashboard, targetNodes, ...opts }[
-      k as 'name'
-    ];
+    const touched = {
+      name,
+      startAt,
+      sourceNodes,
+      nutcracker,
+      pool,
+      dashboard,
+      targetNodes,
+      ...opts,
+      ...Object.fromEntries(Object.entries(pluginValues).map(([n, v]) => [`option:${n}`, String(v)])),
+    }[k as 'name'];
     return touched || step > (stepOf[k] ?? 0) ? (problems[k] ?? null) : null;
   };
 
@@ -158,12 +177,17 @@ export function CreateTask(): ReactNode {
       ...(mode === 'scheduled' ? { scheduledAt: new Date(startAt).toISOString() } : {}),
       source: {
         topology,
-        ...(isFile ? (aof.trim() ? { aof: aof.trim() } : { files }) : {}),
-        ...(!isFile && src.ok ? { nodes: src.value.map((n) => endpoint(n, '')) } : {}),
-        ...(sourcePassword ? { password: sourcePassword } : {}),
+        ...(isFile ? { options: { file: aof.trim() ? { aof: aof.trim() } : { files } } } : {}),
+        ...(takesNodes && src.ok ? { nodes: src.value.map((n) => endpoint(n, '')) } : {}),
+        ...(takesNodes && sourcePassword ? { password: sourcePassword } : {}),
         ...(needsNodes ? { preferReplica } : {}),
-        ...(topology === 'twemproxy' ? { nutcrackerConfig: nutcracker, pool: pool.trim() } : {}),
-        ...(topology === 'codis' ? { codisDashboard: dashboard.trim() } : {}),
+        ...(topology === 'twemproxy'
+          ? { options: { twemproxy: { configText: nutcracker, pool: pool.trim() } } }
+          : {}),
+        ...(topology === 'codis' ? { options: { codis: { dashboard: dashboard.trim() } } } : {}),
+        ...(pluginOptions && info?.optionsField
+          ? { options: { [info.optionsField]: pluginOptions.value } }
+          : {}),
       },
       target: {
         endpoint: endpoint(target, ''),
@@ -357,7 +381,15 @@ export function CreateTask(): ReactNode {
                 )}
               </Field>
             )}
-            {!isFile && (
+            {fromPlugin && info && (
+              <TopologyOptions
+                topology={info}
+                values={pluginValues}
+                onChange={setPluginValues}
+                shown={shown}
+              />
+            )}
+            {takesNodes && (
               <>
                 <Field
                   label="Source nodes"

@@ -6,6 +6,7 @@ import {
   TASK_OPTION_NAMES,
   type TaskOptions,
 } from '@ferry/core';
+import { describeOptions } from '@ferry/plugin-sdk';
 import type { AlarmRuleRow, StoredTask, VerifyRunRow } from '@ferry/storage';
 import { GraphQLError } from 'graphql';
 import {
@@ -22,6 +23,7 @@ import {
   Subscription,
 } from 'type-graphql';
 import {
+  FerryError,
   type FerryService,
   type Progress as ProgressData,
   phaseOf,
@@ -29,6 +31,7 @@ import {
   ServiceError,
   type TargetSpec,
 } from '../service.js';
+import { ownFields, sourceOptionFields, topologyField } from './source-options.js';
 import {
   AlarmDeliveryView,
   AlarmRuleInput,
@@ -46,6 +49,7 @@ import {
   Progress,
   ShardView,
   type SourceInput,
+  SourceTopologyView,
   type TargetInput,
   TaskAction,
   TaskFilter,
@@ -103,6 +107,19 @@ function sourceOf(s: SourceInput): ServiceCreate['source'] {
       );
   }
   if (s.topology === 'codis' && Array.isArray(options.nodes)) options.nodes = options.nodes as Endpoint[];
+  for (const [name, given] of Object.entries(s.options ?? {})) {
+    if (given === null || given === undefined) continue;
+    const known = sourceOptionFields().get(name);
+    if (known?.topology !== s.topology)
+      throw new FerryError(
+        'CONFIG_INVALID',
+        `options.${name} is for a ${known?.topology ?? name} source; this source's topology is ${s.topology}`,
+      );
+    for (const f of known.fields) {
+      const v = (given as Record<string, unknown>)[f.name];
+      if (v !== undefined && v !== null) options[f.name] = v;
+    }
+  }
   return { topology: s.topology, options };
 }
 
@@ -261,6 +278,33 @@ export class TaskResolver {
   @Query(() => [PluginView])
   plugins(@Ctx() { service }: Context): PluginView[] {
     return service.plugins();
+  }
+
+  @Query(() => [SourceTopologyView], {
+    description: "The source topologies and each one's own options (what the console's form asks for).",
+  })
+  sourceTopologies(@Ctx() { service }: Context): SourceTopologyView[] {
+    return service.engine.registry.sourceTopologies().map((p) => {
+      const all = p.options ? describeOptions(p.options, p.topology) : [];
+      const own = ownFields(all);
+      return {
+        topology: p.topology,
+        plugin: p.meta.name,
+        ...(own.length > 0 ? { optionsField: topologyField(p.topology) } : {}),
+        takesNodes: !p.options || all.some((f) => f.role === 'nodes'),
+        options: own.map((f) => ({
+          name: f.name,
+          type: f.type,
+          description: f.description,
+          required: f.required,
+          ...(f.enum ? { enum: f.enum } : {}),
+          ...(f.default !== undefined ? { default: JSON.stringify(f.default) } : {}),
+          secret: Boolean(f.secret),
+          path: Boolean(f.path),
+          ...(f.placeholder ? { placeholder: f.placeholder } : {}),
+        })),
+      };
+    });
   }
 
   @FieldResolver(() => [TaskAction], { description: 'Exactly what may be done now.' })

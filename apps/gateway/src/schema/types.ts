@@ -1,5 +1,6 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { sourceOptionsInput } from './source-options.js';
 
 // ------------------------------------------------------------------ enums
 // Their values are the engine's own words (lower case), so a client compares what it reads in
@@ -236,17 +237,26 @@ export class EndpointInput {
 
 @InputType()
 export class SourceInput {
-  @Field(() => String, { description: 'standalone | cluster | twemproxy | codis | file (see `plugins`).' })
+  @Field(() => String, {
+    description: 'standalone | cluster | twemproxy | codis | file, or a plugin’s (see `sourceTopologies`).',
+  })
   topology!: string;
+  @Field(() => sourceOptionsInput(), {
+    nullable: true,
+    description: "The topology's own options, under its name: `{ file: { files: [...] } }`.",
+  })
+  options?: Record<string, Record<string, unknown> | null | undefined>;
   @Field(() => [String], {
     nullable: true,
     description: 'file: RDB files to restore, as paths on the gateway’s machine (one per shard of a backup).',
+    deprecationReason: 'options.file.files',
   })
   files?: string[];
   @Field(() => String, {
     nullable: true,
     description:
       'file: an append-only file to replay instead (one AOF file, or an appendonlydir with its manifest).',
+    deprecationReason: 'options.file.aof',
   })
   aof?: string;
   @Field(() => [EndpointInput], {
@@ -254,11 +264,23 @@ export class SourceInput {
     description: 'Nodes: the server and replicas, cluster seeds, twemproxy backends or codis group masters.',
   })
   nodes?: EndpointInput[];
-  @Field(() => String, { nullable: true, description: 'twemproxy: the nutcracker.yml content.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'twemproxy: the nutcracker.yml content.',
+    deprecationReason: 'options.twemproxy.configText',
+  })
   nutcrackerConfig?: string;
-  @Field(() => String, { nullable: true, description: 'twemproxy: the pool.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'twemproxy: the pool.',
+    deprecationReason: 'options.twemproxy.pool',
+  })
   pool?: string;
-  @Field(() => String, { nullable: true, description: 'codis: the dashboard address.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'codis: the dashboard address.',
+    deprecationReason: 'options.codis.dashboard',
+  })
   codisDashboard?: string;
   @Field(() => String, { nullable: true, description: 'Write-only: the password of every source node.' })
   password?: string;
@@ -559,6 +581,47 @@ export class PluginView {
   name!: string;
   @Field(() => String)
   version!: string;
+}
+
+@ObjectType({
+  description: "One option of a source topology, as a form asks for it (from the plugin's schema).",
+})
+export class SourceOptionView {
+  @Field(() => String, { description: 'Its name under `SourceInput.options.<topology>`.' })
+  name!: string;
+  @Field(() => String, { description: 'string | number | integer | boolean | string-list' })
+  type!: string;
+  @Field(() => String)
+  description!: string;
+  @Field(() => Boolean)
+  required!: boolean;
+  @Field(() => [String], { nullable: true })
+  enum?: string[];
+  @Field(() => String, { nullable: true, description: 'The default, as JSON.' })
+  default?: string;
+  @Field(() => Boolean, { description: 'Write-only (a password).' })
+  secret!: boolean;
+  @Field(() => Boolean, { description: "A path on the gateway's machine." })
+  path!: boolean;
+  @Field(() => String, { nullable: true })
+  placeholder?: string;
+}
+
+@ObjectType({ description: 'A source topology the gateway has, with its own options.' })
+export class SourceTopologyView {
+  @Field(() => String)
+  topology!: string;
+  @Field(() => String, { description: 'The plugin that brings it.' })
+  plugin!: string;
+  @Field(() => String, {
+    description: 'Its field in `SourceOptionsInput` (null when it has no options of its own).',
+    nullable: true,
+  })
+  optionsField?: string;
+  @Field(() => Boolean, { description: 'It reads servers given as `SourceInput.nodes`.' })
+  takesNodes!: boolean;
+  @Field(() => [SourceOptionView])
+  options!: SourceOptionView[];
 }
 
 @ObjectType()
