@@ -2,6 +2,7 @@ export * from './binaries.js';
 export * from './compare/compareDeployments.js';
 export type { DeploymentLike, DeploymentSpec } from './compare/deployment.js';
 export { keySlot } from './compare/slot.js';
+export * from './contract/check.js';
 export * from './contract/sourceTopology.js';
 export * from './data/populate.js';
 export { Random } from './data/random.js';

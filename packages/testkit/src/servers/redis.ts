@@ -35,6 +35,20 @@ export interface StartRedisOptions {
   startTimeoutMs?: number;
   /** Label used in folder names and messages. */
   label?: string;
+  /**
+   * Start a Sentinel (`redis-server … --sentinel`) watching `master` under `name`, instead of a
+   * data server; `password` is then the Sentinel's own.
+   */
+  sentinel?: {
+    name: string;
+    master: Endpoint;
+    /** Sentinels that must agree the master is down (default 1). */
+    quorum?: number;
+    /** Default 1000 ms (Redis's is 30 s). */
+    downAfterMs?: number;
+    /** Default 5000 ms. */
+    failoverTimeoutMs?: number;
+  };
 }
 
 /** Values are written as given (`"replica 0 0 0"` stays three words); only "" is quoted. */
@@ -119,6 +133,7 @@ export class RedisServer {
 
   private renderConfig(): string {
     const o = this.options;
+    if (o.sentinel) return this.renderSentinelConfig(o.sentinel);
     const lines = [
       `port ${this.port}`,
       'bind 127.0.0.1',
@@ -155,8 +170,28 @@ export class RedisServer {
     return `${lines.join('\n')}\n`;
   }
 
+  private renderSentinelConfig(t: NonNullable<StartRedisOptions['sentinel']>): string {
+    const lines = [
+      `port ${this.port}`,
+      'bind 127.0.0.1',
+      `dir ${this.dir}`,
+      `logfile ${this.logPath}`,
+      'daemonize no',
+      'protected-mode no',
+      `sentinel monitor ${t.name} ${t.master.host} ${t.master.port} ${t.quorum ?? 1}`,
+      `sentinel down-after-milliseconds ${t.name} ${t.downAfterMs ?? 1000}`,
+      `sentinel failover-timeout ${t.name} ${t.failoverTimeoutMs ?? 5000}`,
+    ];
+    if (t.master.password) lines.push(`sentinel auth-pass ${t.name} ${quoted(t.master.password)}`);
+    if (this.options.password) lines.push(`requirepass ${quoted(this.options.password)}`);
+    for (const [name, value] of Object.entries(this.options.config ?? {}))
+      lines.push(...configLine(name, value));
+    return `${lines.join('\n')}\n`;
+  }
+
   private async launch(): Promise<void> {
-    this.proc = spawnManaged(this.build.server, [this.configPath], {
+    const args = this.options.sentinel ? [this.configPath, '--sentinel'] : [this.configPath];
+    this.proc = spawnManaged(this.build.server, args, {
       label: `redis:${this.port}`,
       cwd: this.dir,
       outputFile: join(this.dir, 'stdout.log'),
