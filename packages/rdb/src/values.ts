@@ -1,5 +1,4 @@
 import {
-  BlobError,
   type BlobItem,
   intsetItems,
   itemToBuffer,
@@ -9,164 +8,26 @@ import {
 } from './blobs.js';
 import * as C from './constants.js';
 import type { ByteSource } from './source.js';
+import { readStream } from './stream-value.js';
+import {
+  blobCount,
+  decodeBlob,
+  parseScore,
+  shallowCheck,
+  type ValueChunk,
+  type ValueGen,
+  type ValueOptions,
+  waitBytes,
+  waitLen,
+  waitString,
+  waitU8,
+} from './value-io.js';
 
-/** A stream ID as Redis prints it: "<ms>-<seq>". */
-export type StreamId = string;
-
-export interface StreamGroupInfo {
-  name: Buffer;
-  lastId: StreamId;
-  /** RDB 10+ (Redis 7.0): entries read by the group; -1 when the server did not know it. */
-  entriesRead?: number;
-}
-
-/** A decoded part of a value: big values come in many chunks, small ones in one. */
-export type ValueChunk =
-  /** String bytes from `offset` (a big string comes in pieces). */
-  | { type: 'string'; data: Buffer; offset: number; length: number }
-  | { type: 'list'; items: Buffer[] }
-  | { type: 'set'; items: Buffer[] }
-  | { type: 'zset'; items: Array<[member: Buffer, score: number]> }
-  /** Field, value and the field's absolute expiry in ms (0: none; Redis 7.4 hash-field TTLs). */
-  | { type: 'hash'; items: Array<[field: Buffer, value: Buffer, expireAtMs: number]> }
-  | { type: 'stream-entries'; entries: Array<{ id: StreamId; fields: Buffer[] }> }
-  | {
-      type: 'stream-meta';
-      length: number;
-      lastId: StreamId;
-      firstId?: StreamId;
-      maxDeletedId?: StreamId;
-      entriesAdded?: number;
-    }
-  | { type: 'stream-group'; group: StreamGroupInfo }
-  /** Pending entries of a group: id, last delivery time (ms), delivery count. */
-  | {
-      type: 'stream-pel';
-      group: Buffer;
-      pending: Array<{ id: StreamId; deliveryTime: number; deliveryCount: number }>;
-    }
-  /** A consumer and (part of) its pending ids; a consumer with many pending ids comes in several chunks. */
-  | {
-      type: 'stream-consumer';
-      group: Buffer;
-      name: Buffer;
-      seenTime: number;
-      activeTime?: number;
-      pending: StreamId[];
-    }
-  | { type: 'module'; moduleId: bigint; name: string; encver: number };
-
-export interface ValueOptions {
-  decode: boolean;
-  /** Set when the value turns out empty (Redis skips such keys on load, and so must a migration). */
-  empty?: boolean;
-  chunkElements: number;
-  chunkBytes: number;
-  rdbVersion: number;
-}
-
-/** Yields a number (bytes needed: fill, then resume) or a decoded chunk. */
-export type ValueGen = Generator<number | ValueChunk, void, void>;
+export type { StreamGroupInfo, StreamId, ValueChunk, ValueGen, ValueOptions } from './value-io.js';
 
 const CHUNK_STRING = 1 << 20;
 /** Top-level strings above this are read and delivered in pieces. */
 export const BIG_STRING = 8 << 20;
-
-function blobFail(src: ByteSource, at: number, what: string, err: unknown): never {
-  if (err instanceof BlobError) src.fail(`${what}: ${err.message}`, at);
-  throw err;
-}
-
-function decodeBlob(
-  src: ByteSource,
-  at: number,
-  what: string,
-  blob: Buffer,
-  fn: (b: Buffer) => BlobItem[],
-): BlobItem[] {
-  try {
-    return fn(blob);
-  } catch (err) {
-    return blobFail(src, at, what, err);
-  }
-}
-
-/** Shallow check of a compact blob (what Redis does on load without deep sanitization). */
-function shallowCheck(
-  src: ByteSource,
-  at: number,
-  what: string,
-  blob: Buffer,
-  kind: 'ziplist' | 'listpack' | 'intset' | 'zipmap',
-): void {
-  const bad = (m: string): never => src.fail(`${what}: ${m}`, at);
-  if (kind === 'ziplist') {
-    if (blob.length < 11 || blob.readUInt32LE(0) !== blob.length || blob[blob.length - 1] !== 0xff)
-      bad('ziplist header does not match its size');
-  } else if (kind === 'listpack') {
-    if (blob.length < 7 || blob.readUInt32LE(0) !== blob.length || blob[blob.length - 1] !== 0xff)
-      bad('listpack header does not match its size');
-  } else if (kind === 'intset') {
-    if (blob.length < 8) bad('intset is shorter than its header');
-    const enc = blob.readUInt32LE(0);
-    if ((enc !== 2 && enc !== 4 && enc !== 8) || 8 + enc * blob.readUInt32LE(4) !== blob.length)
-      bad('intset header does not match its size');
-  } else {
-    // Redis validates zipmaps in full on every load (they are converted anyway): so do we
-    try {
-      zipmapItems(blob);
-    } catch (err) {
-      blobFail(src, at, what, err);
-    }
-  }
-}
-
-/** Element count from a compact blob's header (0xffff/unknown counts as non-empty). */
-function blobCount(blob: Buffer, kind: 'ziplist' | 'listpack' | 'intset' | 'zipmap'): number {
-  if (kind === 'ziplist') return blob.readUInt16LE(8) === 0xffff ? 1 : blob.readUInt16LE(8);
-  if (kind === 'listpack') return blob.readUInt16LE(4) === 0xffff ? 1 : blob.readUInt16LE(4);
-  if (kind === 'intset') return blob.readUInt32LE(4);
-  return blob[1] === 0xff ? 0 : 1;
-}
-
-function parseScore(src: ByteSource, at: number, b: Buffer | number | bigint): number {
-  if (typeof b !== 'object') return Number(b);
-  const s = b.toString('latin1');
-  const v = s === 'inf' || s === '+inf' ? Infinity : s === '-inf' ? -Infinity : Number(s);
-  if (Number.isNaN(v)) src.fail(`zset score "${s}" is not a number`, at);
-  return v;
-}
-
-function streamId(ms: bigint, seq: bigint): StreamId {
-  return `${ms}-${seq}`;
-}
-
-/* Waiting helpers: called only when the window runs dry (the fast path is the try* call inline). */
-function* waitString(src: ByteSource, skip: boolean): Generator<number, Buffer, void> {
-  let s: Buffer | undefined;
-  while ((s = src.tryString(skip)) === undefined) yield src.short;
-  return s;
-}
-function* waitLen(src: ByteSource): Generator<number, number, void> {
-  let n: number;
-  while ((n = src.tryPlainLength()) < 0) yield src.short;
-  return n;
-}
-function* waitBigLen(src: ByteSource): Generator<number, bigint, void> {
-  let n: bigint | undefined;
-  while ((n = src.tryBigLength()) === undefined) yield src.short;
-  return n;
-}
-function* waitBytes(src: ByteSource, n: number): Generator<number, Buffer, void> {
-  let b: Buffer | undefined;
-  while ((b = src.tryBytes(n)) === undefined) yield n;
-  return b;
-}
-function* waitU8(src: ByteSource): Generator<number, number, void> {
-  let b: number;
-  while ((b = src.tryU8()) < 0) yield 1;
-  return b;
-}
 
 /** Collects decoded items and hands out a chunk when full. */
 class Batch<T> {
@@ -568,162 +429,4 @@ export function moduleName(id: bigint): string {
     bits >>= 6n;
   }
   return name;
-}
-
-function* readStream(src: ByteSource, rdbType: number, o: ValueOptions): ValueGen {
-  const decode = o.decode;
-  const len = (): Generator<number, number, void> => waitLen(src);
-  const bigLen = (): Generator<number, bigint, void> => waitBigLen(src);
-  const bytes = (n: number): Generator<number, Buffer, void> => waitBytes(src, n);
-  const id16 = (b: Buffer): StreamId => streamId(b.readBigUInt64BE(0), b.readBigUInt64BE(8));
-
-  const listpacks = yield* len();
-  let pending: Array<{ id: StreamId; fields: Buffer[] }> = [];
-  let pendingBytes = 0;
-  for (let i = 0; i < listpacks; i++) {
-    const keyAt = src.offset;
-    let master: Buffer | undefined;
-    while ((master = src.tryString(false)) === undefined) yield src.short;
-    if (master.length !== 16) src.fail(`stream node key of ${master.length} bytes, not 16`, keyAt);
-    const lpAt = src.offset;
-    let lp: Buffer | undefined;
-    while ((lp = src.tryString(false)) === undefined) yield src.short;
-    if (!decode) {
-      if (lp.length < 7 || lp.readUInt32LE(0) !== lp.length || lp[lp.length - 1] !== 0xff) {
-        src.fail('stream listpack header does not match its size', lpAt);
-      }
-      continue;
-    }
-    const items = decodeBlob(src, lpAt, 'stream listpack', lp, listpackItems);
-    const masterMs = master.readBigUInt64BE(0);
-    const masterSeq = master.readBigUInt64BE(8);
-    const num = (k: number): bigint => {
-      const v = items[k];
-      if (v === undefined || Buffer.isBuffer(v))
-        src.fail('stream listpack entry is not an integer where one is expected', lpAt);
-      return BigInt(v);
-    };
-    // master entry: count, deleted, num-fields, fields…, 0
-    if (items.length < 4) src.fail('stream listpack too short for its master entry', lpAt);
-    const masterFields = Number(num(2));
-    let k = 3 + masterFields;
-    if (num(k) !== 0n) src.fail('stream master entry is not terminated by 0', lpAt);
-    k++;
-    const fieldsOfMaster = items.slice(3, 3 + masterFields).map(itemToBuffer);
-    while (k < items.length) {
-      const flags = Number(num(k));
-      const ms = masterMs + num(k + 1);
-      const seq = masterSeq + num(k + 2);
-      k += 3;
-      let fields: Buffer[];
-      if (flags & 2) {
-        // STREAM_ITEM_FLAG_SAMEFIELDS: values only
-        fields = [];
-        for (let f = 0; f < masterFields; f++) {
-          const v = items[k + f];
-          if (v === undefined) src.fail('stream entry runs past its listpack', lpAt);
-          fields.push(fieldsOfMaster[f] as Buffer, itemToBuffer(v));
-        }
-        k += masterFields;
-      } else {
-        const n = Number(num(k));
-        k++;
-        if (k + 2 * n > items.length) src.fail('stream entry runs past its listpack', lpAt);
-        fields = items.slice(k, k + 2 * n).map(itemToBuffer);
-        k += 2 * n;
-      }
-      k++; // lp-count
-      if (k > items.length) src.fail('stream entry runs past its listpack', lpAt);
-      if (flags & 1) continue; // STREAM_ITEM_FLAG_DELETED
-      pending.push({ id: streamId(ms, seq), fields });
-      pendingBytes += fields.reduce((s, f) => s + f.length, 0);
-      if (pending.length >= o.chunkElements || pendingBytes >= o.chunkBytes) {
-        yield { type: 'stream-entries', entries: pending };
-        pending = [];
-        pendingBytes = 0;
-      }
-    }
-  }
-  if (decode && pending.length > 0) yield { type: 'stream-entries', entries: pending };
-
-  const length = Number(yield* bigLen());
-  const lastMs = yield* bigLen();
-  const lastSeq = yield* bigLen();
-  const meta: Extract<ValueChunk, { type: 'stream-meta' }> = {
-    type: 'stream-meta',
-    length,
-    lastId: streamId(lastMs, lastSeq),
-  };
-  if (rdbType >= C.RDB_TYPE_STREAM_LISTPACKS_2) {
-    meta.firstId = streamId(yield* bigLen(), yield* bigLen());
-    meta.maxDeletedId = streamId(yield* bigLen(), yield* bigLen());
-    meta.entriesAdded = Number(yield* bigLen());
-  }
-  if (decode) yield meta;
-
-  const groups = yield* len();
-  for (let g = 0; g < groups; g++) {
-    let name: Buffer | undefined;
-    while ((name = src.tryString(false)) === undefined) yield src.short;
-    const group: StreamGroupInfo = { name, lastId: streamId(yield* bigLen(), yield* bigLen()) };
-    if (rdbType >= C.RDB_TYPE_STREAM_LISTPACKS_2) {
-      const read = yield* bigLen();
-      group.entriesRead = read === 0xffffffffffffffffn ? -1 : Number(read); // SCG_INVALID_ENTRIES_READ
-    }
-    if (decode) yield { type: 'stream-group', group };
-    const pelSize = yield* len();
-    let pel: Array<{ id: StreamId; deliveryTime: number; deliveryCount: number }> = [];
-    for (let p = 0; p < pelSize; p++) {
-      const id = id16(yield* bytes(16));
-      const deliveryTime = Number((yield* bytes(8)).readBigInt64LE(0));
-      const deliveryCount = yield* len();
-      if (decode) {
-        pel.push({ id, deliveryTime, deliveryCount });
-        if (pel.length >= o.chunkElements) {
-          yield { type: 'stream-pel', group: name, pending: pel };
-          pel = [];
-        }
-      }
-    }
-    if (decode && pel.length > 0) yield { type: 'stream-pel', group: name, pending: pel };
-    const consumers = yield* len();
-    for (let c = 0; c < consumers; c++) {
-      let cname: Buffer | undefined;
-      while ((cname = src.tryString(false)) === undefined) yield src.short;
-      const seenTime = Number((yield* bytes(8)).readBigInt64LE(0));
-      let activeTime: number | undefined;
-      if (rdbType >= C.RDB_TYPE_STREAM_LISTPACKS_3) activeTime = Number((yield* bytes(8)).readBigInt64LE(0));
-      const n = yield* len();
-      let ids: StreamId[] = [];
-      let sent = false;
-      for (let p = 0; p < n; p++) {
-        const id = id16(yield* bytes(16));
-        if (decode) {
-          ids.push(id);
-          if (ids.length >= o.chunkElements) {
-            yield {
-              type: 'stream-consumer',
-              group: name,
-              name: cname,
-              seenTime,
-              ...(activeTime !== undefined ? { activeTime } : {}),
-              pending: ids,
-            };
-            ids = [];
-            sent = true;
-          }
-        }
-      }
-      if (decode && (ids.length > 0 || !sent)) {
-        yield {
-          type: 'stream-consumer',
-          group: name,
-          name: cname,
-          seenTime,
-          ...(activeTime !== undefined ? { activeTime } : {}),
-          pending: ids,
-        };
-      }
-    }
-  }
 }

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { FerryError } from '@ferry/errors';
 import { type ConnectOptions, connect, encodeCommand, ReplyError } from '@ferry/resp';
+import { handshakeError, readLine } from './handshake.js';
 import { CommandScanner } from './scanner.js';
 import { prepareSpoolDir, SpoolFile, spoolDiskUsage } from './spool.js';
 
@@ -56,7 +57,6 @@ export interface StreamCommand {
   raw?: Buffer;
 }
 
-const NL = 0x0a;
 const EOF_MARK_LEN = 40;
 
 /**
@@ -162,8 +162,8 @@ export class ReplicaLink {
         reply = await this.exchange(encodeCommand(['SYNC']), reply.rest);
         this.setState('waiting-bgsave');
         mode = 'sync';
-        if (reply.line.startsWith('-')) throw this.handshakeError(reply.line.slice(1), true);
-      } else throw this.handshakeError(msg, false);
+        if (reply.line.startsWith('-')) throw handshakeError(this.name, reply.line.slice(1), true);
+      } else throw handshakeError(this.name, msg, false);
     }
 
     const line = reply.line;
@@ -242,98 +242,14 @@ export class ReplicaLink {
     return start;
   }
 
-  private handshakeError(msg: string, afterSync: boolean): FerryError {
-    if (/^NOPERM/i.test(msg)) {
-      return new FerryError(
-        'SYNC_NOT_PERMITTED',
-        `the user may not replicate from ${this.name} (needs +psync +sync +replconf): ${msg}`,
-      );
-    }
-    if (/unknown command/i.test(msg)) {
-      return new FerryError(
-        'SYNC_NOT_PERMITTED',
-        `${this.name} refuses ${afterSync ? 'both PSYNC and SYNC' : 'PSYNC'} (disabled or renamed with rename-command; cloud services often do this): ${msg}`,
-      );
-    }
-    if (/^(LOADING|NOMASTERLINK|MASTERDOWN)/i.test(msg)) {
-      return new FerryError('SOURCE_NOT_READY', `${this.name} cannot serve a sync yet (retry later): ${msg}`);
-    }
-    if (/^NOAUTH/i.test(msg))
-      return new FerryError('AUTH_FAILED', `source ${this.name} requires a password: ${msg}`);
-    return new FerryError('SYNC_NOT_PERMITTED', `${this.name} refused to sync: ${msg}`);
-  }
-
   /** Sends `request` and reads one reply line, skipping the newlines a source sends to keep us alive. */
   private exchange(request: Buffer, rest: Buffer): Promise<{ line: string; rest: Buffer }> {
     this.socket?.write(request);
     return this.readLine(rest);
   }
 
-  /** Reads one CRLF-terminated line from the socket (after `pending` bytes), skipping bare "\n" keep-alives. */
   private readLine(pending: Buffer): Promise<{ line: string; rest: Buffer }> {
-    const socket = this.socket;
-    if (!socket) return Promise.reject(new FerryError('CONNECTION_CLOSED', `no connection to ${this.name}`));
-    return new Promise((resolve, reject) => {
-      let buf = pending;
-      const timeoutMs = this.options.timeoutMs ?? 60_000;
-      let timer: NodeJS.Timeout | undefined;
-      const arm = (): void => {
-        clearTimeout(timer);
-        timer = setTimeout(
-          () =>
-            finish(
-              new FerryError('TIMEOUT', `${this.name} sent nothing for ${timeoutMs} ms during the handshake`),
-            ),
-          timeoutMs,
-        );
-      };
-      const finish = (err?: Error, value?: { line: string; rest: Buffer }): void => {
-        clearTimeout(timer);
-        socket.removeListener('data', onData);
-        socket.removeListener('close', onClose);
-        socket.removeListener('error', onError);
-        socket.pause();
-        if (err) reject(err);
-        else if (value) resolve(value);
-      };
-      const scan = (): boolean => {
-        while (buf.length > 0 && buf[0] === NL) buf = buf.subarray(1); // keep-alive
-        const end = buf.indexOf('\r\n');
-        if (end < 0) {
-          if (buf.length > 4096)
-            finish(
-              new FerryError(
-                'PROTOCOL_ERROR',
-                `${this.name} sent a line longer than 4 KB during the handshake`,
-              ),
-            );
-          return false;
-        }
-        finish(undefined, { line: buf.toString('latin1', 0, end), rest: buf.subarray(end + 2) });
-        return true;
-      };
-      const onData = (chunk: Buffer): void => {
-        arm();
-        buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-        scan();
-      };
-      const onClose = (): void =>
-        finish(
-          new FerryError('CONNECTION_CLOSED', `${this.name} closed the connection during the handshake`),
-        );
-      const onError = (err: Error): void =>
-        finish(
-          new FerryError('CONNECTION_CLOSED', `connection to ${this.name} failed: ${err.message}`, {
-            cause: err,
-          }),
-        );
-      if (scan()) return;
-      arm();
-      socket.on('data', onData);
-      socket.once('close', onClose);
-      socket.once('error', onError);
-      socket.resume();
-    });
+    return readLine(this.socket, pending, this.name, this.options.timeoutMs ?? 60_000);
   }
 
   private receivePayload(first: Buffer, eofMark: Buffer | undefined, size: number | undefined): void {

@@ -1,7 +1,9 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { type ConnectionOptions as TlsOptions, connect as tlsConnect } from 'node:tls';
 import { FerryError } from '@ferry/errors';
+import { authError, connectError } from './connect-errors.js';
 import { decodeAll, RespDecoder } from './decoder.js';
+import { Deque } from './deque.js';
 import { encodeCommand } from './encoder.js';
 import { ReplyError } from './errors.js';
 import { type Arg, RespPush, type RespValue } from './types.js';
@@ -472,91 +474,9 @@ export class RespConnection {
   }
 }
 
-function connectError(where: string, err: NodeJS.ErrnoException, tls: boolean): FerryError {
-  const reason =
-    err.code === 'ECONNREFUSED'
-      ? 'connection refused (is the server running on that port?)'
-      : err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN'
-        ? 'host name not found'
-        : err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH'
-          ? 'host unreachable'
-          : tls
-            ? `TLS handshake failed: ${err.message}`
-            : err.message;
-  return new FerryError('CONNECTION_FAILED', `cannot connect to ${where}: ${reason}`, { cause: err });
-}
-
-function authError(where: string, err: ReplyError, username: string | undefined): FerryError {
-  const msg = err.message;
-  let reason: string;
-  if (err.kind === 'WRONGPASS' || /invalid (username-password pair|password)/i.test(msg)) {
-    reason = username ? `wrong password for user "${username}", or the user is disabled` : 'wrong password';
-  } else if (/no password is set|without any password configured/i.test(msg)) {
-    reason = 'a password was given but the server has none set';
-  } else if (/wrong number of arguments for 'auth'/i.test(msg)) {
-    reason = 'ACL users need Redis 6 or newer; give the password alone';
-  } else if (err.kind === 'NOAUTH') {
-    reason = 'the server requires a password and none was given';
-  } else if (err.kind === 'NOPERM') {
-    reason = `the user lacks a permission: ${msg}`;
-  } else {
-    return new FerryError('CONNECTION_FAILED', `setting up the connection to ${where} failed: ${msg}`, {
-      cause: err,
-    });
-  }
-  return new FerryError('AUTH_FAILED', `authentication to ${where} failed: ${reason} (${msg})`, {
-    cause: err,
-  });
-}
-
 /** Opens a connection (see RespConnection.connect). */
 export function connect(options: ConnectOptions): Promise<RespConnection> {
   return RespConnection.connect(options);
-}
-
-/** A FIFO queue with O(1) shift (arrays shift in O(n) once they grow). */
-class Deque<T> {
-  private items: Array<T | undefined> = [];
-  private head = 0;
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  push(item: T): void {
-    this.items.push(item);
-  }
-
-  peek(): T | undefined {
-    return this.items[this.head];
-  }
-
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-
-  /** Removes one item wherever it is; false when absent. */
-  remove(item: T): boolean {
-    const at = this.items.indexOf(item, this.head);
-    if (at < 0) return false;
-    this.items.splice(at, 1);
-    return true;
-  }
-
-  /** Every item, emptying the queue. */
-  drain(): T[] {
-    const out = this.items.slice(this.head) as T[];
-    this.items = [];
-    this.head = 0;
-    return out;
-  }
 }
 
 /** A command's size on the wire, about: its arguments' bytes and a few of framing each. */
