@@ -42,6 +42,7 @@ export const FIXED_FLAGS = new Set([
   'rate-bytes',
   'heartbeat',
   'reserved-prefix',
+  'transform',
   'task-id',
   'state-dir',
   'json',

@@ -46,13 +46,14 @@ const FIXED_TASK_ARGS = {
   'rate-bytes': { type: 'string' },
   heartbeat: { type: 'boolean' },
   'reserved-prefix': { type: 'string' },
+  transform: { type: 'string', multiple: true },
   'task-id': { type: 'string' },
   'state-dir': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
 /** Their help text (the source topologies' flags go after --source-password). */
-function usage(topologies: string[], pluginFlags: string): string {
+function usage(topologies: string[], pluginFlags: string, transforms: string[]): string {
   return `  --source URL            redis://[user:password@]host:port (rediss:// for TLS)
   --source-node SPEC      host:port[:password], repeatable: the source and/or replicas of it
                           (Ferry reads from an in-sync replica when one is given); for the
@@ -76,6 +77,8 @@ ${pluginFlags}  --target URL            redis://[user:password@]host:port
   --heartbeat             write __ferry:heartbeat:<task> on the source every second to measure lag in ms
   --reserved-prefix P     the prefix of Ferry's own keys (checkpoints, leases), default __ferry:; the
                           precheck fails when the source holds keys under it: choose another then
+  --transform ID          apply a key transform plugin (rename or drop keys; load it with --plugin),
+                          repeatable, in order${transforms.length ? `: ${transforms.join(', ')}` : ''}
   --task-id ID            name of the checkpoint (default: derived from source and target)
   --state-dir DIR         checkpoints and spool files (default .ferry)
   --plugin NAME           load a plugin package (or its path) before anything else; repeatable, and
@@ -95,6 +98,7 @@ export function taskArgs(plugins: FerryPlugin[]): {
     usage: usage(
       sources.topologies.map((t) => t.plugin.topology),
       sourceFlagUsage(sources),
+      plugins.flatMap((p) => (p.kind === 'transform' ? [`${p.id} (${p.title})`] : [])),
     ),
     sources,
   };
@@ -249,6 +253,7 @@ export function buildTaskSpec(
     };
   if (values.heartbeat) options.sourceHeartbeat = true;
   if (values['reserved-prefix'] !== undefined) options.reservedPrefix = values['reserved-prefix'] as string;
+  if (values.transform) options.transforms = values.transform as string[];
   const taskId =
     (values['task-id'] as string | undefined) ??
     file.taskId ??

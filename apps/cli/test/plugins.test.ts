@@ -22,6 +22,7 @@ import { bin, url } from './cli.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SENTINEL = '@ferry/example-source-sentinel';
 const PERSISTENCE = '@ferry/example-check-target-persistence';
+const HASH_TAGS = '@ferry/example-transform-hash-tags';
 
 function ferry(
   args: string[],
@@ -128,5 +129,55 @@ describe('plugins by name', () => {
     );
     expect(r.stderr).toMatch(/ferry: done/);
     expect(formatDifferences(await compareDeployments(primary, target, { dbs: [0, 1] }))).toBe('');
+  });
+
+  it('a transform plugin: --transform renames every key on the way, and verify compares through it', async () => {
+    const source = await servers.redis({ label: 'tsource' });
+    const target = await servers.redis({ label: 'ttarget' });
+    const c = source.client();
+    for (let u = 0; u < 300; u++) await c.hset(`user:${u}:profile`, 'name', `n${u}`);
+    await c.set('plain', '1');
+    c.disconnect();
+    const help = await ferry(['migrate', '--plugin', HASH_TAGS, '--help']);
+    expect(help.stdout).toMatch(
+      /--transform ID\s+apply a key transform plugin.*\n\s+repeatable, in order: hash-tags \(a:b:rest → \{a:b\}:rest\)/,
+    );
+    const unknown = await ferry([
+      'migrate',
+      '--source',
+      url(source),
+      '--target',
+      url(target),
+      '--transform',
+      'nope',
+    ]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no transform "nope" is registered (have: none)');
+    const state = mkdtempSync(join(tmpdir(), 'ferry-state-'));
+    const args = [
+      '--plugin',
+      HASH_TAGS,
+      '--transform',
+      'hash-tags',
+      '--source',
+      url(source),
+      '--target',
+      url(target),
+    ];
+    const r = await ferry(['migrate', ...args, '--until-synced', '--state-dir', state]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/ferry: done/);
+    expect(await target.command('HGET', '{user:7}:profile', 'name')).toBe('n7');
+    expect(Number(await target.command('EXISTS', 'user:7:profile'))).toBe(0);
+    const v = await ferry(['verify', ...args]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    expect(v.stdout).toContain(
+      'source → target only: target keys were not traced back to the source: transform hash-tags has no inverse',
+    );
+    expect(v.stdout).toContain('no difference: every source key is on the target as it is on the source');
+    // without the transform the same verify sees every key missing under its old name
+    const plain = await ferry(['verify', '--source', url(source), '--target', url(target)]);
+    expect(plain.code).toBe(1);
+    expect(plain.stdout).toMatch(/300 difference|missing 300/);
   });
 });

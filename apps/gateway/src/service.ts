@@ -946,6 +946,7 @@ export class FerryService {
         .sourceTopologies()
         .map((p) => ({ kind: p.kind, name: p.meta.name, version: p.meta.version, id: p.topology })),
       ...r.checks().map((c) => ({ kind: c.kind, name: c.meta.name, version: c.meta.version, id: c.id })),
+      ...r.transforms().map((t) => ({ kind: t.kind, name: t.meta.name, version: t.meta.version, id: t.id })),
     ];
   }
 }

@@ -21,7 +21,11 @@ import { gql, ok } from './client.js';
 const run = promisify(execFile);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const main = join(root, 'apps', 'gateway', 'dist', 'main.js');
-const NAMES = ['@ferry/example-source-sentinel', '@ferry/example-check-target-persistence'];
+const NAMES = [
+  '@ferry/example-source-sentinel',
+  '@ferry/example-check-target-persistence',
+  '@ferry/example-transform-hash-tags',
+];
 
 const servers = serverScope();
 afterAll(() => servers.stop());
@@ -94,6 +98,26 @@ describe('plugins in the gateway', () => {
             },
           },
         );
+      // the transform is listed, and a task naming one that is not loaded is refused
+      const { plugins } = await ok<{ plugins: Array<{ kind: string; id: string }> }>(
+        gw.url,
+        '{ plugins { kind id } }',
+      );
+      expect(plugins).toContainEqual({ kind: 'transform', id: 'hash-tags' });
+      const noSuch = await gql(
+        gw.url,
+        'mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }',
+        {
+          input: {
+            name: 'no such transform',
+            source: { topology: 'standalone', nodes: [{ host: primary.host, port: primary.port }] },
+            target: { endpoint: { host: target.host, port: target.port } },
+            options: { transforms: ['nope'] },
+          },
+        },
+      );
+      expect(noSuch.errors?.[0]?.extensions?.code).toBe('BAD_INPUT');
+      expect(noSuch.errors?.[0]?.message).toContain('no transform "nope" is registered (have: hash-tags)');
       // another topology's options, or a wrong value: refused, naming what is wrong
       const wrong = await create({ topology: 'sentinel', options: { file: { files: ['/x.rdb'] } } });
       expect(wrong.errors?.[0]?.extensions?.code).toBe('BAD_INPUT');

@@ -237,7 +237,7 @@ async function sweepExpired(input: DoneCheckInput, conns: RespConnection[]): Pro
 /** Counts the keys of one source db that pass the task's filter (SCAN). */
 async function countFiltered(c: RespConnection, db: number, mapper: KeyMapper): Promise<number> {
   let n = 0;
-  for await (const keys of scanDb(c, db)) for (const k of keys) if (mapper.filter?.(k)) n++;
+  for await (const keys of scanDb(c, db)) for (const k of keys) if (mapper.filter?.(k, db)) n++;
   return n;
 }
 
@@ -322,7 +322,7 @@ async function sampleValues(
       for (const k of got) {
         if (!k || seen.has(k.toString('latin1'))) continue;
         seen.add(k.toString('latin1'));
-        if (input.mapper.filter && !input.mapper.filter(k)) continue;
+        if (input.mapper.filter && !input.mapper.filter(k, db)) continue;
         if (input.sourceOwnKeys?.(db).some((o) => o.equals(k))) continue;
         keys.push({ db, key: k, conn: i });
       }
@@ -348,6 +348,7 @@ async function sampleValues(
     ...(input.reservedPrefix ? { reservedPrefix: input.reservedPrefix } : {}),
     ...(input.mapper.dbMap ? { dbMap: input.mapper.dbMap } : {}),
     ...(input.mapper.renamePrefix ? { renamePrefix: input.mapper.renamePrefix } : {}),
+    ...(input.mapper.transform ? { transform: input.mapper.transform } : {}),
     signal: input.signal,
   });
   sampleVerdict(result, report, keys.length, limit);

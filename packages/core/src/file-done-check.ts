@@ -46,7 +46,7 @@ export async function checkFileDone(input: FileDoneInput): Promise<DoneCheckResu
       if (e.kind !== 'key') continue;
       const route = mapper.route(e.db);
       const expired = e.expireAtMs !== undefined && e.expireAtMs <= Date.now();
-      if (!route || own.is(e.key) || (mapper.filter && !mapper.filter(e.key)) || expired) {
+      if (!route || own.is(e.key) || (mapper.filter && !mapper.filter(e.key, e.db)) || expired) {
         if (expired) expiredInFile++;
         await e.skip();
         continue;
@@ -137,6 +137,7 @@ export async function checkFileDone(input: FileDoneInput): Promise<DoneCheckResu
     ...(input.reservedPrefix ? { reservedPrefix: input.reservedPrefix } : {}),
     ...(mapper.dbMap ? { dbMap: mapper.dbMap } : {}),
     ...(mapper.renamePrefix ? { renamePrefix: mapper.renamePrefix } : {}),
+    ...(mapper.transform ? { transform: mapper.transform } : {}),
     signal,
   });
   sampleVerdict(result, report, keys.length, limit, files);

@@ -46,6 +46,8 @@ export function taskIdentity(spec: IdentityInput, o: ResolvedOptions): TaskIdent
     'rename prefix': o.renamePrefix ? JSON.stringify(o.renamePrefix) : '(none)',
     'write mode': o.writeMode,
     'reserved prefix': o.reservedPrefix,
+    // only when there are some: a checkpoint from before transforms existed has none
+    ...(o.transforms.length > 0 ? { transforms: o.transforms.join(', ') } : {}),
   };
 }
 

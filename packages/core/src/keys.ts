@@ -1,3 +1,4 @@
+import type { TransformPlugin } from '@ferry/plugin-sdk';
 import { globToRegExp } from './glob.js';
 import type { DbMap, DbTarget, KeyFilterSpec, KeyPattern } from './options.js';
 
@@ -35,21 +36,73 @@ export function dbTargetOf(dbMap: DbMap | undefined, db: number): DbTarget | und
   return dbMap ? (dbMap[db] ?? dbMap['*']) : { db };
 }
 
+/** The task's transforms as one: applied in order; the inverse only when each has one. */
+export interface KeyTransform {
+  ids: string[];
+  key(key: Buffer, db: number): Buffer | null;
+  sourceKey?: (targetKey: Buffer, db: number) => Buffer | null;
+}
+
+export function composeTransforms(list: TransformPlugin[]): KeyTransform | undefined {
+  if (list.length === 0) return undefined;
+  const key = (k: Buffer, db: number): Buffer | null => {
+    let out: Buffer | null = k;
+    for (const t of list) {
+      out = t.key(out, db);
+      if (out === null) return null;
+    }
+    return out;
+  };
+  const inverses = list.map((t) => t.sourceKey?.bind(t));
+  const all = inverses.every((f) => f !== undefined);
+  return {
+    ids: list.map((t) => t.id),
+    key,
+    ...(all
+      ? {
+          sourceKey: (k: Buffer, db: number): Buffer | null => {
+            let out: Buffer | null = k;
+            for (const inv of [...inverses].reverse()) {
+              out = (inv as NonNullable<(typeof inverses)[number]>)(out, db);
+              if (out === null) return null;
+            }
+            return out;
+          },
+        }
+      : {}),
+  };
+}
+
 /**
  * The db map and rename prefix as one lookup. Without a map, every db keeps its number (a cluster
  * target forces db 0, see `forceDb0`).
  */
 export class KeyMapper {
   private readonly routes = new Map<number, DbRoute | undefined>();
-  readonly filter: Matcher | undefined;
+  /** Which keys are migrated (the task's filter, and keys no transform drops); undefined: all. */
+  readonly filter: ((key: Buffer, db: number) => boolean) | undefined;
 
   constructor(
     readonly dbMap: DbMap | undefined,
     readonly renamePrefix: string,
     filter: KeyFilterSpec,
     private readonly forceDb0: boolean,
+    /** The task's transforms (plugins), applied before the db map's prefix and the rename prefix. */
+    readonly transform?: KeyTransform,
   ) {
-    this.filter = keyFilter(filter);
+    const pass = keyFilter(filter);
+    const t = transform;
+    this.filter = t
+      ? (k, db) => (!pass || pass(k)) && t.key(k, db) !== null
+      : pass
+        ? (k) => pass(k)
+        : undefined;
+  }
+
+  /** A source key's name on the target: transformed, then prefixed (the route's prefix). */
+  name(key: Buffer, db: number, prefix: Buffer | undefined): Buffer {
+    const k = this.transform ? (this.transform.key(key, db) ?? key) : key;
+    return prefix ? Buffer.concat([prefix, k]) : k;
   }
 
   route(db: number): DbRoute | undefined {
@@ -69,7 +122,11 @@ export class KeyMapper {
 
   /** True when keys change name on the way (a prefix somewhere). */
   get renames(): boolean {
-    return this.renamePrefix !== '' || Object.values(this.dbMap ?? {}).some((t) => Boolean(t?.prefix));
+    return (
+      this.transform !== undefined ||
+      this.renamePrefix !== '' ||
+      Object.values(this.dbMap ?? {}).some((t) => Boolean(t?.prefix))
+    );
   }
 
   /** Source dbs that share a target db (their FLUSHDB must not become the target's). */
@@ -79,10 +136,6 @@ export class KeyMapper {
     if (this.forceDb0 || this.dbMap?.['*']) return true;
     return Object.entries(this.dbMap ?? {}).filter(([, t]) => t?.db === r.db).length > 1;
   }
-}
-
-export function mapKey(key: Buffer, prefix: Buffer | undefined): Buffer {
-  return prefix ? Buffer.concat([prefix, key]) : key;
 }
 
 /** The target dbs a task writes to (db 0 alone on a cluster). */

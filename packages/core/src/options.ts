@@ -56,6 +56,8 @@ export interface TaskOptions {
    * `__ferry:`; choose another when the source holds keys under it (the precheck fails then).
    */
   reservedPrefix?: string;
+  /** Key transforms (plugins of kind "transform", by id) applied in order to every key. */
+  transforms?: string[];
 }
 
 function invalid(message: string): FerryError {
@@ -152,6 +154,7 @@ export const TASK_OPTION_NAMES = [
   'sourceHeartbeat',
   'snapshotThreads',
   'reservedPrefix',
+  'transforms',
 ] as const satisfies ReadonlyArray<keyof TaskOptions>;
 
 /** The fields each options object may have: anything else is a typo, refused rather than ignored. */
@@ -205,6 +208,16 @@ function reservedPrefix(p: unknown): string {
   return p;
 }
 
+function transformIds(v: unknown): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && /^[a-z][a-z0-9-]*$/.test(x)))
+    throw invalid(
+      `transforms must be a list of transform ids (lower case letters, digits, dashes); got ${JSON.stringify(v)}`,
+    );
+  if (new Set(v).size !== v.length) throw invalid(`transforms names one twice: ${v.join(', ')}`);
+  return v as string[];
+}
+
 export function resolveOptions(o: TaskOptions = {}): ResolvedOptions {
   onlyKnown(o, 'options');
   onlyKnown(o.filter, 'filter');
@@ -227,6 +240,7 @@ export function resolveOptions(o: TaskOptions = {}): ResolvedOptions {
     maxInFlightBytes: count(o.maxInFlightBytes, 'maxInFlightBytes', 64 << 20, 1 << 20),
     sourceHeartbeat: o.sourceHeartbeat ?? false,
     reservedPrefix: reservedPrefix(o.reservedPrefix),
+    transforms: transformIds(o.transforms),
     snapshotThreads: oneOf(
       o.snapshotThreads,
       ['auto', 'always', 'never'] as const,

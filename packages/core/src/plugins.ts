@@ -1,5 +1,5 @@
 import { FerryError, type FerryErrorCode } from '@ferry/errors';
-import type { CheckPlugin, FerryPlugin, SourceTopologyPlugin } from '@ferry/plugin-sdk';
+import type { CheckPlugin, FerryPlugin, SourceTopologyPlugin, TransformPlugin } from '@ferry/plugin-sdk';
 
 // The contracts plugins are written against live in @ferry/plugin-sdk; the engine re-exports them.
 export type {
@@ -16,6 +16,7 @@ export type {
   ShardSpec,
   SourceTopologyPlugin,
   TopologyChange,
+  TransformPlugin,
 } from '@ferry/plugin-sdk';
 
 /** This package's version, which plugins' `engine` ranges are checked against. */
@@ -111,6 +112,7 @@ function withCodedErrors<O>(plugin: SourceTopologyPlugin<O>): SourceTopologyPlug
 export class PluginRegistry {
   private readonly topologies = new Map<string, SourceTopologyPlugin<unknown>>();
   private readonly checkList = new Map<string, CheckPlugin>();
+  private readonly transformList = new Map<string, TransformPlugin>();
 
   register(plugin: FerryPlugin): void {
     const meta = plugin?.meta;
@@ -138,6 +140,14 @@ export class PluginRegistry {
           `check "${plugin.id}" is registered twice (${prev.meta.name} and ${meta.name})`,
         );
       this.checkList.set(plugin.id, plugin);
+    } else if (plugin.kind === 'transform') {
+      const prev = this.transformList.get(plugin.id);
+      if (prev)
+        throw new FerryError(
+          'CONFIG_INVALID',
+          `transform "${plugin.id}" is registered twice (${prev.meta.name} and ${meta.name})`,
+        );
+      this.transformList.set(plugin.id, plugin);
     } else {
       throw new FerryError(
         'CONFIG_INVALID',
@@ -155,6 +165,21 @@ export class PluginRegistry {
       );
     }
     return p;
+  }
+
+  /** A transform by id; an unknown one is refused naming those there are. */
+  transform(id: string): TransformPlugin {
+    const t = this.transformList.get(id);
+    if (!t)
+      throw new FerryError(
+        'CONFIG_INVALID',
+        `no transform "${id}" is registered (have: ${[...this.transformList.keys()].join(', ') || 'none'}): load the plugin that brings it (--plugin, FERRY_PLUGINS)`,
+      );
+    return t;
+  }
+
+  transforms(): TransformPlugin[] {
+    return [...this.transformList.values()];
   }
 
   checks(): CheckPlugin[] {

@@ -3,7 +3,7 @@ import { type KeyEntry, RDB_TYPE_STRING, RdbParser } from '@ferry/rdb';
 import { type Arg, ReplyError } from '@ferry/resp';
 import type { ShardMetrics } from './events.js';
 import type { OwnKeys } from './ferry-keys.js';
-import { type DbRoute, mapKey } from './keys.js';
+import type { DbRoute } from './keys.js';
 import { encodeRestores, type RestoreItem } from './restore.js';
 import { Rewriter } from './rewrite.js';
 import type { ShardContext, SnapshotJob } from './shard-context.js';
@@ -187,7 +187,7 @@ export class SnapshotWriter {
         }
         if (
           !route ||
-          (mapper.filter && !mapper.filter(e.key)) ||
+          (mapper.filter && !mapper.filter(e.key, e.db)) ||
           (e.expireAtMs !== undefined && e.expireAtMs <= now())
         ) {
           this.h.metrics.skippedKeys++;
@@ -209,7 +209,7 @@ export class SnapshotWriter {
           const held = ctx.gate();
           if (held) await held;
         }
-        const key = mapKey(e.key, route.prefix);
+        const key = mapper.name(e.key, e.db, route.prefix);
         if (key.length > writer.maxKeyBytes) {
           this.h.metrics.skippedKeys++;
           this.h.notices.unsupported(

@@ -3,7 +3,7 @@ import type { Arg, WireCommand } from '@ferry/resp';
 import { COMMANDS, commandName, keyPositions, replaySafe } from './commands.js';
 import type { ShardMetrics } from './events.js';
 import type { OwnKeys } from './ferry-keys.js';
-import { type DbRoute, mapKey } from './keys.js';
+import type { DbRoute } from './keys.js';
 import type { ShardContext } from './shard-context.js';
 import { keySlot } from './slot.js';
 import { proxyName, proxyRefuses } from './target/proxy.js';
@@ -100,13 +100,17 @@ export class StreamBatch {
 
   /** A source transaction: kept atomic when its keys share a slot (always on a standalone target). */
   private addTransaction(cmds: StreamCommand[]): void {
-    const { writer } = this.shard.context;
+    const { writer, mapper } = this.shard.context;
     if (!writer.cluster) {
       for (const c of cmds) this.addOne(c, undefined);
       return;
     }
+    // the slots of the keys' names on the target (a prefix or a transform moves a key's slot)
+    const db = this.shard.sourceDb;
+    const route = mapper.route(db);
     const slots = new Set<number>();
-    for (const c of cmds) for (const k of this.keysOf(c.argv)) slots.add(keySlot(k));
+    for (const c of cmds)
+      for (const k of this.keysOf(c.argv)) slots.add(keySlot(route ? mapper.name(k, db, route.prefix) : k));
     if (slots.size > 1) {
       this.shard.warn(
         `a source transaction (MULTI/EXEC) spans ${slots.size} slots of the target cluster: its commands were applied one by one, not atomically`,
@@ -188,7 +192,7 @@ export class StreamBatch {
       const why = proxyRefuses(
         writer.proxy,
         name,
-        srcKeys.map((k) => mapKey(k, route.prefix)),
+        srcKeys.map((k) => mapper.name(k, srcDb, route.prefix)),
         writer.maxKeyBytes,
       );
       if (why) {
@@ -254,10 +258,10 @@ export class StreamBatch {
         return;
       }
       keys.push(k);
-      out[i] = mapKey(k, route.prefix);
+      out[i] = mapper.name(k, srcDb, route.prefix);
     }
     if (mapper.filter && keys.length > 0) {
-      const pass = keys.filter((k) => (mapper.filter as (k: Buffer) => boolean)(k));
+      const pass = keys.filter((k) => (mapper.filter as NonNullable<typeof mapper.filter>)(k, srcDb));
       if (pass.length === 0) return;
       if (pass.length < keys.length) {
         sh.warn(

@@ -45,9 +45,11 @@ export interface RunnersHost
 /** One runner per shard, each with its spool folder, checkpoint and share of the rate limit. */
 export function shardRunners(h: RunnersHost): ShardRunner[] {
   const { options: o, shards } = h;
+  // a thread cannot run a plugin's function: with transforms, snapshots are written here
   const threads =
-    o.snapshotThreads === 'always' ||
-    (o.snapshotThreads === 'auto' && shards.length > 1 && availableParallelism() > 2);
+    o.transforms.length === 0 &&
+    (o.snapshotThreads === 'always' ||
+      (o.snapshotThreads === 'auto' && shards.length > 1 && availableParallelism() > 2));
   const t = h.worker;
   return shards.map((shard) => {
     const spoolDir = join(h.spoolDir, shard.id.replace(/[^A-Za-z0-9._-]/g, '_'));

@@ -1,7 +1,7 @@
 import type { TaskCheckpoint } from './checkpoint.js';
 import { onSide } from './endpoint.js';
 import type { TaskEvents } from './events.js';
-import { KeyMapper } from './keys.js';
+import { KeyMapper, type KeyTransform } from './keys.js';
 import { newOwner, TaskLease } from './lease.js';
 import type { ResolvedOptions } from './options.js';
 import type { WorkerTarget } from './shard-context.js';
@@ -15,6 +15,8 @@ export interface TaskTargetHost {
   taskId: string;
   spec: TaskSpec;
   options: ResolvedOptions;
+  /** The task's key transforms, composed. */
+  transform?: KeyTransform;
   services: EngineServices;
   checkpoint: TaskCheckpoint;
   signal: AbortSignal;
@@ -64,6 +66,7 @@ export async function openTaskTarget(h: TaskTargetHost): Promise<TaskTarget> {
     h.options.renamePrefix,
     h.options.filter,
     Boolean(t.cluster || t.proxy),
+    h.transform,
   );
   if (!t.cluster && !t.proxy) await checkTargetDbs(writer, mapper, t.endpoint);
   let lease: LeaseKeeper | undefined;

@@ -1,5 +1,6 @@
 import { FerryError } from '@ferry/errors';
 import type { Endpoint } from './endpoint.js';
+import type { KeyTransform } from './keys.js';
 import type { ResolvedOptions } from './options.js';
 import type { ShardSpec } from './plugins.js';
 import type { TaskSpec } from './task-spec.js';
@@ -18,6 +19,8 @@ export interface VerifyTaskOptions {
 export interface VerifyTaskHost {
   spec: TaskSpec;
   options: ResolvedOptions;
+  /** The task's key transforms, composed. */
+  transform?: KeyTransform | undefined;
   /** The source's shards (found now when the task has not run). */
   shards: ShardSpec[] | (() => Promise<ShardSpec[]>);
   verifier?: Verifier;
@@ -59,6 +62,7 @@ export async function verifyTask(h: VerifyTaskHost, o: VerifyTaskOptions = {}): 
     ...(h.options.dbMap ? { dbMap: h.options.dbMap } : {}),
     ...(h.options.renamePrefix ? { renamePrefix: h.options.renamePrefix } : {}),
     filter: h.options.filter,
+    ...(h.transform ? { transform: h.transform } : {}),
     reservedPrefix: h.options.reservedPrefix,
     ...(o.signal ? { signal: o.signal } : {}),
     onProgress: h.onProgress,

@@ -10,6 +10,7 @@ import { onSide } from './endpoint.js';
 import { type ShardMetrics, TaskEmitter } from './events.js';
 import { assertSameIdentity, type TaskIdentity, taskIdentity } from './identity.js';
 import type { KeyMapper } from './keys.js';
+import { composeTransforms, type KeyTransform } from './keys.js';
 import { RateLimiter } from './limiter.js';
 import { MovedKeys } from './moved.js';
 import { type RateLimit, type ResolvedOptions, resolveOptions } from './options.js';
@@ -38,6 +39,8 @@ export class Task {
   readonly events = new TaskEmitter();
   state: TaskState = 'created';
   readonly options: ResolvedOptions;
+  /** The task's key transforms (plugins), composed; undefined without any. */
+  readonly transform: KeyTransform | undefined;
   private controller = new AbortController();
   private readonly limiter: RateLimiter;
   private runners: ShardRunner[] = [];
@@ -88,6 +91,7 @@ export class Task {
     this.limiter = new RateLimiter(this.options.rateLimit);
     this.identity = taskIdentity(spec, this.options);
     registry.topology(spec.source.topology); // unknown topology: refused now, not at start
+    this.transform = composeTransforms(this.options.transforms.map((t) => registry.transform(t)));
   }
 
   private setState(to: TaskState, reason?: string): void {
@@ -302,6 +306,7 @@ export class Task {
       taskId: this.id,
       spec: this.spec,
       options: this.options,
+      ...(this.transform ? { transform: this.transform } : {}),
       services: this.services,
       checkpoint: this.checkpoint,
       signal: this.controller.signal,
@@ -464,6 +469,7 @@ export class Task {
       {
         spec: this.spec,
         options: this.options,
+        transform: this.transform,
         shards: this.shards.length > 0 ? this.shards : () => this.discover(),
         ...(this.services.verifier ? { verifier: this.services.verifier } : {}),
         onProgress: (p) => this.events.emit('verify:progress', { taskId: this.id, ...p }),

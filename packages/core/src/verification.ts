@@ -25,6 +25,15 @@ export interface VerificationRequest {
   dbMap?: DbMap;
   renamePrefix?: string;
   filter?: KeyFilterSpec;
+  /**
+   * The task's key transforms: a source key's name before the prefixes (null: not migrated), and,
+   * when every transform has one, the inverse (without it target keys are not traced back).
+   */
+  transform?: {
+    ids: string[];
+    key(key: Buffer, db: number): Buffer | null;
+    sourceKey?: (targetKey: Buffer, db: number) => Buffer | null;
+  };
   /** Keys under it are Ferry's own, not compared. Default `__ferry:`. */
   reservedPrefix?: string;
   /** Compare these source keys only (no SCAN of either side): a sample chosen by the caller. */
@@ -53,6 +62,8 @@ export interface VerificationReport {
   }>;
   /** Keys whose values were longer than `valueLimit` (compared by type, length and expiry only). */
   valuesNotRead?: number;
+  /** Set when target keys were not traced back to the source, saying why (a transform without an inverse). */
+  oneWay?: string;
   durationMs: number;
 }
 

@@ -175,6 +175,28 @@ describe('StreamBatch, cluster target', () => {
     expect(discarded.writer.sent.flatMap((s) => (s.kind === 'group' ? s.cmds : []))).toEqual(['SET b 2']);
   });
 
+  it("judges a transaction's slots by the keys' names on the target (a transform or a prefix moves them)", async () => {
+    // a:1 and a:2 are in different slots; tagged {a}:1 and {a}:2 they share one
+    const tag = {
+      ids: ['tag'],
+      key: (k: Buffer): Buffer => Buffer.from(k.toString().replace(/^([^:]+):/, '{$1}:')),
+    };
+    const writer = host({ cluster: true });
+    const h = {
+      ...writer.h,
+      context: {
+        ...writer.h.context,
+        mapper: new KeyMapper(undefined, '', {}, true, tag),
+      },
+    };
+    await run(h, [cmd('MULTI'), cmd('INCR', 'a:1'), cmd('INCR', 'a:2'), cmd('EXEC')]);
+    expect(writer.warnings).toEqual([]);
+    const g = writer.writer.sent[0] as Extract<Sent, { kind: 'group' }>;
+    expect(g.atomic).toBe(true);
+    expect(g.slot).toBe(keySlot(Buffer.from('{a}:1')));
+    expect(g.cmds.slice(0, 2)).toEqual(['INCR {a}:1', 'INCR {a}:2']);
+  });
+
   it('keeps FLUSHALL in its place: what came before is sent before it, what came after in new groups after it', async () => {
     const { h, writer } = host({ cluster: true });
     let began = 0;

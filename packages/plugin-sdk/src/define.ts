@@ -7,6 +7,7 @@ import type {
   PluginContext,
   PluginMeta,
   SourceTopologyPlugin,
+  TransformPlugin,
 } from './plugin.js';
 
 function needMeta(meta: PluginMeta | undefined, what: string): void {
@@ -39,6 +40,15 @@ export function defineSourceTopology<S extends OptionsSchema, O = z.output<S>>(
     kind: 'source-topology',
     parseOptions: def.parseOptions ?? ((raw) => parseWithSchema(def.options, raw, def.topology) as O),
   };
+}
+
+/** A key transform from its parts; its id is checked here. */
+export function defineTransform(def: Omit<TransformPlugin, 'kind'>): TransformPlugin {
+  needMeta(def.meta, `transform "${def.id}"`);
+  if (!/^[a-z][a-z0-9-]*$/.test(def.id))
+    throw new TypeError(`a transform's id is lower case letters, digits and dashes: "${def.id}"`);
+  if (typeof def.key !== 'function') throw new TypeError(`transform "${def.id}" needs key(key, db)`);
+  return { ...def, kind: 'transform' };
 }
 
 /** A check's result before its id is added. */

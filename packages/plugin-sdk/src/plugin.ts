@@ -110,4 +110,31 @@ export interface CheckPlugin {
   run(input: CheckInput, ctx: PluginContext): Promise<CheckResult[]>;
 }
 
-export type FerryPlugin = SourceTopologyPlugin<unknown> | CheckPlugin;
+/**
+ * A key transform: the name a source key gets on the target, or that it is not migrated. A task
+ * names the transforms it applies (`options.transforms`, `--transform ID`), in order; the engine
+ * applies them to every key of the snapshot and of the stream's commands alike, before the db map's
+ * and the rename prefix, and again wherever it compares source and target (the check before "done",
+ * verification). Values are not transformed: a command's keys can be renamed or dropped the same way
+ * its snapshot entry is, its values could not be rewritten consistently.
+ */
+export interface TransformPlugin {
+  kind: 'transform';
+  meta: PluginMeta;
+  /** What a task names it by: lower case letters, digits and dashes. */
+  id: string;
+  title: string;
+  /**
+   * The key on the target: `key` itself, another name, or null (not migrated). Pure and
+   * deterministic, and fast: it runs for every key of every command.
+   */
+  key(key: Buffer, db: number): Buffer | null;
+  /**
+   * The source key a target key came from (the inverse), or null when this transform makes no such
+   * key: lets verification find target keys the source lacks. Without it verification compares
+   * source → target only, and says so.
+   */
+  sourceKey?(targetKey: Buffer, db: number): Buffer | null;
+}
+
+export type FerryPlugin = SourceTopologyPlugin<unknown> | CheckPlugin | TransformPlugin;

@@ -43,6 +43,8 @@ export interface ResolvedOptions {
   sourceHeartbeat: boolean;
   snapshotThreads: SnapshotThreads;
   reservedPrefix: string;
+  /** The transforms the task applies to keys, in order (their ids). */
+  transforms: string[];
 }
 
 /** A target that is a proxy: it takes only some commands (see @ferry/core's target/proxy.ts). */

@@ -1,6 +1,6 @@
 // The errors of opening a connection, each naming where and what to check.
 import { FerryError } from '@ferry/errors';
-import { ReplyError } from './errors.js';
+import type { ReplyError } from './errors.js';
 
 export function connectError(where: string, err: NodeJS.ErrnoException, tls: boolean): FerryError {
   const reason =

@@ -20,6 +20,7 @@ export const verifier: Verifier = async (req): Promise<VerificationReport> => {
       ...(d.detail ? { detail: d.detail } : {}),
     })),
     valuesNotRead: r.valuesNotRead,
+    ...(r.oneWay ? { oneWay: r.oneWay } : {}),
     durationMs: r.durationMs,
   };
 };

@@ -60,6 +60,16 @@ export interface VerifyOptions {
   renamePrefix?: string;
   filter?: KeyFilterSpec;
   /**
+   * The task's key transforms (plugins): a source key's name before the prefixes, null when it is
+   * not migrated; `sourceKey`, when there is one, leads a target key back (else the target → source
+   * pass is skipped, and the report says why).
+   */
+  transform?: {
+    ids: string[];
+    key(key: Buffer, db: number): Buffer | null;
+    sourceKey?: (targetKey: Buffer, db: number) => Buffer | null;
+  };
+  /**
    * The task's reserved prefix (default `__ferry:`): target keys under it are Ferry's (checkpoints,
    * leases) and not compared; on the source only its heartbeat is, so a user's key under the prefix,
    * which a migration leaves behind, shows as missing.
@@ -94,6 +104,8 @@ export interface VerifyReport {
   details: Difference[];
   /** Keys of round 1 whose values were longer than `valueLimit`: compared by type, length and expiry only. */
   valuesNotRead: number;
+  /** Set when the target → source pass did not run, saying why (a transform without an inverse). */
+  oneWay?: string;
   durationMs: number;
 }
 
@@ -239,6 +251,16 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       prefix: Buffer.from(`${t.prefix ?? ''}${o.renamePrefix ?? ''}`),
     };
   };
+  // a source key's name on the target (undefined: not migrated)
+  const targetName = (key: Buffer, db: number, prefix: Buffer): Buffer | undefined => {
+    const k = o.transform ? o.transform.key(key, db) : key;
+    if (k === null) return undefined;
+    return prefix.length ? Buffer.concat([prefix, k]) : k;
+  };
+  const oneWay =
+    o.transform && !o.transform.sourceKey
+      ? `target keys were not traced back to the source: transform ${o.transform.ids.join(', ')} has no inverse (sourceKey)`
+      : undefined;
   // both sides opened, each error naming its side; a side opened when the other failed is closed
   const opened = await Promise.allSettled([
     openSide(o.source, o.signal).catch((err: unknown) => Promise.reject(onSide('source', err))),
@@ -299,13 +321,9 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       const pairs: KeyPair[] = [];
       for (const { db, key } of o.keys) {
         const to = prefixOf(db);
-        if (!to) continue;
-        pairs.push({
-          db,
-          key,
-          targetDb: to.db,
-          targetKey: to.prefix.length ? Buffer.concat([to.prefix, key]) : key,
-        });
+        const targetKey = to ? targetName(key, db, to.prefix) : undefined;
+        if (!to || !targetKey) continue;
+        pairs.push({ db, key, targetDb: to.db, targetKey });
       }
       for (let i = 0; i < pairs.length; i += SCAN_COUNT) await run(pairs.slice(i, i + SCAN_COUNT));
     }
@@ -317,7 +335,8 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
         const pairs: KeyPair[] = [];
         for (const key of keys) {
           if (!to || own.isHeartbeat(key) || (filter && !filter(key)) || !picked()) continue;
-          const targetKey = to.prefix.length ? Buffer.concat([to.prefix, key]) : key;
+          const targetKey = targetName(key, unit.db, to.prefix);
+          if (!targetKey) continue;
           pairs.push({ db: unit.db, key, targetDb: to.db, targetKey });
         }
         await run(pairs);
@@ -335,8 +354,9 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       if (!list.some((x) => x.prefix.equals(to.prefix))) list.push({ db, prefix: to.prefix });
       reverse.set(to.db, list);
     }
-    const tdbs = o.keys ? [] : await usedDbs(target);
-    for (const unit of o.keys ? [] : target.scanUnits(tdbs)) {
+    const back = !o.keys && !oneWay;
+    const tdbs = back ? await usedDbs(target) : [];
+    for (const unit of back ? target.scanUnits(tdbs) : []) {
       const origins = reverse.get(unit.db) ?? [];
       for await (const keys of scan(unit, o.signal)) {
         const asked: Array<{ from: { db: number; prefix: Buffer }; key: Buffer; targetKey: Buffer }> = [];
@@ -361,7 +381,19 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
             });
             continue;
           }
-          const key = targetKey.subarray(from.prefix.length);
+          const named = targetKey.subarray(from.prefix.length);
+          const key = o.transform?.sourceKey ? o.transform.sourceKey(named, from.db) : named;
+          if (key === null) {
+            found.push({
+              kind: 'extra',
+              db: from.db,
+              key: named,
+              targetDb: unit.db,
+              targetKey,
+              detail: `no source key leads here through transform ${o.transform?.ids.join(', ')}`,
+            });
+            continue;
+          }
           if (filter && !filter(key)) continue;
           asked.push({ from, key, targetKey });
         }
@@ -421,6 +453,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       differences: found.length,
       details: found.slice(0, maxDetails),
       valuesNotRead,
+      ...(oneWay && !o.keys ? { oneWay } : {}),
       durationMs: Date.now() - started,
     };
   } finally {

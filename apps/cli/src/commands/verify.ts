@@ -1,5 +1,12 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { type Endpoint, endpointName, type FerryPlugin, type SourceTopologyPlugin } from '@ferry/core';
+import {
+  composeTransforms,
+  type Endpoint,
+  endpointName,
+  type FerryPlugin,
+  type SourceTopologyPlugin,
+  type TransformPlugin,
+} from '@ferry/core';
 import { FerryError } from '@ferry/errors';
 import { type Difference, type SideSpec, type VerifyMode, verify } from '@ferry/verify';
 import { parseCommandArgs } from '../args.js';
@@ -112,6 +119,18 @@ export async function verifyCommand(
       source = { shards: shards.map((s) => s.primary) };
     }
     const o = spec.options ?? {};
+    // the task's key transforms, from the plugins loaded (--plugin, FERRY_PLUGINS), in order
+    const transform = composeTransforms(
+      (o.transforms ?? []).map((id) => {
+        const t = plugins.find((p): p is TransformPlugin => p.kind === 'transform' && p.id === id);
+        if (!t)
+          throw new FerryError(
+            'CONFIG_INVALID',
+            `no transform "${id}" is loaded: add --plugin with the package that brings it (or FERRY_PLUGINS)`,
+          );
+        return t;
+      }),
+    );
     if (values.out) out = createWriteStream(values.out as string);
     const started = Date.now();
     const report = await verify({
@@ -126,6 +145,7 @@ export async function verifyCommand(
       ...(o.dbMap ? { dbMap: o.dbMap } : {}),
       ...(o.renamePrefix ? { renamePrefix: o.renamePrefix } : {}),
       ...(o.filter ? { filter: o.filter } : {}),
+      ...(transform ? { transform } : {}),
       ...(o.reservedPrefix ? { reservedPrefix: o.reservedPrefix } : {}),
       ...(out ? { onDifference: (d: Difference) => out?.write(`${JSON.stringify(diffJson(d))}\n`) } : {}),
       onProgress: (p) => {
@@ -143,8 +163,11 @@ export async function verifyCommand(
         [
           `ferry verify (${report.mode}): ${'shards' in source ? `${topology} ${source.shards.map(endpointName).join(', ')}` : endpointName(source.endpoint)} → ${endpointName(spec.target.endpoint)}${spec.target.cluster ? ' (cluster)' : ''}`,
           `  ${report.keysChecked} keys checked in ${((Date.now() - started) / 1000).toFixed(1)} s, ${report.rounds} round(s): ${report.perRound.join(' → ')} differences`,
+          report.oneWay ? `  source → target only: ${report.oneWay}` : '',
           report.differences === 0
-            ? '  no difference: the target holds what the source holds'
+            ? report.oneWay
+              ? '  no difference: every source key is on the target as it is on the source'
+              : '  no difference: the target holds what the source holds'
             : `  ${report.differences} difference(s): missing ${c.missing}, extra ${c.extra}, type ${c.type}, length ${c.length}, value ${c.value}, ttl ${c.ttl}`,
           ...report.details
             .slice(0, 20)

@@ -153,6 +153,12 @@ export class TaskOptionsInput {
   snapshotThreads?: keyof typeof SnapshotThreads;
   @Field(() => String, { nullable: true, description: "The prefix of Ferry's own keys (`__ferry:`)." })
   reservedPrefix?: string;
+  @Field(() => [String], {
+    nullable: true,
+    description:
+      'Key transforms (plugins, by id; see `plugins`) applied in order to every key: rename or drop.',
+  })
+  transforms?: string[];
 }
 
 @ObjectType()
@@ -217,6 +223,8 @@ export class TaskOptionsView {
   snapshotThreads?: string;
   @Field(() => String, { nullable: true })
   reservedPrefix?: string;
+  @Field(() => [String], { nullable: true })
+  transforms?: string[];
 }
 
 // ------------------------------------------------------------------ inputs
