@@ -14,6 +14,7 @@ import {
 } from '@ferry/core';
 import { FerryError, isFerryError } from '@ferry/errors';
 import { parse as parseYaml } from 'yaml';
+import { parseCommandArgs } from './args.js';
 import type { Io } from './io.js';
 import {
   buildSource,
@@ -84,6 +85,29 @@ ${pluginFlags}  --target URL            redis://[user:password@]host:port
   --plugin NAME           load a plugin package (or its path) before anything else; repeatable, and
                           FERRY_PLUGINS=a,b does the same
 `;
+}
+
+/**
+ * A task command's arguments: the task flags of these plugins and the command's own; or the exit
+ * code once the usage or the error was printed.
+ */
+export function parseTaskCommand(
+  command: string,
+  argv: string[],
+  io: Io,
+  plugins: FerryPlugin[],
+  own: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>,
+  usage: (taskUsage: string) => string,
+): { values: TaskArgValues; sources: SourceFlags } | { exit: number } {
+  let flags: ReturnType<typeof taskArgs>;
+  try {
+    flags = taskArgs(plugins);
+  } catch (err) {
+    return { exit: reportError(err, io) };
+  }
+  const args = parseCommandArgs(command, argv, { ...flags.options, ...own }, usage(flags.usage), io);
+  if ('exit' in args) return args;
+  return { values: args.values, sources: flags.sources };
 }
 
 /** The task flags and their help for these plugins (each source topology's options included). */

@@ -398,4 +398,72 @@ describe('the web console', () => {
     src.disconnect();
     expect(problems).toEqual([]);
   });
+
+  it("a plugin's source topology gets a form from its options schema: required fields, the task created with them", async () => {
+    // a gateway of its own, with the example Sentinel topology and persistence check loaded by name
+    const withPlugins = await startGatewayProcess({
+      FERRY_PLUGINS: '@ferry/example-source-sentinel,@ferry/example-check-target-persistence',
+    });
+    try {
+      const primary = await servers.redis({ label: 'console-sentinel-primary' });
+      const sentinel = await servers.redis({
+        label: 'console-sentinel',
+        sentinel: { name: 'orders', master: primary.endpoint },
+      });
+      const target = await servers.redis({ label: 'console-sentinel-target' });
+      const page = await openPage();
+      await page.goto(`${withPlugins.origin}/`);
+      await page.getByLabel('API token').fill(TOKEN);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Tasks' }).waitFor();
+      await page.getByRole('button', { name: 'Create task' }).click();
+      await page.getByLabel('Task name').fill('via sentinel');
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByLabel('Source topology').selectOption('sentinel');
+      // the form the schema describes: its own fields, no node list (the topology does not take one)
+      await page.getByLabel('sentinels').waitFor();
+      expect(await page.getByLabel('Source nodes').count()).toBe(0);
+      expect(await page.getByLabel('sentinelPassword').getAttribute('type')).toBe('password');
+      await page.getByLabel('masterName').fill('orders');
+      await page.getByLabel('watchIntervalMs').fill('fast');
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByLabel('Target nodes').fill(`${target.host}:${target.port}`);
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByRole('button', { name: 'Save' }).click();
+      // blocked, sent back to the source step with the first problem
+      await page.getByText(/Fix this first: sentinels is needed/).waitFor();
+      await page.getByLabel('sentinels').fill(`${sentinel.host}:${sentinel.port}`);
+      await page.getByText('watchIntervalMs must be a whole number').waitFor();
+      await page.getByLabel('watchIntervalMs').fill('500');
+      await shot(page, '16-create-plugin-topology');
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByRole('heading', { name: /^Precheck/ }).waitFor();
+      const id = decodeURIComponent(
+        (/\/tasks\/([^/]+)\/precheck$/.exec(page.url()) as RegExpExecArray)[1] as string,
+      );
+      const { task } = await gql<{ task: { source: { topology: string; detail: string } } }>(
+        withPlugins,
+        'query($id: ID!) { task(id: $id) { source { topology detail } } }',
+        { id },
+      );
+      expect(task.source).toEqual({
+        topology: 'sentinel',
+        detail: `${sentinel.host}:${sentinel.port} orders`,
+      });
+      await page.getByRole('button', { name: 'Run precheck' }).click();
+      await page
+        .getByText(/target-persistence/)
+        .first()
+        .waitFor({ timeout: 60_000 });
+      await page
+        .getByText(/persists nothing/)
+        .first()
+        .waitFor();
+      expect(problems).toEqual([]);
+    } finally {
+      await withPlugins.stop();
+    }
+  });
 });

@@ -19,7 +19,7 @@ export interface RunningGateway {
  * The built gateway as a user runs it (`node apps/gateway/dist/main.js serve`), on its embedded
  * SQLite in a fresh folder, serving the built console from apps/console/dist.
  */
-export async function startGatewayProcess(): Promise<RunningGateway> {
+export async function startGatewayProcess(env: Record<string, string> = {}): Promise<RunningGateway> {
   const port = await allocatePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'ferry-console-'));
   const log = join(dataDir, 'gateway.log');
@@ -36,7 +36,10 @@ export async function startGatewayProcess(): Promise<RunningGateway> {
         FERRY_API_TOKENS: TOKEN,
         FERRY_CONSOLE_DIR: join(root, 'apps/console/dist'),
         FERRY_LOG_LEVEL: 'warn',
+        ...env,
       },
+      // plugins (FERRY_PLUGINS) are found from where the gateway runs, as for a user
+      cwd: root,
     },
   );
   const origin = `http://127.0.0.1:${port}`;

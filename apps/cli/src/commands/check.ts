@@ -1,10 +1,9 @@
 import { join } from 'node:path';
 import { builtinChecks } from '@ferry/checks-builtin';
 import { type CheckReport, createEngine, type FerryPlugin } from '@ferry/core';
-import { parseCommandArgs } from '../args.js';
 import type { Io } from '../io.js';
 import { sourcePlugins } from '../plugins.js';
-import { buildTaskSpec, describeTask, reportError, taskArgs } from '../task-args.js';
+import { buildTaskSpec, describeTask, parseTaskCommand, reportError } from '../task-args.js';
 
 export const checkUsage = (
   taskUsage: string,
@@ -61,17 +60,11 @@ export async function checkCommand(
   stdoutIsTty = Boolean(process.stdout.isTTY),
   plugins: FerryPlugin[] = sourcePlugins(),
 ): Promise<number> {
-  let taskFlags: ReturnType<typeof taskArgs>;
-  try {
-    taskFlags = taskArgs(plugins);
-  } catch (err) {
-    return reportError(err, io);
-  }
-  const args = parseCommandArgs('check', argv, taskFlags.options, checkUsage(taskFlags.usage), io);
+  const args = parseTaskCommand('check', argv, io, plugins, {}, checkUsage);
   if ('exit' in args) return args.exit;
   const { values } = args;
   try {
-    const { spec, stateDir } = buildTaskSpec(values, taskFlags.sources);
+    const { spec, stateDir } = buildTaskSpec(values, args.sources);
     const engine = createEngine({
       plugins: [...plugins, ...builtinChecks()],
       spoolDir: join(stateDir, 'spool'),
@@ -80,7 +73,7 @@ export async function checkCommand(
     const report = await task.check();
     if (values.json || !stdoutIsTty) io.out(`${JSON.stringify(report, null, 2)}\n`);
     else {
-      const title = `ferry check: ${describeTask(spec, taskFlags.sources)}`;
+      const title = `ferry check: ${describeTask(spec, args.sources)}`;
       io.out(formatReport(report, title, process.stdout.columns ?? 100));
     }
     return EXIT[report.status];

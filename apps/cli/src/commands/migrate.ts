@@ -9,11 +9,10 @@ import {
   type TaskSpec,
 } from '@ferry/core';
 import { verifier } from '@ferry/verify';
-import { parseCommandArgs } from '../args.js';
 import type { Io } from '../io.js';
 import { lockCheckpoint } from '../lock.js';
 import { sourcePlugins } from '../plugins.js';
-import { buildTaskSpec, describeTask, number, reportError, taskArgs } from '../task-args.js';
+import { buildTaskSpec, describeTask, number, parseTaskCommand, reportError } from '../task-args.js';
 
 export const migrateUsage = (
   taskUsage: string,
@@ -71,24 +70,18 @@ export async function migrateCommand(
   plugins: FerryPlugin[] = sourcePlugins(),
   signals: NodeJS.EventEmitter = process,
 ): Promise<number> {
-  let taskFlags: ReturnType<typeof taskArgs>;
-  try {
-    taskFlags = taskArgs(plugins);
-  } catch (err) {
-    return reportError(err, io);
-  }
-  const args = parseCommandArgs(
+  const args = parseTaskCommand(
     'migrate',
     argv,
+    io,
+    plugins,
     {
-      ...taskFlags.options,
       'until-synced': { type: 'boolean' },
       'synced-for': { type: 'string' },
       fresh: { type: 'boolean' },
       'lease-ttl': { type: 'string' },
     },
-    migrateUsage(taskFlags.usage),
-    io,
+    migrateUsage,
   );
   if ('exit' in args) return args.exit;
   const { values } = args;
@@ -97,7 +90,7 @@ export async function migrateCommand(
   let spec: TaskSpec;
   let unlock: (() => void) | undefined;
   try {
-    ({ spec, stateDir } = buildTaskSpec(values, taskFlags.sources));
+    ({ spec, stateDir } = buildTaskSpec(values, args.sources));
     const ttl = number(values['lease-ttl'] as string | undefined, '--lease-ttl');
     unlock = lockCheckpoint(join(stateDir, `${spec.id}.lock`), spec.id as string);
     const engine = createEngine({
@@ -113,7 +106,7 @@ export async function migrateCommand(
     return reportError(err, io);
   }
   try {
-    return await follow(task, spec, describeTask(spec, taskFlags.sources), stateDir, values, io, signals);
+    return await follow(task, spec, describeTask(spec, args.sources), stateDir, values, io, signals);
   } finally {
     unlock?.();
   }

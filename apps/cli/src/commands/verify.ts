@@ -9,10 +9,9 @@ import {
 } from '@ferry/core';
 import { FerryError } from '@ferry/errors';
 import { type Difference, type SideSpec, type VerifyMode, verify } from '@ferry/verify';
-import { parseCommandArgs } from '../args.js';
 import type { Io } from '../io.js';
 import { sourcePlugins } from '../plugins.js';
-import { buildTaskSpec, number, reportError, taskArgs } from '../task-args.js';
+import { buildTaskSpec, number, parseTaskCommand, reportError } from '../task-args.js';
 
 export const verifyUsage = (
   taskUsage: string,
@@ -54,17 +53,12 @@ export async function verifyCommand(
   io: Io,
   plugins: FerryPlugin[] = sourcePlugins(),
 ): Promise<number> {
-  let taskFlags: ReturnType<typeof taskArgs>;
-  try {
-    taskFlags = taskArgs(plugins);
-  } catch (err) {
-    return reportError(err, io);
-  }
-  const args = parseCommandArgs(
+  const args = parseTaskCommand(
     'verify',
     argv,
+    io,
+    plugins,
     {
-      ...taskFlags.options,
       mode: { type: 'string' },
       sample: { type: 'string' },
       rounds: { type: 'string' },
@@ -73,14 +67,13 @@ export async function verifyCommand(
       rate: { type: 'string' },
       out: { type: 'string' },
     },
-    verifyUsage(taskFlags.usage),
-    io,
+    verifyUsage,
   );
   if ('exit' in args) return args.exit;
   const { values } = args;
   let out: WriteStream | undefined;
   try {
-    const { spec } = buildTaskSpec(values, taskFlags.sources);
+    const { spec } = buildTaskSpec(values, args.sources);
     const mode = (values.mode as string | undefined) ?? 'full';
     if (!['outline', 'length', 'full'].includes(mode))
       throw new FerryError('CONFIG_INVALID', `--mode must be outline, length or full; got "${mode}"`);

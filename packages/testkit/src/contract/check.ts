@@ -5,14 +5,13 @@ import type {
   CheckResult,
   CheckStatus,
   Endpoint,
-  PluginContext,
   ReadOnlyProbe,
   ResolvedOptions,
 } from '@ferry/plugin-sdk';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allocatePort, releasePort } from '../ports.js';
 import { type ServerScope, serverScope } from '../scope.js';
+import { pluginContext, withNode } from './shared.js';
 
 /** A real source and target the check is run against, made by the plugin's own test. */
 export interface CheckFixture {
@@ -37,33 +36,13 @@ export interface CheckSuiteOptions {
 
 const RANK: Record<CheckStatus, number> = { pass: 0, warn: 1, fail: 2 };
 
-function context(): PluginContext {
-  return {
-    taskId: 'contract',
-    signal: new AbortController().signal,
-    log: { debug() {}, info() {}, warn() {} },
-    emit() {},
-  };
-}
-
 /** What a node has written and forked so far: a check must change neither. */
 async function footprint(e: Endpoint): Promise<string> {
-  const c = new Redis({
-    host: e.host,
-    port: e.port,
-    ...(e.username ? { username: e.username } : {}),
-    ...(e.password ? { password: e.password } : {}),
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-  });
-  try {
-    await c.connect();
+  return withNode(e, async (c) => {
     const info = `${await c.info('persistence')}\n${await c.info('stats')}`;
     const get = (f: string): string => new RegExp(`^${f}:(\\S+)`, 'm').exec(info)?.[1] ?? '?';
     return `changes=${get('rdb_changes_since_last_save')} forks=${get('total_forks')} keys=${await c.dbsize()}`;
-  } finally {
-    c.disconnect();
-  }
+  });
 }
 
 /**
@@ -94,7 +73,7 @@ export function defineCheckSuite(name: string, o: CheckSuiteOptions): void {
         probe,
       };
       try {
-        return await o.plugin().run(input, context());
+        return await o.plugin().run(input, pluginContext());
       } finally {
         probe.close?.();
       }

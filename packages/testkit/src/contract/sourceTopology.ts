@@ -1,7 +1,7 @@
-import { describeOptions, type PluginContext, type SourceTopologyPlugin } from '@ferry/plugin-sdk';
-import { Redis } from 'ioredis';
+import { describeOptions, type SourceTopologyPlugin } from '@ferry/plugin-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServerScope, serverScope } from '../scope.js';
+import { pluginContext as context, withNode } from './shared.js';
 
 /** The plugin under test (any options type: the suite only passes its own parseOptions' result on). */
 // biome-ignore lint/suspicious/noExplicitAny: a plugin of any options type is under test
@@ -27,38 +27,6 @@ export interface SourceTopologySuiteOptions {
   invalidOptions: unknown[];
   /** Starts the deployment (servers through `scope`, stopped after the suite) and fills it. */
   setup(scope: ServerScope): Promise<SourceTopologyFixture>;
-}
-
-function context(signal = new AbortController().signal): PluginContext & { events: string[] } {
-  const events: string[] = [];
-  return {
-    taskId: 'contract',
-    signal,
-    log: { debug() {}, info() {}, warn() {} },
-    emit: (event) => events.push(event),
-    events,
-  };
-}
-
-async function withNode<T>(
-  e: { host: string; port: number; username?: string; password?: string },
-  fn: (c: Redis) => Promise<T>,
-): Promise<T> {
-  const c = new Redis({
-    host: e.host,
-    port: e.port,
-    ...(e.username ? { username: e.username } : {}),
-    ...(e.password ? { password: e.password } : {}),
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-  });
-  try {
-    await c.connect();
-    return await fn(c);
-  } finally {
-    c.disconnect();
-  }
 }
 
 function roleOf(info: string): string | undefined {
