@@ -39,10 +39,11 @@ interface BulkItem extends RestoreItem {
 }
 
 /** A captured plain or integer string, decoded whole (one chunk), for SET; undefined for anything else. */
-function smallString(e: KeyEntry): Buffer | undefined {
-  // an LZF-compressed string stays a RESTORE: the target decompresses it in C for less than it
-  // costs here (measured on 1 M such strings: SET took 0.5 s more of Ferry's CPU than it saved)
-  if (e.rdbType !== RDB_TYPE_STRING || e.encoding === 'lzf') return undefined;
+function smallString(e: KeyEntry, lzf: boolean): Buffer | undefined {
+  // where RESTORE can carry it, an LZF-compressed string stays a RESTORE: the target decompresses it
+  // in C for less than it costs here (measured on 1 M such strings: SET took 0.5 s more of Ferry's
+  // CPU than it saved)
+  if (e.rdbType !== RDB_TYPE_STRING || (e.encoding === 'lzf' && !lzf)) return undefined;
   const chunks = e.decoded();
   const c = chunks?.length === 1 ? chunks[0] : undefined;
   return c?.type === 'string' && c.offset === 0 && c.data.length === c.length ? c.data : undefined;
@@ -104,7 +105,8 @@ export class SnapshotWriter {
     const targetRdb = writer.restoreAccepts;
     // strings go as SET in auto mode: a fifth less of the target's time than RESTORE (no payload to
     // check), no CRC64 here, and any source version's strings fit any target
-    const setStrings = options.writeMode === 'auto' && writer.versionKnown && writer.atLeast('2.6.12');
+    // and whenever RESTORE is not used (the rewrite path): one SET, not a temporary key renamed
+    const setWorks = writer.versionKnown && writer.atLeast('2.6.12');
     const pxat = writer.atLeast('6.2.0');
     const parser = new RdbParser(input, {
       rawLimit: options.bigKeyThreshold,
@@ -228,7 +230,10 @@ export class SnapshotWriter {
           (options.writeMode === 'restore' ||
             (this.restoreAllowed &&
               (parser.version <= targetRdb || e.type === 'module' || !writer.versionKnown)));
-        const set = setStrings && e.captured ? smallString(e) : undefined;
+        const set =
+          setWorks && e.captured && (options.writeMode === 'auto' || !useRestore)
+            ? smallString(e, !useRestore)
+            : undefined;
         if (set) {
           const ttl =
             e.expireAtMs === undefined ? 0 : pxat ? e.expireAtMs : Math.max(1, e.expireAtMs - now());
@@ -377,23 +382,25 @@ export class SnapshotWriter {
     );
     const send = (cmds: Arg[][]): Promise<unknown> =>
       cmds.length ? writer.sendGroup(route.db, slot, cmds, false, { idempotent: true }) : Promise.resolve();
-    await send([['DEL', tmp]]);
+    const tail: Arg[][] = [];
+    if (e.expireAtMs !== undefined) tail.push(['PEXPIREAT', tmp, e.expireAtMs]);
+    tail.push([replace ? 'RENAME' : 'RENAMENX', tmp, key]);
     const chunks = raw !== undefined && e.captured ? (e.decoded() ?? []) : undefined;
+    let cmds: Arg[][] = [['DEL', tmp]];
     try {
       if (chunks) {
-        const cmds: Arg[][] = [];
+        // a value read whole goes in one group, emptied first so that a retry of it is exact
         for (const c of chunks) cmds.push(...this.rewriter.commands(tmp, c));
-        await send(cmds);
+        cmds.push(...tail);
       } else {
+        await send(cmds);
         for await (const c of e.chunks()) await send(this.rewriter.commands(tmp, c));
+        cmds = tail;
       }
     } finally {
       this.rewriter.endValue();
     }
-    const tail: Arg[][] = [];
-    if (e.expireAtMs !== undefined) tail.push(['PEXPIREAT', tmp, e.expireAtMs]);
-    tail.push([replace ? 'RENAME' : 'RENAMENX', tmp, key]);
-    const replies = await writer.sendGroup(route.db, slot, tail, false, { idempotent: true });
+    const replies = await writer.sendGroup(route.db, slot, cmds, false, { idempotent: true });
     if (!replace && replies[replies.length - 1] === 0) {
       await send([['DEL', tmp]]);
       this.keyExists(key);
