@@ -1,36 +1,16 @@
 import { FerryError, isFerryError } from '@ferry/errors';
 import { type KeyEntry, RDB_TYPE_STRING, RdbParser } from '@ferry/rdb';
-import { type Arg, ReplyError } from '@ferry/resp';
-import type { ShardMetrics } from './events.js';
-import type { OwnKeys } from './ferry-keys.js';
+import { ReplyError } from '@ferry/resp';
 import type { DbRoute } from './keys.js';
 import { encodeRestores, type RestoreItem } from './restore.js';
-import { Rewriter } from './rewrite.js';
-import type { ShardContext, SnapshotJob } from './shard-context.js';
-import type { ShardNotices } from './shard-notices.js';
-import { keySlot, slotTag } from './slot.js';
-import type { SlotOwners } from './slot-owners.js';
-import { type ProxyKind, proxyRefuses } from './target/proxy.js';
+import type { SnapshotJob } from './shard-context.js';
+import { keySlot } from './slot.js';
+import type { SnapshotHost } from './snapshot-host.js';
+import { type RebuildGroup, ValueRebuilder } from './snapshot-rebuild.js';
 
 const SNAPSHOT_BATCH = 512;
 
-/** What a snapshot writer works for: the task's thread's shard runner, or a snapshot worker thread. */
-export interface SnapshotHost {
-  ctx: Pick<
-    ShardContext,
-    'taskId' | 'shard' | 'writer' | 'mapper' | 'options' | 'limiter' | 'signal' | 'gate'
-  >;
-  metrics: ShardMetrics;
-  own: OwnKeys;
-  notices: ShardNotices;
-  owners: SlotOwners;
-  /** A target db written to (told before the write goes out). */
-  noteDb(db: number): void;
-  /** Counts a write among the pass's writes in flight, which settle before the next pass. */
-  track(p: Promise<void>): void;
-  /** The pass's failure from elsewhere (the link, a re-snapshot asked for): the write stops too. */
-  failed?(): Error | undefined;
-}
+export type { SnapshotHost };
 
 interface BulkItem extends RestoreItem {
   route: DbRoute;
@@ -66,23 +46,14 @@ interface BulkGroup {
  */
 export class SnapshotWriter {
   private failure: Error | undefined;
-  private readonly rewriter: Rewriter;
+  private readonly rebuild: ValueRebuilder;
 
   constructor(
     private readonly h: SnapshotHost,
     /** Whether keys may go as RESTORE (false once the target refused one: the rewrite path). */
     public restoreAllowed: boolean,
   ) {
-    const w = h.ctx.writer;
-    this.rewriter = new Rewriter(
-      {
-        multiHset: w.atLeast('4.0.0'),
-        streamMeta: w.atLeast('7.0.0'),
-        createConsumer: w.atLeast('6.2.0'),
-        fieldTtl: w.atLeast('7.4.0'),
-      },
-      (m) => h.notices.warn(m),
-    );
+    this.rebuild = new ValueRebuilder(h, (key, cause) => this.keyExists(key, cause));
   }
 
   private throwIfFailed(): void {
@@ -149,6 +120,7 @@ export class SnapshotWriter {
       // RESTOREs of values already in memory go out as one unit per target node and db
       const bulk = new Map<string, BulkGroup>();
       let bulkBytes = 0;
+      const rebuilds = new Map<number, RebuildGroup>();
       const sendBulk = (): void => {
         for (const g of bulk.values())
           track(
@@ -157,6 +129,8 @@ export class SnapshotWriter {
             g.items.reduce((n, it) => n + it.value.length, 0),
           );
         bulk.clear();
+        for (const g of rebuilds.values()) track(this.rebuild.bulk(g), g.keys.length, g.bytes);
+        rebuilds.clear();
         bulkBytes = 0;
       };
       for (const e of batch) {
@@ -269,11 +243,25 @@ export class SnapshotWriter {
             const item = { key, ttl, rdbType: e.rdbType, value: raw, replace, absttl };
             track(this.restore(route, slot, item, parser.version, e), 1, raw.length);
           }
+        } else if (e.captured && raw !== undefined && !writer.cluster && !writer.proxy) {
+          // rebuilt with the other values of this batch in one round trip (per target db)
+          let g = rebuilds.get(route.db);
+          if (!g) {
+            g = { db: route.db, cmds: [], keys: [], bytes: 0 };
+            rebuilds.set(route.db, g);
+          }
+          const { tmp, cmds } = this.rebuild.commands(slot, key, e, replace);
+          for (const c of cmds) g.cmds.push(c);
+          g.keys.push({ key, tmp, at: g.cmds.length - 1, replace });
+          g.bytes += raw.length;
+          bulkBytes += raw.length;
         } else if (e.captured) {
-          track(this.rewrite(route, slot, key, e, raw, replace), 1, raw?.length ?? 0);
+          track(this.rebuild.rewrite(route, slot, key, e, raw, replace), 1, raw?.length ?? 0);
         } else {
           // the value is still in the stream: read it before the parser moves on
-          await this.rewrite(route, slot, key, e, raw, replace).catch((err: unknown) => this.fail(err));
+          await this.rebuild
+            .rewrite(route, slot, key, e, raw, replace)
+            .catch((err: unknown) => this.fail(err));
         }
       }
       sendBulk();
@@ -345,7 +333,7 @@ export class SnapshotWriter {
             'RESTORE',
           );
         }
-        await this.rewrite(route, slot, key, e, it.value, it.replace);
+        await this.rebuild.rewrite(route, slot, key, e, it.value, it.replace);
         return;
       }
       if (reply && /DUMP payload version|Bad data format/i.test(reply.message)) {
@@ -357,106 +345,6 @@ export class SnapshotWriter {
       }
       throw err;
     }
-  }
-
-  /**
-   * Rebuilds a value with type-specific commands into a temporary key in the same slot, then
-   * renames it over the key: a retry never duplicates elements, readers never see half a value.
-   */
-  private async rewrite(
-    route: DbRoute,
-    slot: number | undefined,
-    key: Buffer,
-    e: KeyEntry,
-    raw: Buffer | undefined,
-    replace: boolean,
-  ): Promise<void> {
-    const { writer } = this.h.ctx;
-    if (writer.proxy) {
-      await this.rewriteInPlace(route, key, e, raw, replace);
-      return;
-    }
-    const tmp = Buffer.from(
-      // named per shard: two shards' keys in one target slot never share one
-      `${this.h.own.prefix}tmp:{${slotTag(slot ?? keySlot(key))}}:${this.h.ctx.taskId}:${this.h.ctx.shard.id}:${this.h.metrics.keys}`,
-    );
-    const send = (cmds: Arg[][]): Promise<unknown> =>
-      cmds.length ? writer.sendGroup(route.db, slot, cmds, false, { idempotent: true }) : Promise.resolve();
-    const tail: Arg[][] = [];
-    if (e.expireAtMs !== undefined) tail.push(['PEXPIREAT', tmp, e.expireAtMs]);
-    tail.push([replace ? 'RENAME' : 'RENAMENX', tmp, key]);
-    const chunks = raw !== undefined && e.captured ? (e.decoded() ?? []) : undefined;
-    let cmds: Arg[][] = [['DEL', tmp]];
-    try {
-      if (chunks) {
-        // a value read whole goes in one group, emptied first so that a retry of it is exact
-        for (const c of chunks) cmds.push(...this.rewriter.commands(tmp, c));
-        cmds.push(...tail);
-      } else {
-        await send(cmds);
-        for await (const c of e.chunks()) await send(this.rewriter.commands(tmp, c));
-        cmds = tail;
-      }
-    } finally {
-      this.rewriter.endValue();
-    }
-    const replies = await writer.sendGroup(route.db, slot, cmds, false, { idempotent: true });
-    if (!replace && replies[replies.length - 1] === 0) {
-      await send([['DEL', tmp]]);
-      this.keyExists(key);
-      return;
-    }
-  }
-
-  /**
-   * The rewrite path behind a proxy, which has no RENAME: the key itself is emptied and rebuilt
-   * (readers may see it partly written; a retry empties it again first). Values the proxy cannot
-   * write (a stream through twemproxy) are reported and left out.
-   */
-  private async rewriteInPlace(
-    route: DbRoute,
-    key: Buffer,
-    e: KeyEntry,
-    raw: Buffer | undefined,
-    replace: boolean,
-  ): Promise<void> {
-    const { writer } = this.h.ctx;
-    const proxy = writer.proxy as ProxyKind;
-    if (!replace && Number(await writer.send(route.db, undefined, ['EXISTS', key])) === 1) {
-      this.keyExists(key);
-      return;
-    }
-    const send = async (cmds: Arg[][]): Promise<boolean> => {
-      for (const c of cmds) {
-        const why = proxyRefuses(proxy, String(c[0]).toLowerCase(), [key]);
-        if (why) {
-          this.h.notices.warn(
-            `key ${JSON.stringify(key.toString('latin1'))} (${e.type}) was not written: ${why}`,
-            key,
-            String(c[0]),
-          );
-          this.h.metrics.skippedKeys++;
-          await writer.send(route.db, undefined, ['DEL', key], { idempotent: true });
-          return false;
-        }
-      }
-      if (cmds.length) await writer.sendGroup(route.db, undefined, cmds, false, { idempotent: true });
-      return true;
-    };
-    await writer.send(route.db, undefined, ['DEL', key], { idempotent: true });
-    const chunks = raw !== undefined && e.captured ? (e.decoded() ?? []) : undefined;
-    try {
-      if (chunks) {
-        const cmds: Arg[][] = [];
-        for (const c of chunks) cmds.push(...this.rewriter.commands(key, c));
-        if (!(await send(cmds))) return;
-      } else {
-        for await (const c of e.chunks()) if (!(await send(this.rewriter.commands(key, c)))) return;
-      }
-    } finally {
-      this.rewriter.endValue();
-    }
-    if (e.expireAtMs !== undefined) await send([['PEXPIREAT', key, e.expireAtMs]]);
   }
 
   /** The key is already on the target: skipped under the "skip" policy, else the task fails saying so. */

@@ -282,6 +282,27 @@ describe('write modes', () => {
     expect(calls('set')).toBeGreaterThanOrEqual(201);
     expect(calls('rename') + calls('renamenx')).toBe(50);
     expect(calls('hset')).toBe(50);
+
+    // the conflict policy "skip" on this path: a key the target holds keeps its value (a string's
+    // SET NX, a hash's RENAMENX), the rest arrive, no temporary key is left behind
+    const taken = await server({ label: 'target-skip' });
+    const tgt = taken.client();
+    await tgt.set('s:5', 'theirs');
+    await tgt.hset('h:5', 'theirs', 'yes');
+    const skip = engine().createTask(
+      spec(source, endpointOf(taken), { options: { writeMode: 'rewrite', conflict: 'skip' } }),
+    );
+    const skipping = skip.start();
+    await untilSynced(skip);
+    await skip.stop();
+    await skipping;
+    expect(await tgt.get('s:5')).toBe('theirs');
+    expect(await tgt.hgetall('h:5')).toEqual({ theirs: 'yes' });
+    expect(await tgt.hgetall('h:6')).toEqual({ a: '1', b: '6' });
+    expect(await tgt.pttl('h:3')).toBeGreaterThan(3_000_000);
+    expect(await tgt.keys('__ferry:tmp:*')).toEqual([]);
+    expect((await tgt.keys('h:*')).length).toBe(50);
+    tgt.disconnect();
     src.disconnect();
   });
 
