@@ -8,6 +8,7 @@ import {
 } from '@ferry/core';
 import { FerryError } from '@ferry/errors';
 import { describeOptions, type OptionField } from '@ferry/plugin-sdk';
+import { wrapText } from './text.js';
 
 /**
  * The source options the CLI asks for, made from each source topology's options schema: a plugin
@@ -20,48 +21,8 @@ export interface SourceFlags {
   flags: Map<string, { type: OptionField['type']; owners: Array<{ topology: string; field: OptionField }> }>;
 }
 
-/** Ferry's own task flags: a plugin's option may not take one of these names. */
-export const FIXED_FLAGS = new Set([
-  'source',
-  'source-node',
-  'source-topology',
-  'source-password',
-  'target',
-  'target-cluster',
-  'target-proxy',
-  'target-version',
-  'config',
-  'filter',
-  'db-map',
-  'rename-prefix',
-  'write-mode',
-  'snapshot-threads',
-  'conflict',
-  'big-key-threshold',
-  'rate-keys',
-  'rate-bytes',
-  'heartbeat',
-  'reserved-prefix',
-  'transform',
-  'task-id',
-  'state-dir',
-  'json',
-  'plugin',
-  'help',
-  'until-synced',
-  'synced-for',
-  'fresh',
-  'lease-ttl',
-  'mode',
-  'sample',
-  'rounds',
-  'interval',
-  'ttl-tolerance',
-  'rate',
-  'out',
-]);
-
-export function sourceFlags(plugins: FerryPlugin[]): SourceFlags {
+/** The topologies' options and their flags; a plugin's option may not take a `reserved` flag. */
+export function sourceFlags(plugins: FerryPlugin[], reserved: ReadonlySet<string>): SourceFlags {
   const topologies: SourceFlags['topologies'] = [];
   const flags: SourceFlags['flags'] = new Map();
   for (const p of plugins) {
@@ -70,7 +31,7 @@ export function sourceFlags(plugins: FerryPlugin[]): SourceFlags {
     topologies.push({ plugin: p, fields });
     for (const field of fields) {
       if (field.role || field.flag === false) continue;
-      if (FIXED_FLAGS.has(field.flag))
+      if (reserved.has(field.flag))
         throw new FerryError(
           'CONFIG_INVALID',
           `plugin ${p.meta.name}: its option "${field.name}" would take the flag --${field.flag}, which is Ferry's own; give it another (meta flag)`,
@@ -104,19 +65,6 @@ export function sourceFlagOptions(
   return out;
 }
 
-function wrap(text: string, indent: number, width = 100): string {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    if (line && indent + line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) lines.push(line);
-  return lines.join(`\n${' '.repeat(indent)}`);
-}
-
 /** Help lines for the plugins' flags, each saying which topology takes it. */
 export function sourceFlagUsage(s: SourceFlags): string {
   const rows: string[] = [];
@@ -136,8 +84,8 @@ export function sourceFlagUsage(s: SourceFlags): string {
     const text = `${who}: ${f.description || f.name}${extra ? ` (${extra})` : ''}`;
     rows.push(
       head.length < 26
-        ? `${head.padEnd(26)}${wrap(text, 26)}`
-        : `${head}\n${' '.repeat(26)}${wrap(text, 26)}`,
+        ? `${head.padEnd(26)}${wrapText(text, 26)}`
+        : `${head}\n${' '.repeat(26)}${wrapText(text, 26)}`,
     );
   }
   return rows.length ? `${rows.join('\n')}\n` : '';

@@ -87,16 +87,45 @@ ${pluginFlags}  --target URL            redis://[user:password@]host:port
 `;
 }
 
+type ArgTable = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+
+/** Each task command's own flags, besides the task flags. */
+const COMMAND_ARGS = {
+  migrate: {
+    'until-synced': { type: 'boolean' },
+    'synced-for': { type: 'string' },
+    fresh: { type: 'boolean' },
+    'lease-ttl': { type: 'string' },
+  },
+  check: {},
+  verify: {
+    mode: { type: 'string' },
+    sample: { type: 'string' },
+    rounds: { type: 'string' },
+    interval: { type: 'string' },
+    'ttl-tolerance': { type: 'string' },
+    rate: { type: 'string' },
+    out: { type: 'string' },
+  },
+} as const satisfies Record<string, ArgTable>;
+
+/** Flags a plugin's option may not take: Ferry's own, in any task command (and --help, --plugin). */
+const RESERVED = new Set([
+  ...Object.keys(FIXED_TASK_ARGS),
+  ...Object.values(COMMAND_ARGS).flatMap((t) => Object.keys(t)),
+  'help',
+  'plugin',
+]);
+
 /**
  * A task command's arguments: the task flags of these plugins and the command's own; or the exit
  * code once the usage or the error was printed.
  */
 export function parseTaskCommand(
-  command: string,
+  command: keyof typeof COMMAND_ARGS,
   argv: string[],
   io: Io,
   plugins: FerryPlugin[],
-  own: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>,
   usage: (taskUsage: string) => string,
 ): { values: TaskArgValues; sources: SourceFlags } | { exit: number } {
   let flags: ReturnType<typeof taskArgs>;
@@ -105,18 +134,19 @@ export function parseTaskCommand(
   } catch (err) {
     return { exit: reportError(err, io) };
   }
-  const args = parseCommandArgs(command, argv, { ...flags.options, ...own }, usage(flags.usage), io);
+  const options = { ...flags.options, ...(COMMAND_ARGS[command] as ArgTable) };
+  const args = parseCommandArgs(command, argv, options, usage(flags.usage), io);
   if ('exit' in args) return args;
   return { values: args.values, sources: flags.sources };
 }
 
 /** The task flags and their help for these plugins (each source topology's options included). */
 export function taskArgs(plugins: FerryPlugin[]): {
-  options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+  options: ArgTable;
   usage: string;
   sources: SourceFlags;
 } {
-  const sources = sourceFlags(plugins);
+  const sources = sourceFlags(plugins, RESERVED);
   return {
     options: { ...FIXED_TASK_ARGS, ...sourceFlagOptions(sources) },
     usage: usage(

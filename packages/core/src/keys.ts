@@ -53,17 +53,18 @@ export function composeTransforms(list: TransformPlugin[]): KeyTransform | undef
     }
     return out;
   };
-  const inverses = list.map((t) => t.sourceKey?.bind(t));
-  const all = inverses.every((f) => f !== undefined);
+  // the inverses, last transform first
+  const inverses: Array<(k: Buffer, db: number) => Buffer | null> = [];
+  for (const t of [...list].reverse()) if (t.sourceKey) inverses.push(t.sourceKey.bind(t));
   return {
     ids: list.map((t) => t.id),
     key,
-    ...(all
+    ...(inverses.length === list.length
       ? {
           sourceKey: (k: Buffer, db: number): Buffer | null => {
             let out: Buffer | null = k;
-            for (const inv of [...inverses].reverse()) {
-              out = (inv as NonNullable<(typeof inverses)[number]>)(out, db);
+            for (const inv of inverses) {
+              out = inv(out, db);
               if (out === null) return null;
             }
             return out;

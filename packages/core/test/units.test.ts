@@ -5,6 +5,7 @@ import {
   COMMANDS,
   canTransition,
   codisSlot,
+  composeTransforms,
   globToRegExp,
   KeyMapper,
   keyFilter,
@@ -138,6 +139,53 @@ describe('keys', () => {
         expect(codisSlot(k)).toBe(zlib.crc32(k) % 1024);
       }
     }
+  });
+});
+
+describe('transforms', () => {
+  const meta = { name: 't', version: '1.0.0', engine: '*' };
+  const prefix = {
+    kind: 'transform' as const,
+    meta,
+    id: 'prefix',
+    title: 'a:',
+    key: (k: Buffer) => Buffer.concat([b('a:'), k]),
+    sourceKey: (k: Buffer) => (k.subarray(0, 2).equals(b('a:')) ? k.subarray(2) : null),
+  };
+  const upper = {
+    kind: 'transform' as const,
+    meta,
+    id: 'upper',
+    title: 'upper case',
+    key: (k: Buffer) => b(k.toString('latin1').toUpperCase()),
+    sourceKey: (k: Buffer) => b(k.toString('latin1').toLowerCase()),
+  };
+  const dropTmp = {
+    kind: 'transform' as const,
+    meta,
+    id: 'drop-tmp',
+    title: 'no tmp:',
+    key: (k: Buffer) => (k.toString('latin1').startsWith('tmp:') ? null : k),
+  };
+
+  it('applies in order, and undoes in the reverse order when every one has an inverse', () => {
+    const t = composeTransforms([prefix, upper]);
+    expect(String(t?.key(b('x'), 0))).toBe('A:X');
+    expect(String(t?.sourceKey?.(b('A:X'), 0))).toBe('x'); // the prefix's inverse first would find 'A:', not 'a:'
+    expect(t?.sourceKey?.(b('B:X'), 0)).toBeNull(); // upper undone first, then the prefix is missing
+    expect(composeTransforms([])).toBeUndefined();
+  });
+
+  it('drops a key any of them drops; without every inverse there is none', () => {
+    const t = composeTransforms([dropTmp, prefix]);
+    expect(t?.key(b('tmp:1'), 0)).toBeNull();
+    expect(String(t?.key(b('k'), 0))).toBe('a:k');
+    expect(t?.sourceKey).toBeUndefined();
+    const m = new KeyMapper(undefined, 'r:', {}, false, t);
+    expect(m.filter?.(b('tmp:1'), 0)).toBe(false);
+    expect(m.filter?.(b('k'), 0)).toBe(true);
+    expect(String(m.name(b('k'), 0, m.route(0)?.prefix))).toBe('r:a:k');
+    expect(m.renames).toBe(true);
   });
 });
 

@@ -73,7 +73,6 @@ function typeOf(s: JsonSchema, where: string): OptionField['type'] {
     if (kinds.includes('array')) return 'string-list';
     if (kinds.includes('string')) return 'string';
   }
-  if (s.role === 'nodes') return 'string-list';
   throw new TypeError(
     `${where}: an option must be text, a number, a switch or a list of texts (${JSON.stringify(s.type ?? s.anyOf)})`,
   );

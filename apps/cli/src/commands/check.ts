@@ -4,6 +4,7 @@ import { type CheckReport, createEngine, type FerryPlugin } from '@ferry/core';
 import type { Io } from '../io.js';
 import { sourcePlugins } from '../plugins.js';
 import { buildTaskSpec, describeTask, parseTaskCommand, reportError } from '../task-args.js';
+import { wrapText } from '../text.js';
 
 export const checkUsage = (
   taskUsage: string,
@@ -23,19 +24,7 @@ const EXIT = { pass: 0, warn: 1, fail: 2 } as const;
 /** The report as a table: status, check, what it saw, and what to do. */
 export function formatReport(report: CheckReport, title: string, width = 100): string {
   const idWidth = Math.max(...report.results.map((r) => r.checkId.length), 5);
-  const wrap = (text: string, indent: number): string => {
-    const room = Math.max(40, width - indent);
-    const lines: string[] = [];
-    let line = '';
-    for (const word of text.split(' ')) {
-      if (line && line.length + 1 + word.length > room) {
-        lines.push(line);
-        line = word;
-      } else line = line ? `${line} ${word}` : word;
-    }
-    if (line) lines.push(line);
-    return lines.join(`\n${' '.repeat(indent)}`);
-  };
+  const wrap = (text: string, indent: number): string => wrapText(text, indent, width);
   const indent = 2 + 4 + 2 + idWidth + 2;
   const rows = report.results.map((r) => {
     const head = `  ${r.status.toUpperCase().padEnd(4)}  ${r.checkId.padEnd(idWidth)}  ${wrap(r.message, indent)}`;
@@ -60,7 +49,7 @@ export async function checkCommand(
   stdoutIsTty = Boolean(process.stdout.isTTY),
   plugins: FerryPlugin[] = sourcePlugins(),
 ): Promise<number> {
-  const args = parseTaskCommand('check', argv, io, plugins, {}, checkUsage);
+  const args = parseTaskCommand('check', argv, io, plugins, checkUsage);
   if ('exit' in args) return args.exit;
   const { values } = args;
   try {

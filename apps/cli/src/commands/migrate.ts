@@ -70,19 +70,7 @@ export async function migrateCommand(
   plugins: FerryPlugin[] = sourcePlugins(),
   signals: NodeJS.EventEmitter = process,
 ): Promise<number> {
-  const args = parseTaskCommand(
-    'migrate',
-    argv,
-    io,
-    plugins,
-    {
-      'until-synced': { type: 'boolean' },
-      'synced-for': { type: 'string' },
-      fresh: { type: 'boolean' },
-      'lease-ttl': { type: 'string' },
-    },
-    migrateUsage,
-  );
+  const args = parseTaskCommand('migrate', argv, io, plugins, migrateUsage);
   if ('exit' in args) return args.exit;
   const { values } = args;
   let task: Task;

@@ -53,22 +53,7 @@ export async function verifyCommand(
   io: Io,
   plugins: FerryPlugin[] = sourcePlugins(),
 ): Promise<number> {
-  const args = parseTaskCommand(
-    'verify',
-    argv,
-    io,
-    plugins,
-    {
-      mode: { type: 'string' },
-      sample: { type: 'string' },
-      rounds: { type: 'string' },
-      interval: { type: 'string' },
-      'ttl-tolerance': { type: 'string' },
-      rate: { type: 'string' },
-      out: { type: 'string' },
-    },
-    verifyUsage,
-  );
+  const args = parseTaskCommand('verify', argv, io, plugins, verifyUsage);
   if ('exit' in args) return args.exit;
   const { values } = args;
   let out: WriteStream | undefined;
