@@ -103,11 +103,12 @@ export function writeRestore(out: Buffer, o: number, it: RestoreItem, rdbVersion
   out[o++] = 13;
   out[o++] = 10;
   o = bulkHeader(out, o, payload);
-  out[o++] = it.rdbType;
+  const byte = it.rdbType & 0xff; // a Valkey-only type's parser code carries its byte in the low 8 bits
+  out[o++] = byte;
   o += value.copy(out, o);
   out[o++] = rdbVersion & 0xff;
   out[o++] = rdbVersion >>> 8;
-  crc.dumpBody(it.rdbType, value, rdbVersion);
+  crc.dumpBody(byte, value, rdbVersion);
   out.writeUInt32LE(crc.lo >>> 0, o);
   out.writeUInt32LE(crc.hi >>> 0, o + 4);
   o += 8;

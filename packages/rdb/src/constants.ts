@@ -25,7 +25,18 @@ export const RDB_TYPE_HASH_METADATA_PRE_GA = 22;
 export const RDB_TYPE_HASH_LISTPACK_EX_PRE_GA = 23;
 export const RDB_TYPE_HASH_METADATA = 24;
 export const RDB_TYPE_HASH_LISTPACK_EX = 25;
+/** Redis 8.6 (RDB 13): a stream with its idempotent-producer (IDMP) state after the groups. */
+export const RDB_TYPE_STREAM_LISTPACKS_4 = 26;
 
+/**
+ * Valkey 9.0's `RDB_TYPE_HASH_2` (type byte 22 after the `VALKEY` magic: each field, value, then the
+ * field's expiry in ms, -1 for none). The byte collides with Redis's 22 (`HASH_METADATA_PRE_GA`), so
+ * the parser names it by this code, above any byte; `& 0xff` is the byte a DUMP payload carries.
+ */
+export const VALKEY_TYPE_HASH_2 = 0x100 | 22;
+
+/** Redis 8.6 (RDB 13): module key-metadata classes before a key's type byte (keymeta.c). */
+export const RDB_OPCODE_KEY_META = 243;
 export const RDB_OPCODE_SLOT_INFO = 244;
 export const RDB_OPCODE_FUNCTION2 = 245;
 export const RDB_OPCODE_FUNCTION_PRE_GA = 246;
@@ -54,8 +65,11 @@ export const RDB_MODULE_OPCODE_STRING = 5;
 export const QUICKLIST_NODE_CONTAINER_PLAIN = 1;
 export const QUICKLIST_NODE_CONTAINER_PACKED = 2;
 
-/** Newest RDB version this parser reads (Redis 7.4 writes 12). */
-export const RDB_VERSION_MAX = 12;
+/** Newest Redis RDB version this parser reads (7.4 → 8.4 write 12, 8.6 writes 13). */
+export const RDB_VERSION_MAX = 13;
+
+/** The Valkey RDB versions this parser reads after the `VALKEY` magic (9.0 and 9.1 write 80). */
+export const VALKEY_RDB_VERSIONS: readonly number[] = [80];
 
 export type RedisType = 'string' | 'list' | 'set' | 'zset' | 'hash' | 'stream' | 'module';
 
@@ -90,4 +104,17 @@ export const RDB_TYPES: ReadonlyMap<number, TypeInfo> = new Map([
   [RDB_TYPE_HASH_LISTPACK_EX_PRE_GA, { type: 'hash', encoding: 'listpack' }],
   [RDB_TYPE_HASH_METADATA, { type: 'hash', encoding: 'hashtable' }],
   [RDB_TYPE_HASH_LISTPACK_EX, { type: 'hash', encoding: 'listpack' }],
+  [RDB_TYPE_STREAM_LISTPACKS_4, { type: 'stream', encoding: 'stream' }],
+  [VALKEY_TYPE_HASH_2, { type: 'hash', encoding: 'hashtable' }],
 ]);
+
+/**
+ * The parser's code for a type byte read after the `VALKEY` magic: the bytes both lineages share
+ * (0–21) as they are, 22 as `VALKEY_TYPE_HASH_2`; -1 for a byte Valkey 9.0 does not define (its
+ * rdb.h reserves 22–243 as foreign: they mean other things after `REDIS`).
+ */
+export function valkeyType(byte: number): number {
+  if (byte <= RDB_TYPE_STREAM_LISTPACKS_3) return byte;
+  if (byte === 22) return VALKEY_TYPE_HASH_2;
+  return -1;
+}

@@ -42,6 +42,7 @@ export const ELEMENT_TYPES = new Set([
   C.RDB_TYPE_HASH,
   C.RDB_TYPE_HASH_METADATA_PRE_GA,
   C.RDB_TYPE_HASH_METADATA,
+  C.VALKEY_TYPE_HASH_2,
 ]);
 
 /** A plain (not int- or LZF-encoded) string whose header and bytes fill `value` exactly, else undefined. */

@@ -7,11 +7,12 @@ import { Crc64 } from './crc64.js';
  * A target refuses versions newer than its own; pass the version the value was written with.
  */
 export function dumpPayload(rdbType: number, value: Buffer, rdbVersion: number): Buffer {
+  const byte = rdbType & 0xff; // a Valkey-only type's parser code carries its byte in the low 8 bits
   const out = Buffer.allocUnsafe(1 + value.length + 10);
-  out[0] = rdbType;
+  out[0] = byte;
   value.copy(out, 1);
   out.writeUInt16LE(rdbVersion, 1 + value.length);
-  const crc = new Crc64().dumpBody(rdbType, value, rdbVersion);
+  const crc = new Crc64().dumpBody(byte, value, rdbVersion);
   out.writeUInt32LE(crc.lo, out.length - 8);
   out.writeUInt32LE(crc.hi, out.length - 4);
   return out;

@@ -94,13 +94,18 @@ export class KeyEntry {
   foundEmpty = false;
   /** @internal */
   foundBytes = -1;
+  /**
+   * Module key-metadata classes attached to the key (Redis 8.6's RDB_OPCODE_KEY_META), as
+   * "META-<name>". A migration does not carry them: the value's payload is the value alone.
+   */
+  keyMeta: string[] | undefined;
   private rawValue: Buffer | undefined;
 
   constructor(
     private readonly reader: ValueReader,
     readonly db: number,
     readonly key: Buffer,
-    /** RDB value type byte (RDB_TYPE_*). */
+    /** RDB value type (RDB_TYPE_*; a Valkey-only type has its own code, `& 0xff` is its byte). */
     readonly rdbType: number,
     readonly type: C.RedisType,
     /** Encoding as stored: "string", "int", "lzf", "ziplist", "listpack", "quicklist", "hashtable"… */

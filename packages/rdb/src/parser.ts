@@ -3,6 +3,7 @@ import { BLOB_TYPES, ELEMENT_TYPES } from './decode.js';
 import { type EofEntry, KeyEntry, NEEDS_IO, type ParseOptions, type RdbEntry } from './entries.js';
 import { unsupported } from './errors.js';
 import { ByteSource } from './source.js';
+import { needBytes, needLen, needStr, readKeyMeta, skipModuleData } from './sync-reads.js';
 import { moduleName, readValue, skipSimpleValue, type ValueChunk, type ValueOptions } from './values.js';
 import { view } from './view.js';
 
@@ -19,6 +20,8 @@ export class RdbParser {
   private readonly opts: Required<Omit<ParseOptions, 'checksumFile'>>;
   /** RDB version from the header (set once the first entry is read). */
   version = 0;
+  /** Whose format the header names: `REDIS` + 4 digits, or `VALKEY` + 3 (Valkey 9 on). */
+  lineage: 'redis' | 'valkey' = 'redis';
   db = 0;
 
   constructor(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: ParseOptions = {}) {
@@ -145,25 +148,30 @@ export class RdbParser {
     const src = this.src;
     await src.fill(9, 'the RDB header');
     const magic = (src.tryBytes(9) as Buffer).toString('latin1');
-    if (!/^REDIS\d{4}$/.test(magic)) {
-      if (magic.startsWith('VALKEY')) {
+    if (/^VALKEY\d{3}$/.test(magic)) {
+      // Valkey 9's own format (rdb.h: RDB_VERSION 80, magic "VALKEY" and three digits)
+      this.lineage = 'valkey';
+      this.version = Number(magic.slice(6));
+      if (!C.VALKEY_RDB_VERSIONS.includes(this.version)) {
         throw unsupported(
-          `"${magic}" is a Valkey RDB (its own format from Valkey 9.0 on), which this Ferry does not read yet`,
-          {
-            offset: 0,
-          },
+          `"${magic}" is a Valkey RDB of version ${this.version}; this Ferry reads Valkey's VALKEY${C.VALKEY_RDB_VERSIONS.join('/')} (Valkey 9.0 and 9.1)`,
+          { offset: 6 },
         );
       }
+      return;
+    }
+    if (!/^REDIS\d{4}$/.test(magic)) {
       src.fail(
-        `not an RDB file: it starts with ${JSON.stringify(magic)} instead of "REDIS" and a version`,
+        `not an RDB file: it starts with ${JSON.stringify(magic)} instead of "REDIS" or "VALKEY" and a version`,
         0,
       );
     }
     this.version = Number(magic.slice(5));
     if (this.version < 1 || this.version > C.RDB_VERSION_MAX) {
-      throw unsupported(`RDB version ${this.version} (this parser reads 1–${C.RDB_VERSION_MAX})`, {
-        offset: 5,
-      });
+      throw unsupported(
+        `RDB version ${this.version} (this parser reads 1–${C.RDB_VERSION_MAX}: up to Redis 8.6, and Valkey's VALKEY080)`,
+        { offset: 5 },
+      );
     }
   }
 
@@ -171,6 +179,8 @@ export class RdbParser {
   private expireAt: number | undefined;
   private idle: number | undefined;
   private freq: number | undefined;
+  /** Key-metadata classes (Redis 8.6's RDB_OPCODE_KEY_META) read for the next key. */
+  private keyMeta: string[] | undefined;
   /** Bytes the last step() that returned NEEDS_IO needs from where it started. */
   private needed = 0;
   private done = false;
@@ -256,17 +266,18 @@ export class RdbParser {
             src.fail(`MODULE_AUX "when" has opcode ${whenOpcode}, not UINT`);
           const when = this.needLen();
           // the module's data, annotated with opcodes like a MODULE_2 value
-          for (;;) {
-            const opcode = this.needLen();
-            if (opcode === C.RDB_MODULE_OPCODE_EOF) break;
-            if (opcode === C.RDB_MODULE_OPCODE_SINT || opcode === C.RDB_MODULE_OPCODE_UINT) {
-              if (src.tryBigLength() === undefined) throw NEEDS_IO;
-            } else if (opcode === C.RDB_MODULE_OPCODE_FLOAT) this.needBytes(4);
-            else if (opcode === C.RDB_MODULE_OPCODE_DOUBLE) this.needBytes(8);
-            else if (opcode === C.RDB_MODULE_OPCODE_STRING) this.needStr();
-            else src.fail(`unknown module opcode ${opcode} in data of module ${moduleName(id)}`);
-          }
+          skipModuleData(src, `data of module ${moduleName(id)}`);
           return { kind: 'module-aux', moduleId: id, name: moduleName(id), when };
+        }
+        case C.RDB_OPCODE_KEY_META: {
+          if (this.lineage === 'valkey') {
+            src.fail(
+              "opcode 243 in a VALKEY080 file: Valkey 9.0 does not define it (a later Valkey's slot import?)",
+              opAt,
+            );
+          }
+          this.keyMeta = readKeyMeta(src);
+          return undefined;
         }
         case C.RDB_OPCODE_SLOT_INFO: {
           const slot = this.needLen();
@@ -274,8 +285,15 @@ export class RdbParser {
           return { kind: 'slot-info', slot, size, expiresSize: this.needLen() };
         }
         default: {
-          const info = C.RDB_TYPES.get(op);
-          if (!info && op !== C.RDB_TYPE_MODULE_PRE_GA) src.fail(`unknown opcode or value type ${op}`, opAt);
+          const type = this.lineage === 'valkey' ? C.valkeyType(op) : op;
+          const info = C.RDB_TYPES.get(type);
+          if (!info && type !== C.RDB_TYPE_MODULE_PRE_GA)
+            src.fail(
+              this.lineage === 'valkey' && type < 0
+                ? `value type ${op} is not defined in Valkey's VALKEY${this.version} format`
+                : `unknown opcode or value type ${op}`,
+              opAt,
+            );
           const key = this.needStr();
           src.key = key;
           if (!info) {
@@ -292,12 +310,12 @@ export class RdbParser {
             src.short = 17;
             throw NEEDS_IO;
           }
-          this.peekValue(op, info.encoding);
+          this.peekValue(type, info.encoding);
           const entry = new KeyEntry(
             this,
             this.db,
             key,
-            op,
+            type,
             info.type,
             this.peekEncoding,
             this.expireAt,
@@ -307,6 +325,10 @@ export class RdbParser {
             this.peekElements,
             this.peekBytes,
           );
+          if (this.keyMeta) {
+            entry.keyMeta = this.keyMeta;
+            this.keyMeta = undefined;
+          }
           this.expireAt = undefined;
           this.idle = undefined;
           this.freq = undefined;
@@ -345,19 +367,13 @@ export class RdbParser {
 
   /* step()'s reads: throw NEEDS_IO (caught in step, which rolls back) when the window is short */
   private needLen(): number {
-    const n = this.src.tryPlainLength();
-    if (n < 0) throw NEEDS_IO;
-    return n;
+    return needLen(this.src);
   }
   private needStr(): Buffer {
-    const s = this.src.tryString();
-    if (s === undefined) throw NEEDS_IO;
-    return s;
+    return needStr(this.src);
   }
   private needBytes(n: number): Buffer {
-    const b = this.src.tryBytes(n);
-    if (b === undefined) throw NEEDS_IO;
-    return b;
+    return needBytes(this.src, n);
   }
 
   private storedChecksum: Buffer | undefined;

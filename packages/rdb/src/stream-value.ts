@@ -14,7 +14,10 @@ import {
   waitLen,
 } from './value-io.js';
 
-/** A stream value (RDB_TYPE_STREAM_LISTPACKS 1–3): its entries in bounded chunks, then its groups. */
+/**
+ * A stream value (RDB_TYPE_STREAM_LISTPACKS 1–4): its entries in bounded chunks, then its groups, then
+ * (type 4, Redis 8.6) its idempotent-producer state.
+ */
 export function* readStream(src: ByteSource, rdbType: number, o: ValueOptions): ValueGen {
   const decode = o.decode;
   const len = (): Generator<number, number, void> => waitLen(src);
@@ -170,5 +173,45 @@ export function* readStream(src: ByteSource, rdbType: number, o: ValueOptions): 
         };
       }
     }
+  }
+  if (rdbType >= C.RDB_TYPE_STREAM_LISTPACKS_4) {
+    // Redis 8.6 rdb.c (rdbSaveObject, rdbSaveStreamIdmpEntries): duration, max entries, the
+    // producers (pid, count, then each idempotency id with its stream id as two lengths), then the
+    // all-time counts of ids added and of duplicates
+    const durationS = Number(yield* bigLen());
+    const maxEntries = Number(yield* bigLen());
+    const producers = yield* len();
+    let chunk: Extract<ValueChunk, { type: 'stream-idmp' }> = {
+      type: 'stream-idmp',
+      durationS,
+      maxEntries,
+      producers: [],
+    };
+    let held = 0;
+    for (let p = 0; p < producers; p++) {
+      let pid: Buffer | undefined;
+      while ((pid = src.tryString(false)) === undefined) yield src.short;
+      const count = yield* len();
+      let producer = { pid, entries: [] as Array<{ iid: Buffer; id: StreamId }> };
+      if (decode) chunk.producers.push(producer);
+      for (let i = 0; i < count; i++) {
+        let iid: Buffer | undefined;
+        while ((iid = src.tryString(false)) === undefined) yield src.short;
+        const id = streamId(yield* bigLen(), yield* bigLen());
+        if (!decode) continue;
+        producer.entries.push({ iid, id });
+        held++;
+        if (held >= o.chunkElements) {
+          yield chunk;
+          chunk = { type: 'stream-idmp', durationS, maxEntries, producers: [] };
+          producer = { pid, entries: [] };
+          if (i + 1 < count) chunk.producers.push(producer);
+          held = 0;
+        }
+      }
+    }
+    chunk.iidsAdded = Number(yield* bigLen());
+    chunk.iidsDuplicates = Number(yield* bigLen());
+    if (decode) yield chunk;
   }
 }

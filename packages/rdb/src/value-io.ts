@@ -46,6 +46,21 @@ export type ValueChunk =
       activeTime?: number;
       pending: StreamId[];
     }
+  /**
+   * A Redis 8.6 stream's idempotent-producer (IDMP) state: its settings, and the producers with the
+   * idempotency ids they recorded, in chunks (a stream's last chunks).
+   */
+  | {
+      type: 'stream-idmp';
+      /** IDMP duration (s) and maximum entries per producer, as the stream holds them. */
+      durationS: number;
+      maxEntries: number;
+      /** Producer id → its idempotency ids with the stream id each was added as. */
+      producers: Array<{ pid: Buffer; entries: Array<{ iid: Buffer; id: StreamId }> }>;
+      /** All-time counts of ids added and of duplicates detected (set on the stream's last chunk). */
+      iidsAdded?: number;
+      iidsDuplicates?: number;
+    }
   | { type: 'module'; moduleId: bigint; name: string; encver: number };
 
 export interface ValueOptions {

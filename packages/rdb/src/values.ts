@@ -311,6 +311,31 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
       return;
     }
 
+    case C.VALKEY_TYPE_HASH_2: {
+      // Valkey 9.0 rdb.c: the field count, then field, value and the field's expiry as an 8-byte
+      // millisecond time (rdbSaveMillisecondTime), -1 when the field has none
+      let n = src.tryPlainLength();
+      if (n < 0) n = yield* waitLen(src);
+      if (n === 0) o.empty = true;
+      const batch = new Batch<[Buffer, Buffer, number]>(o, (items) => ({ type: 'hash', items }));
+      for (let i = 0; i < n; i++) {
+        const field = src.tryString(skip) ?? (yield* waitString(src, skip));
+        const value = src.tryString(skip) ?? (yield* waitString(src, skip));
+        const t = src.tryBytes(8) ?? (yield* waitBytes(src, 8));
+        const expiry = t.readInt32LE(4) * 4294967296 + t.readUInt32LE(0);
+        if (expiry < -1) src.fail(`hash field expiry ${expiry} is below -1 (none)`);
+        if (decode) {
+          const c = batch.add([field, value, Math.max(expiry, 0)], field.length + value.length);
+          if (c) yield c;
+        }
+      }
+      if (decode) {
+        const c = batch.flush();
+        if (c) yield c;
+      }
+      return;
+    }
+
     case C.RDB_TYPE_LIST_ZIPLIST:
     case C.RDB_TYPE_SET_INTSET:
     case C.RDB_TYPE_SET_LISTPACK:
@@ -389,7 +414,8 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
 
     case C.RDB_TYPE_STREAM_LISTPACKS:
     case C.RDB_TYPE_STREAM_LISTPACKS_2:
-    case C.RDB_TYPE_STREAM_LISTPACKS_3: {
+    case C.RDB_TYPE_STREAM_LISTPACKS_3:
+    case C.RDB_TYPE_STREAM_LISTPACKS_4: {
       yield* readStream(src, rdbType, o);
       return;
     }

@@ -26,13 +26,16 @@ describe('real RDB fixtures against a real redis-server', () => {
     expect(all.length).toBeGreaterThan(70);
   });
 
-  it('names a Valkey 9 file for what it is (its own format from Valkey 9.0), not as a corrupt one', async () => {
+  it("reads a Valkey 9 file (VALKEY080) by Valkey's own type numbers", async () => {
     const valkey = all.find((f) => f.magic.startsWith('VALKEY'));
     expect(valkey).toBeDefined();
-    await expect(collect((valkey as { path: string }).path)).rejects.toMatchObject({
-      code: 'RDB_UNSUPPORTED',
-      message: expect.stringContaining('"VALKEY080" is a Valkey RDB (its own format from Valkey 9.0 on)'),
-    });
+    const parsed = await collect((valkey as { path: string }).path);
+    // Valkey 9.0 rdb.c, RDB_TYPE_HASH_2 (22 after "VALKEY"; after "REDIS" 22 is another type):
+    // field, value, then the field's expiry as an 8-byte millisecond time, -1 for none
+    expect(parsed.keys.map((k) => [k.key.toString(), k.type, k.encoding])).toEqual([
+      ['hash2-hfe', 'hash', 'hashtable'],
+    ]);
+    expect(JSON.stringify(parsed.keys[0]?.chunks)).toContain('2715785640000');
   });
 
   it.each(all.map((f) => [f.name, f] as const))('%s', async (_name, fixture) => {
@@ -63,8 +66,10 @@ describe('real RDB fixtures against a real redis-server', () => {
     }
 
     if (loadError !== undefined) {
+      // newer than this server, or Valkey 9's own format (which a Redis server does not recognise)
       const onlyVersion =
-        /Can't handle RDB format version/i.test(loadError) && fixture.magic.startsWith('REDIS');
+        (/Can't handle RDB format version/i.test(loadError) && fixture.magic.startsWith('REDIS')) ||
+        (/Wrong signature/i.test(loadError) && fixture.magic.startsWith('VALKEY'));
       const onlyModule = /module data I can't load|no matching module/i.test(loadError);
       if (onlyVersion || onlyModule) {
         // newer than this server, or data of a module it lacks: Ferry must read it all the same
@@ -78,7 +83,9 @@ describe('real RDB fixtures against a real redis-server', () => {
           parseError,
           `Ferry failed where only the server's version was the problem: ${parseError?.message}`,
         ).toBeUndefined();
-        if (fixture.indexKeys !== undefined) expect(parsed?.keys.length).toBe(fixture.indexKeys);
+        // (the index's scanner reads the Redis lineage only: it counted no key in the Valkey file)
+        if (fixture.indexKeys !== undefined && !fixture.magic.startsWith('VALKEY'))
+          expect(parsed?.keys.length).toBe(fixture.indexKeys);
       } else {
         expect(
           parseError,

@@ -11,7 +11,7 @@ import type {
 } from '@ferry/core';
 import { FerryError } from '@ferry/errors';
 import { z } from '@ferry/plugin-sdk';
-import { RDB_VERSION_MAX } from '@ferry/rdb';
+import { RDB_VERSION_MAX, VALKEY_RDB_VERSIONS } from '@ferry/rdb';
 import type { StreamCommand, SyncStart } from '@ferry/replication';
 import { AofFileReader, aofLayout, describeAof } from './aof.js';
 import { BackupReader } from './backup-reader.js';
@@ -54,11 +54,20 @@ export function rdbHeader(path: string): { version: number; bytes: number } {
     closeSync(fd);
   }
   const magic = head.subarray(0, n).toString('latin1');
+  if (/^VALKEY\d{3}$/.test(magic)) {
+    const version = Number(magic.slice(6));
+    if (!VALKEY_RDB_VERSIONS.includes(version))
+      throw new FerryError(
+        'CONFIG_INVALID',
+        `the source file ${path} is a Valkey RDB of version ${version} ("${magic}"): this Ferry reads Valkey's VALKEY${VALKEY_RDB_VERSIONS.join('/')} (Valkey 9.0 and 9.1) and Redis's RDB 1–${RDB_VERSION_MAX}`,
+      );
+    return { version, bytes: Number(st.size) };
+  }
   if (!/^REDIS\d{4}$/.test(magic)) {
-    const what = magic.startsWith('VALKEY')
-      ? `a Valkey RDB ("${magic}", Valkey's own format from 9.0), which this Ferry does not read yet`
-      : `not an RDB file: it starts with ${JSON.stringify(magic)} instead of "REDIS" and a version`;
-    throw new FerryError('CONFIG_INVALID', `the source file ${path} is ${what}`);
+    throw new FerryError(
+      'CONFIG_INVALID',
+      `the source file ${path} is not an RDB file: it starts with ${JSON.stringify(magic)} instead of "REDIS" or "VALKEY" and a version`,
+    );
   }
   const version = Number(magic.slice(5));
   if (version < 1 || version > RDB_VERSION_MAX)
