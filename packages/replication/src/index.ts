@@ -1,4 +1,5 @@
 export {
+  ANNOUNCED_VERSION,
   type LinkState,
   ReplicaLink,
   type ReplicaLinkOptions,

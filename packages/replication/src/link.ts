@@ -15,6 +15,9 @@ export type LinkState =
   | 'streaming'
   | 'closed';
 
+/** The server version Ferry announces to a source (REPLCONF version): the RDB formats it reads. */
+export const ANNOUNCED_VERSION = '9.0.0';
+
 export interface ReplicaLinkOptions
   extends Omit<ConnectOptions, 'protocol' | 'db' | 'maxInFlight' | 'onPush'> {
   /** Folder for the snapshot and stream spool files. */
@@ -142,6 +145,10 @@ export class ReplicaLink {
       // listening port) with an error that must not stop the handshake (replication.c does the same).
       await conn.send(['REPLCONF', 'listening-port', String(o.listeningPort ?? 0)]).catch(() => undefined);
       await conn.send(['REPLCONF', 'capa', 'eof', 'capa', 'psync2']).catch(() => undefined);
+      // A Valkey 9 primary picks the RDB it sends from the replica's announced version (RDB 11
+      // without one, which cannot hold hash fields' TTLs: it aborts the sync on such a hash).
+      // Ferry reads what Valkey 9.0 reads (VALKEY080); Redis does not know the option and says so.
+      await conn.send(['REPLCONF', 'version', ANNOUNCED_VERSION]).catch(() => undefined);
     } catch (err) {
       conn.destroy();
       throw err;

@@ -2,14 +2,15 @@
 // after their replication.c: the one place these tests use a fake server, because no real 2.6
 // server can be started on this machine. What a real 7.0 does is tested in link.test.ts.
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RdbParser } from '@ferry/rdb';
-import { encodeCommand, RespDecoder, type RespValue } from '@ferry/resp';
+import { encodeCommand } from '@ferry/resp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReplicaLink, type StreamCommand } from '../src/index.js';
+import { closeScriptedMasters, scriptedMaster } from './scripted-master.js';
 
 const SHARED =
   process.env.FERRY_SHARED_DIR ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../../shared');
@@ -18,42 +19,7 @@ const RDB6 = readFileSync(
   join(SHARED, 'fixtures/rdb/sripathikrishnan__redis-rdb-tools/tests_dumps_ziplist_with_integers.rdb'),
 );
 
-const servers: Server[] = [];
-afterEach(() => {
-  for (const s of servers.splice(0)) s.close();
-});
-
-/**
- * A master answering each command with `answer` (which writes to the socket); once `answer` returns
- * true the connection carries the replication stream, and what the replica sends on it is recorded.
- */
-async function scriptedMaster(
-  answer: (argv: string[], socket: Socket) => boolean | undefined,
-): Promise<{ port: number; got: string[]; afterSync: Buffer[] }> {
-  const got: string[] = [];
-  const afterSync: Buffer[] = [];
-  const server = createServer((socket) => {
-    const decoder = new RespDecoder();
-    let streaming = false;
-    socket.on('data', (chunk) => {
-      if (streaming) {
-        afterSync.push(chunk);
-        return;
-      }
-      decoder.feed(chunk, (value: RespValue) => {
-        const argv = (value as Buffer[]).map((a) => a.toString('latin1'));
-        got.push(argv.join(' '));
-        if (answer(argv, socket)) streaming = true;
-      });
-    });
-    socket.on('error', () => undefined);
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const address = server.address();
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return { port: address.port, got, afterSync };
-}
+afterEach(closeScriptedMasters);
 
 const unknown = (socket: Socket, argv: string[]): void => {
   socket.write(`-ERR unknown command '${(argv[0] ?? '').toLowerCase()}'\r\n`);
@@ -122,6 +88,7 @@ describe('masters older than PSYNC (scripted after their replication.c)', () => 
         'PING',
         'REPLCONF listening-port 0',
         'REPLCONF capa eof capa psync2',
+        'REPLCONF version 9.0.0',
         'PSYNC ? -1',
         'SYNC',
       ]);
