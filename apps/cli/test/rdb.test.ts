@@ -109,3 +109,38 @@ describe('ferry rdb', () => {
     expect(usage.stderr).toContain('Usage: ferry rdb <file>');
   });
 });
+
+describe('ferry rdb on a Valkey 9 file', () => {
+  // a real file written by Valkey 9.0.1 (magic VALKEY080): type 22 there is Valkey's hash with field
+  // TTLs (after "REDIS", 22 is another type), each field's expiry an 8-byte ms time, -1 for none
+  const file = join(
+    process.env.FERRY_SHARED_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '../../../../shared'),
+    'fixtures/rdb/HDT3213__rdb/cases_valkey_hash2_with_hfe.rdb',
+  );
+
+  it('lists the key with its fields and their TTLs, and names the writer', async () => {
+    const out = await ferry('rdb', file, '--json');
+    expect(out.code).toBe(0);
+    expect(
+      out.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Line),
+    ).toEqual([
+      {
+        db: 0,
+        key: 'hash2-hfe',
+        type: 'hash',
+        encoding: 'hashtable',
+        expireAt: null,
+        value: [
+          ['F1', 'V1', 2715785640000],
+          ['F2', 'V2', 2400425640000],
+          ['F3', 'V3'],
+        ],
+      },
+    ]);
+    const summary = await ferry('rdb', file, '--summary');
+    expect(summary.stdout).toMatch(/RDB version 80 \(written by Valkey 9\.0\.1\), checksum ok/);
+  });
+});

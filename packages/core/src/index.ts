@@ -1,7 +1,7 @@
 /** The newest RDB version this Ferry parses (sources writing a newer one are refused by the precheck). */
 
 export type { ReaderSpec, ShardReader } from '@ferry/plugin-sdk';
-export { RDB_VERSION_MAX } from '@ferry/rdb';
+export { RDB_VERSION_MAX, VALKEY_RDB_VERSIONS } from '@ferry/rdb';
 export * from './checkpoint.js';
 export * from './checks/Probe.js';
 export * from './checks/runChecks.js';

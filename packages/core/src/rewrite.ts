@@ -64,7 +64,7 @@ export class Rewriter {
             if (t.fieldTtl) ttls.push(['HPEXPIREAT', key, exp, 'FIELDS', 1, f]);
             else
               warn(
-                'hash field expirations need Redis 7.4 on the target: the fields were written without them',
+                'hash field expirations need Redis 7.4 or Valkey 9.0 on the target: the fields were written without them',
               );
           }
         }
@@ -127,6 +127,15 @@ export class Rewriter {
           else warn('consumers without pending entries need Redis 6.2 on the target to be created');
         }
         return out;
+      }
+      case 'stream-idmp': {
+        // Redis 8.6's idempotent-producer state has no command that writes it back
+        const ids = chunk.producers.reduce((n, p) => n + p.entries.length, 0);
+        if (ids > 0)
+          warn(
+            "a stream's idempotent-producer (IDMP) state cannot be rewritten with commands: its recorded idempotency ids were not carried, so a producer retrying an XADD with IDMP may add that entry again",
+          );
+        return [];
       }
       case 'module':
         throw new Error(`module value ${chunk.name} can only be written with RESTORE`);

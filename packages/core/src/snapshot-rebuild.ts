@@ -33,7 +33,7 @@ export class ValueRebuilder {
         multiHset: w.atLeast('4.0.0'),
         streamMeta: w.atLeast('7.0.0'),
         createConsumer: w.atLeast('6.2.0'),
-        fieldTtl: w.atLeast('7.4.0'),
+        fieldTtl: w.fieldTtl,
       },
       (m) => h.notices.warn(m),
     );

@@ -186,6 +186,11 @@ export class SnapshotWriter {
           if (held) await held;
         }
         const key = mapper.name(e.key, e.db, route.prefix);
+        if (e.keyMeta)
+          this.h.notices.warn(
+            `module key metadata (${e.keyMeta.join(', ')}) is not carried: the keys are written without it`,
+            key,
+          );
         if (key.length > writer.maxKeyBytes) {
           this.h.metrics.skippedKeys++;
           this.h.notices.unsupported(

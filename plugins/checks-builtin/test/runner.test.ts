@@ -117,10 +117,13 @@ describe('verdicts without a server of each version', () => {
     expect(older[0]?.message).toMatch(/refuses RESTORE payloads of RDB 11/);
     expect(judgeVersions('8.0.2', '8.0.2')[0]?.status).toBe('pass');
     expect(judgeVersions('2.8.24', '7.0.15')[0]?.status).toBe('pass');
-    // Redis 8.6 writes RDB 13: refused at the precheck, not at the snapshot's header
-    const r86 = judgeVersions('8.6.0', '8.6.0')[0];
-    expect(r86?.status).toBe('fail');
-    expect(r86?.message).toMatch(/Redis 8\.6\.0, which writes RDB 13: newer than Ferry can parse/);
+    // Redis 8.6 writes RDB 13, which Ferry reads; 8.8 writes RDB 14: refused at the precheck, not at
+    // the snapshot's header
+    expect(judgeVersions('8.6.0', '8.6.0')[0]?.status).toBe('pass');
+    const r88 = judgeVersions('8.8.0', '8.8.0')[0];
+    expect(r88?.status).toBe('fail');
+    expect(r88?.message).toMatch(/Redis 8\.8\.0, which writes RDB 14: newer than Ferry can parse/);
+    expect(judgeVersions('8.6.0', '7.0.15')[0]?.message).toMatch(/refuses RESTORE payloads of RDB 13/);
     // servers named by what they are, not by the redis_version they keep for compatibility
     const valkey = (v: string) =>
       serverIdentity({ redis_version: '7.2.4', server_name: 'valkey', valkey_version: v });
@@ -136,10 +139,17 @@ describe('verdicts without a server of each version', () => {
       status: 'pass',
       message: 'source Valkey 8.0.1, target Valkey 8.0.1: RESTORE carries values as they are',
     });
-    const v9 = judgeVersions(valkey('9.0.0'), valkey('9.0.0'))[0];
-    expect(v9?.status).toBe('warn');
-    expect(v9?.message).toMatch(
-      /Valkey 9\.0\.0, whose own RDB format \(VALKEY80\) this Ferry does not read: it is sent RDB 11 instead/,
+    // Valkey 9.0 sends its own format to Ferry (which announces 9.0): read, then rewritten
+    const v9 = judgeVersions(valkey('9.0.0'), valkey('9.0.0'));
+    expect(v9.map((r) => r.status)).toEqual(['warn']);
+    expect(v9[0]?.message).toMatch(/sends Valkey's own format \(VALKEY080\)/);
+    expect(v9[0]?.message).not.toMatch(/without them/);
+    expect(judgeVersions(valkey('9.0.0'), '7.0.15')[0]?.message).toMatch(
+      /hash fields keep their TTLs only on Redis 7\.4\+ or Valkey 9\.0\+, so here they are written without them/,
+    );
+    // Valkey 9.2 writes VALKEY081, which Ferry does not read: it is sent VALKEY080
+    expect(judgeVersions(valkey('9.2.0'), valkey('9.2.0'))[0]?.message).toMatch(
+      /VALKEY081\) this Ferry does not read: it announces Valkey 9\.0 and is sent VALKEY080/,
     );
   });
 

@@ -16,7 +16,8 @@ export const RDB_USAGE = `Usage: ferry rdb <file> [--json] [--summary]
 
 /** Writes one key as a JSON line, value chunk by chunk, so a big key is never held whole. */
 async function writeKeyLine(e: KeyEntry, write: (s: string) => Promise<void>): Promise<void> {
-  const head = `{"db":${e.db},"key":${bytesJson(e.key)},"type":"${e.type}","encoding":"${e.encoding}","expireAt":${e.expireAtMs ?? null},"value":`;
+  const meta = e.keyMeta ? `"keyMeta":[${e.keyMeta.map((m) => JSON.stringify(m)).join(',')}],` : '';
+  const head = `{"db":${e.db},"key":${bytesJson(e.key)},"type":"${e.type}","encoding":"${e.encoding}","expireAt":${e.expireAtMs ?? null},${meta}"value":`;
   await write(head);
   let first = true;
   const sep = (): string => {
@@ -26,7 +27,13 @@ async function writeKeyLine(e: KeyEntry, write: (s: string) => Promise<void>): P
   };
   // stream groups arrive in order, each followed by its PEL and consumers; they are written after the
   // entries (a PEL is held until its group is complete)
-  const stream = { meta: '', groups: [] as Array<{ head: string; pending: string[]; consumers: string[] }> };
+  const stream = {
+    meta: '',
+    groups: [] as Array<{ head: string; pending: string[]; consumers: string[] }>,
+    idmp: undefined as
+      | { head: string; producers: Map<string, { pid: Buffer; ids: string[] }>; tail: string }
+      | undefined,
+  };
   let opened = false;
   const open = async (s: string): Promise<void> => {
     if (!opened) await write(s);
@@ -91,6 +98,22 @@ async function writeKeyLine(e: KeyEntry, write: (s: string) => Promise<void>): P
             `{"name":${bytesJson(c.name)},"seenTime":${c.seenTime}${c.activeTime !== undefined ? `,"activeTime":${c.activeTime}` : ''},"pending":[${c.pending.map((id) => `"${id}"`).join(',')}]}`,
           );
         break;
+      case 'stream-idmp': {
+        stream.idmp ??= {
+          head: `"duration":${c.durationS},"maxEntries":${c.maxEntries}`,
+          producers: new Map(),
+          tail: '',
+        };
+        for (const p of c.producers) {
+          const k = p.pid.toString('latin1');
+          const got = stream.idmp.producers.get(k) ?? { pid: Buffer.from(p.pid), ids: [] };
+          stream.idmp.producers.set(k, got);
+          got.ids.push(...p.entries.map((x) => `{"iid":${bytesJson(x.iid)},"id":"${x.id}"}`));
+        }
+        if (c.iidsAdded !== undefined)
+          stream.idmp.tail = `,"iidsAdded":${c.iidsAdded},"iidsDuplicates":${c.iidsDuplicates}`;
+        break;
+      }
       case 'module':
         await write(`{"module":"${c.name}","encver":${c.encver}}`);
         opened = true;
@@ -103,7 +126,11 @@ async function writeKeyLine(e: KeyEntry, write: (s: string) => Promise<void>): P
     const groups = stream.groups.map(
       (g) => `${g.head},"pending":[${g.pending.join(',')}],"consumers":[${g.consumers.join(',')}]}`,
     );
-    await write(`],${stream.meta},"groups":[${groups.join(',')}]}`);
+    const i = stream.idmp;
+    const idmp = i
+      ? `,"idmp":{${i.head},"producers":[${[...i.producers.values()].map((p) => `{"pid":${bytesJson(p.pid)},"ids":[${p.ids.join(',')}]}`).join(',')}]${i.tail}}`
+      : '';
+    await write(`],${stream.meta},"groups":[${groups.join(',')}]${idmp}}`);
   } else if (e.type === 'hash' || e.type === 'list' || e.type === 'set' || e.type === 'zset') {
     await open('[');
     await write(']');
@@ -163,7 +190,7 @@ function humanBytes(n: number): string {
 
 function renderSummary(s: Summary): string {
   const lines = [
-    `${s.file}: ${humanBytes(s.bytes)}, RDB version ${s.rdbVersion}${s.aux['redis-ver'] ? ` (written by Redis ${s.aux['redis-ver']})` : ''}, checksum ${s.checksum}`,
+    `${s.file}: ${humanBytes(s.bytes)}, RDB version ${s.rdbVersion}${s.aux['valkey-ver'] ? ` (written by Valkey ${s.aux['valkey-ver']})` : s.aux['redis-ver'] ? ` (written by Redis ${s.aux['redis-ver']})` : ''}, checksum ${s.checksum}`,
     `keys: ${s.keys} (${s.expiring} with a TTL${s.emptySkipped ? `, ${s.emptySkipped} empty ones a server would skip` : ''})${s.functions ? `; ${s.functions} function libraries` : ''}`,
   ];
   for (const [db, d] of Object.entries(s.dbs)) {

@@ -113,6 +113,16 @@ export class TargetWriter {
     return this.o.endpoint;
   }
 
+  /**
+   * True when the target keeps hash fields' own TTLs (HPEXPIREAT …FIELDS): Redis 7.4 on, and Valkey
+   * 9.0 on (which answers INFO with redis_version 7.2.4, so its own version decides).
+   */
+  get fieldTtl(): boolean {
+    const id = this.identity;
+    if (id?.product === 'valkey') return compareVersions(id.version, '9.0.0') >= 0;
+    return this.atLeast('7.4.0');
+  }
+
   /** True when the target's version is at least `v` ("5.0.0"). */
   atLeast(v: string): boolean {
     return compareVersions(this.version, v) >= 0;

@@ -6,11 +6,12 @@ import {
   type ServerIdentity,
   serverIdentity,
   targetNodes,
+  VALKEY_RDB_VERSIONS,
 } from '@ferry/core';
 import { defineCheck, eachNode, type Result, result } from '../util.js';
 
-/** The newest Redis source Ferry reads: RDB 12 is what 7.4 → 8.4 write (8.6 writes RDB 13). */
-export const NEWEST_SOURCE = '8.5.99';
+/** The newest Redis source Ferry reads: RDB 13 is what 8.6 writes (8.8 writes RDB 14). */
+export const NEWEST_SOURCE = '8.7.99';
 
 /** A server given by its Redis version alone (INFO's redis_version). */
 function asIdentity(s: string | ServerIdentity): ServerIdentity {
@@ -42,29 +43,39 @@ export function judgeVersions(source: string | ServerIdentity, target: string | 
         },
       ),
     );
-  else if (src.writes.magic === 'VALKEY')
-    // a Valkey 9 primary picks the format it sends from the replica's REPLCONF version; Ferry
-    // announces none, so it gets RDB 11 — which cannot carry hash fields' TTLs
+  else if (src.writes.magic === 'VALKEY' && !VALKEY_RDB_VERSIONS.includes(src.writes.version))
+    // Ferry announces Valkey 9.0 (REPLCONF version), so a newer Valkey sends it VALKEY080
     out.push(
       result(
         'warn',
-        `the source runs ${src.label}, whose own RDB format (VALKEY${src.writes.version}) this Ferry does not read: it is sent RDB 11 instead, in which a hash with field TTLs cannot be written (the source aborts the sync)`,
+        `the source runs ${src.label}, whose own RDB format (VALKEY${String(src.writes.version).padStart(3, '0')}) this Ferry does not read: it announces Valkey 9.0 and is sent VALKEY080, which it reads`,
         {
           advice:
-            'check that no hash on the source has field TTLs (HEXPIRE), or migrate from a replica running Valkey 8',
+            'nothing to do if the sync starts; a source that cannot send VALKEY080 fails the sync with its own message',
           details,
         },
       ),
     );
-  else if (src.writes.version > RDB_VERSION_MAX)
+  else if (src.writes.magic === 'REDIS' && src.writes.version > RDB_VERSION_MAX)
     out.push(
       result(
         'fail',
-        `the source runs ${src.label}, which writes RDB ${src.writes.version}: newer than Ferry can parse (up to RDB ${RDB_VERSION_MAX}: Redis 8.4, Valkey 8)`,
+        `the source runs ${src.label}, which writes RDB ${src.writes.version}: newer than Ferry can parse (up to RDB ${RDB_VERSION_MAX}: Redis 8.6; and Valkey's VALKEY080: Valkey 9.0 and 9.1)`,
         { advice: 'upgrade Ferry, or migrate from a replica running an older release', details },
       ),
     );
-  if (src.writes.magic === 'REDIS' && tgt.restoreAccepts < src.writes.version) {
+  if (src.writes.magic === 'VALKEY') {
+    out.push(
+      result(
+        'warn',
+        `the source (${src.label}) sends Valkey's own format (VALKEY080), which no RESTORE of ${tgt.label} is known to take from Ferry: keys are rewritten with type-specific commands (slower)${tgt.product === 'valkey' && compareVersions(tgt.version, '9.0.0') >= 0 ? '' : tgt.product === 'redis' && compareVersions(tgt.version, '7.4.0') >= 0 ? '' : '; hash fields keep their TTLs only on Redis 7.4+ or Valkey 9.0+, so here they are written without them'}`,
+        {
+          advice: 'prefer a Valkey 9 target; otherwise expect the rewrite path',
+          details,
+        },
+      ),
+    );
+  } else if (src.writes.magic === 'REDIS' && tgt.restoreAccepts < src.writes.version) {
     const older = src.product === tgt.product && compareVersions(tgt.version, src.version) < 0;
     out.push(
       result(
