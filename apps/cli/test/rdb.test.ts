@@ -144,3 +144,23 @@ describe('ferry rdb on a Valkey 9 file', () => {
     expect(summary.stdout).toMatch(/RDB version 80 \(written by Valkey 9\.0\.1\), checksum ok/);
   });
 });
+
+describe('ferry rdb on a module value', () => {
+  it('names it by its module type, as TYPE does on a server', async () => {
+    const file = join(
+      process.env.FERRY_SHARED_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '../../../../shared'),
+      'fixtures/rdb/sripathikrishnan__redis-rdb-tools/tests_dumps_redis_40_with_module.rdb',
+    );
+    const out = await ferry('rdb', file, '--json');
+    expect(out.code).toBe(0);
+    const lines = out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Line);
+    expect(lines.find((l) => l.key === 'foo')).toMatchObject({
+      type: 'ReJSON-RL',
+      encoding: 'module',
+      value: { module: 'ReJSON-RL', encver: 0 },
+    });
+  });
+});

@@ -17,7 +17,16 @@ export const RDB_USAGE = `Usage: ferry rdb <file> [--json] [--summary]
 /** Writes one key as a JSON line, value chunk by chunk, so a big key is never held whole. */
 async function writeKeyLine(e: KeyEntry, write: (s: string) => Promise<void>): Promise<void> {
   const meta = e.keyMeta ? `"keyMeta":[${e.keyMeta.map((m) => JSON.stringify(m)).join(',')}],` : '';
-  const head = `{"db":${e.db},"key":${bytesJson(e.key)},"type":"${e.type}","encoding":"${e.encoding}","expireAt":${e.expireAtMs ?? null},${meta}"value":`;
+  // a module value is named by its module type, as TYPE names it on a server (one small chunk)
+  let type: string = e.type;
+  let moduleChunks: ValueChunk[] | undefined;
+  if (e.type === 'module') {
+    moduleChunks = [];
+    for await (const c of e.chunks()) moduleChunks.push(c);
+    const m = moduleChunks.find((c) => c.type === 'module');
+    if (m) type = m.name;
+  }
+  const head = `{"db":${e.db},"key":${bytesJson(e.key)},"type":${JSON.stringify(type)},"encoding":"${e.encoding}","expireAt":${e.expireAtMs ?? null},${meta}"value":`;
   await write(head);
   let first = true;
   const sep = (): string => {
@@ -40,7 +49,7 @@ async function writeKeyLine(e: KeyEntry, write: (s: string) => Promise<void>): P
     opened = true;
   };
   let stringParts: Buffer[] | undefined;
-  for await (const c of e.chunks()) {
+  for await (const c of moduleChunks ?? e.chunks()) {
     switch (c.type) {
       case 'string':
         if (!stringParts) stringParts = [];
