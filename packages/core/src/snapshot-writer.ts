@@ -1,8 +1,8 @@
 import { FerryError, isFerryError } from '@ferry/errors';
-import { type KeyEntry, RDB_TYPE_STRING, RdbParser } from '@ferry/rdb';
+import { type KeyEntry, lzfStringParts, RDB_TYPE_STRING, RdbParser } from '@ferry/rdb';
 import { ReplyError } from '@ferry/resp';
 import type { DbRoute } from './keys.js';
-import { encodeRestores, type RestoreItem } from './restore.js';
+import { encodeMsets, encodeRestores, type LzfValue, MSET_KEYS, type RestoreItem } from './restore.js';
 import type { SnapshotJob } from './shard-context.js';
 import { keySlot } from './slot.js';
 import type { SnapshotHost } from './snapshot-host.js';
@@ -16,6 +16,8 @@ interface BulkItem extends RestoreItem {
   route: DbRoute;
   slot: number | undefined;
   e: KeyEntry;
+  /** An LZF-compressed string going to an MSET: decompressed into the command itself. */
+  lzf?: LzfValue | undefined;
 }
 
 /** A captured plain or integer string, decoded whole (one chunk), for SET; undefined for anything else. */
@@ -78,6 +80,9 @@ export class SnapshotWriter {
     // check), no CRC64 here, and any source version's strings fit any target
     // and whenever RESTORE is not used (the rewrite path): one SET, not a temporary key renamed
     const setWorks = writer.versionKnown && writer.atLeast('2.6.12');
+    // strings without an expiry go many to an MSET (MSETNX) on a server target: not through a proxy
+    // (twemproxy has no MSETNX) nor to a cluster (an MSET's keys must share a slot)
+    const msetWorks = setWorks && !writer.cluster && !writer.proxy;
     const pxat = writer.atLeast('6.2.0');
     const parser = new RdbParser(input, {
       rawLimit: options.bigKeyThreshold,
@@ -121,7 +126,15 @@ export class SnapshotWriter {
       const bulk = new Map<string, BulkGroup>();
       let bulkBytes = 0;
       const rebuilds = new Map<number, RebuildGroup>();
+      const msets = new Map<number, BulkGroup>();
       const sendBulk = (): void => {
+        for (const g of msets.values())
+          track(
+            this.msetBulk(g),
+            g.items.length, // the window counts keys: an MSET holds many
+            g.items.reduce((n, it) => n + it.value.length, 0),
+          );
+        msets.clear();
         for (const g of bulk.values())
           track(
             this.restoreBulk(g),
@@ -213,7 +226,34 @@ export class SnapshotWriter {
           setWorks && e.captured && (options.writeMode === 'auto' || !useRestore)
             ? smallString(e, !useRestore)
             : undefined;
-        if (set) {
+        // an LZF-compressed string without an expiry joins an MSET too, decompressed into the
+        // command (RESTORE stays its fallback: only where RESTORE is used)
+        const lzf =
+          !set && useRestore && msetWorks && e.expireAtMs === undefined && e.captured && e.encoding === 'lzf'
+            ? lzfStringParts(raw as Buffer)
+            : undefined;
+        if ((set || lzf) && msetWorks && e.expireAtMs === undefined) {
+          let g = msets.get(route.db);
+          if (!g) {
+            g = { db: route.db, slot, items: [], rdbVersion: parser.version, replace, absttl: abs };
+            msets.set(route.db, g);
+          }
+          const value = raw as Buffer;
+          g.items.push({
+            route,
+            slot,
+            key,
+            e,
+            value,
+            ttl: 0,
+            rdbType: e.rdbType,
+            replace,
+            absttl: abs,
+            set,
+            lzf,
+          });
+          bulkBytes += value.length;
+        } else if (set) {
           const ttl =
             e.expireAtMs === undefined ? 0 : pxat ? e.expireAtMs : Math.max(1, e.expireAtMs - now());
           const id = writer.cluster ? writer.nodeName(slot) : String(route.db);
@@ -275,6 +315,23 @@ export class SnapshotWriter {
     this.throwIfFailed();
     this.h.metrics.snapshotBytes = parser.offset;
     this.h.metrics.snapshotWriteMs = firstKeyAt === undefined ? 0 : performance.now() - firstKeyAt;
+  }
+
+  /**
+   * Strings without an expiry as MSETs (MSETNX unless replacing), one unit. An MSETNX answering 0
+   * (one of its keys exists: it set none) or any refusal sends that command's keys again as one SET
+   * each, where a key that exists is dealt with by the conflict policy.
+   */
+  private async msetBulk(g: BulkGroup): Promise<void> {
+    const { wire, commands } = encodeMsets(g.items, g.replace);
+    const replies = await this.h.ctx.writer.sendBulk(g.db, undefined, [wire], commands);
+    const again: BulkItem[] = [];
+    for (let c = 0; c < commands; c++) {
+      const r = replies[c];
+      if (r === 'OK' || r === 1) continue;
+      for (const it of g.items.slice(c * MSET_KEYS, (c + 1) * MSET_KEYS)) again.push(it);
+    }
+    if (again.length > 0) await this.restoreBulk({ ...g, items: again });
   }
 
   /** One unit of RESTOREs; a key the target did not take is sent again alone, where its error is dealt with. */

@@ -16,7 +16,7 @@ export {
   type SelectDbEntry,
   type SlotInfoEntry,
 } from './entries.js';
-export { lzfDecompress } from './lzf.js';
+export { lzfDecompress, lzfDecompressInto, lzfStringParts } from './lzf.js';
 export * from './parser.js';
 export * from './rdb-file.js';
 export type { StreamGroupInfo, StreamId, ValueChunk } from './values.js';

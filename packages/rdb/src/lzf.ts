@@ -4,15 +4,32 @@
  */
 export function lzfDecompress(input: Buffer, outLength: number): Buffer | undefined {
   const out = Buffer.allocUnsafe(outLength);
-  let ip = 0;
-  let op = 0;
-  const inLen = input.length;
+  return lzfDecompressInto(input, 0, input.length, out, 0, outLength) ? out : undefined;
+}
+
+/**
+ * Decompresses `input[inStart, inEnd)` into `out` at `outStart` (`outLength` bytes, as the RDB
+ * announces): no buffer of its own, for a value written straight into a command. False when the
+ * input is malformed or does not fill exactly `outLength` bytes.
+ */
+export function lzfDecompressInto(
+  input: Buffer,
+  inStart: number,
+  inEnd: number,
+  out: Buffer,
+  outStart: number,
+  outLength: number,
+): boolean {
+  let ip = inStart;
+  let op = outStart;
+  const inLen = inEnd;
+  const outEnd = outStart + outLength;
   while (ip < inLen) {
     let ctrl = input[ip++] as number;
     if (ctrl < 32) {
       // literal run of ctrl + 1 bytes
       ctrl++;
-      if (op + ctrl > outLength || ip + ctrl > inLen) return undefined;
+      if (op + ctrl > outEnd || ip + ctrl > inLen) return false;
       // at most 32 bytes: a loop beats Buffer#copy's call overhead
       for (const end = ip + ctrl; ip < end; ) out[op++] = input[ip++] as number;
     } else {
@@ -20,16 +37,63 @@ export function lzfDecompress(input: Buffer, outLength: number): Buffer | undefi
       let len = ctrl >> 5;
       let ref = op - ((ctrl & 0x1f) << 8) - 1;
       if (len === 7) {
-        if (ip >= inLen) return undefined;
+        if (ip >= inLen) return false;
         len += input[ip++] as number;
       }
-      if (ip >= inLen) return undefined;
+      if (ip >= inLen) return false;
       ref -= input[ip++] as number;
       len += 2;
-      if (op + len > outLength || ref < 0) return undefined;
+      if (op + len > outEnd || ref < outStart) return false;
+      if (len > 16) {
+        // long references in one call: a copy when source and destination do not overlap, a fill
+        // for a run of one byte (padding, spaces: what LZF compresses best)
+        const distance = op - ref;
+        if (distance >= len) {
+          out.copyWithin(op, ref, ref + len);
+          op += len;
+          continue;
+        }
+        if (distance === 1) {
+          out.fill(out[ref] as number, op, op + len);
+          op += len;
+          continue;
+        }
+      }
       // byte by byte: the reference may overlap the output being written
       for (let i = 0; i < len; i++) out[op++] = out[ref++] as number;
     }
   }
-  return op === outLength ? out : undefined;
+  return op === outEnd;
+}
+
+/** An RDB length at `p` in `b`: [value, bytes it took], or undefined if it is not a plain length. */
+function rdbLengthAt(b: Buffer, p: number): [number, number] | undefined {
+  const first = b[p];
+  if (first === undefined) return undefined;
+  switch (first >> 6) {
+    case 0:
+      return [first & 0x3f, 1];
+    case 1:
+      return p + 1 < b.length ? [((first & 0x3f) << 8) | (b[p + 1] as number), 2] : undefined;
+    case 2:
+      if (first === 0x80 && p + 5 <= b.length) return [b.readUInt32BE(p + 1), 5];
+      if (first === 0x81 && p + 9 <= b.length) return [Number(b.readBigUInt64BE(p + 1)), 9];
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Where an LZF-compressed string value (as an RDB holds it: 0xC3, compressed length, length, data)
+ * keeps its data, and its two lengths; undefined for any other string encoding.
+ */
+export function lzfStringParts(raw: Buffer): { at: number; clen: number; len: number } | undefined {
+  if (raw[0] !== 0xc3) return undefined;
+  const c = rdbLengthAt(raw, 1);
+  if (!c) return undefined;
+  const l = rdbLengthAt(raw, 1 + c[1]);
+  if (!l) return undefined;
+  const at = 1 + c[1] + l[1];
+  return at + c[0] === raw.length ? { at, clen: c[0], len: l[0] } : undefined;
 }
