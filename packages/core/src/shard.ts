@@ -2,6 +2,7 @@ import { FerryError, isFerryError } from '@ferry/errors';
 import type { ReaderSpec, ShardReader } from '@ferry/plugin-sdk';
 import { freeBytes, type SyncStart } from '@ferry/replication';
 import type { Arg } from '@ferry/resp';
+import { ApplyRate } from './apply-rate.js';
 import { dropEarlierPass } from './earlier-pass.js';
 import type { Endpoint } from './endpoint.js';
 import { endpointName } from './endpoint.js';
@@ -239,6 +240,12 @@ export class ShardRunner {
           applied: (offset, db) => {
             this.applied = offset;
             this.appliedDb = db;
+            // caught up with the source's last offset: measured again now, not a second later
+            const m = this.metrics;
+            if (m.lagBytes > 0 && offset >= m.sourceOffset && Date.now() - this.lastRemeasure >= 100) {
+              this.lastRemeasure = Date.now();
+              void this.tick();
+            }
           },
           saveCheckpoint: () => this.saveCheckpoint(true),
         },
@@ -297,7 +304,7 @@ export class ShardRunner {
     if (m.phase === 'streaming') {
       m.lagBytes = Math.max(0, Math.max(m.sourceOffset, m.receivedOffset) - this.applied);
       if (sourceRead) m.lagMeasuredAt = sourceRead;
-      if (!this.ctx.options.sourceHeartbeat) m.lagMs = this.estimateLagMs();
+      if (!this.ctx.options.sourceHeartbeat) m.lagMs = this.rate.lagMs(this.applied, m.lagBytes);
       this.ctx.emit('stream:lag', { taskId: this.ctx.taskId, ...m });
       if (Date.now() - this.lastSaved >= CHECKPOINT_EVERY_MS)
         await this.saveCheckpoint(true).catch(() => undefined);
@@ -306,19 +313,9 @@ export class ShardRunner {
     }
   }
 
-  private rateSamples: Array<{ at: number; applied: number }> = [];
-
-  /** Without a heartbeat: the byte lag over the recent apply rate (0 when caught up). */
-  private estimateLagMs(): number | undefined {
-    const now = Date.now();
-    this.rateSamples.push({ at: now, applied: this.applied });
-    while (this.rateSamples.length > 10) this.rateSamples.shift();
-    if (this.metrics.lagBytes === 0) return 0;
-    const first = this.rateSamples[0];
-    if (!first || now - first.at < 500) return undefined;
-    const rate = (this.applied - first.applied) / ((now - first.at) / 1000);
-    return rate > 0 ? Math.round((this.metrics.lagBytes / rate) * 1000) : undefined;
-  }
+  private readonly rate = new ApplyRate();
+  /** When the lag was last measured again because the stream caught up (at most every 100 ms). */
+  private lastRemeasure = 0;
 
   private async saveCheckpoint(snapshotDone: boolean): Promise<void> {
     this.lastSaved = Date.now();

@@ -7,6 +7,7 @@ import { Deque } from './deque.js';
 import { encodeCommand } from './encoder.js';
 import { ReplyError } from './errors.js';
 import { type Arg, RespPush, type RespValue } from './types.js';
+import { wireBytes } from './wire-bytes.js';
 
 export interface ConnectOptions {
   host: string;
@@ -255,6 +256,22 @@ export class RespConnection {
       this.queue.push(p);
       this.queuedCount++;
       this.pendingBytes += p.bytes;
+      this.pumpSoon();
+    });
+  }
+
+  private pumpScheduled = false;
+
+  /**
+   * Pumps once the code that is sending has run (a microtask): the commands and batches it sends one
+   * by one in a loop go out in one socket write, not a write each (the check before "done" sampling
+   * a thousand keys made 8 000 writes).
+   */
+  private pumpSoon(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
       this.pump();
     });
   }
@@ -287,7 +304,7 @@ export class RespConnection {
       this.queue.push(p);
       this.queuedCount += p.count;
       this.pendingBytes += p.bytes;
-      this.pump();
+      this.pumpSoon();
     });
   }
 
@@ -477,12 +494,4 @@ export class RespConnection {
 /** Opens a connection (see RespConnection.connect). */
 export function connect(options: ConnectOptions): Promise<RespConnection> {
   return RespConnection.connect(options);
-}
-
-/** A command's size on the wire, about: its arguments' bytes and a few of framing each. */
-function wireBytes(c: WireCommand): number {
-  if (Buffer.isBuffer(c)) return c.length;
-  let n = 16;
-  for (const a of c) n += (Buffer.isBuffer(a) ? a.length : typeof a === 'string' ? a.length : 20) + 16;
-  return n;
 }
