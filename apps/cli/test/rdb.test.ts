@@ -164,3 +164,46 @@ describe('ferry rdb on a module value', () => {
     });
   });
 });
+
+describe('ferry rdb on a Redis 8.6 file (RDB 13)', () => {
+  // fixtures/redis86-idmp-keymeta.rdb: the file plugins/source-file/test/redis86.test.ts builds from
+  // Redis 8.6's rdb.h / rdb.c / keymeta.c (a string with a key-metadata class, a type-26 stream
+  // with its idempotent-producer state), kept as it came out
+  const file = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'redis86-idmp-keymeta.rdb');
+
+  it("lists the stream's IDMP state and the key's metadata classes", async () => {
+    const out = await ferry('rdb', file, '--json');
+    expect(out.code).toBe(0);
+    const [tagged, events] = out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Line & { keyMeta?: string[] });
+    expect(tagged).toMatchObject({ key: 'tagged', type: 'string', keyMeta: ['META-KMT1'], value: 'v' });
+    expect(events).toMatchObject({
+      key: 'events',
+      type: 'stream',
+      value: {
+        entries: [
+          { id: '1-1', fields: ['kind', 'login'] },
+          { id: '2-1', fields: ['kind', 'logout', 'user', '42'] },
+        ],
+        groups: [{ name: 'workers', lastId: '1-1', consumers: [{ name: 'w1', pending: ['1-1'] }] }],
+        idmp: {
+          duration: 100,
+          maxEntries: 1000,
+          producers: [
+            {
+              pid: 'producer-a',
+              ids: [
+                { iid: 'req-1', id: '1-1' },
+                { iid: 'req-2', id: '2-1' },
+              ],
+            },
+          ],
+          iidsAdded: 3,
+          iidsDuplicates: 1,
+        },
+      },
+    });
+  });
+});
