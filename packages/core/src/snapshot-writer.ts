@@ -20,6 +20,14 @@ interface BulkItem extends RestoreItem {
   lzf?: LzfValue | undefined;
 }
 
+/**
+ * A string small enough for an MSET: at most 64 KB, so that 128 of them stay far below what a
+ * server takes in one command (client-query-buffer-limit); bigger ones go one a command.
+ */
+function msetSized(set: Buffer | undefined, lzf: LzfValue | undefined): boolean {
+  return (set ? set.length : (lzf?.len ?? Number.POSITIVE_INFINITY)) <= 64 << 10;
+}
+
 /** A captured plain or integer string, decoded whole (one chunk), for SET; undefined for anything else. */
 function smallString(e: KeyEntry, lzf: boolean): Buffer | undefined {
   // where RESTORE can carry it, an LZF-compressed string stays a RESTORE: the target decompresses it
@@ -232,7 +240,7 @@ export class SnapshotWriter {
           !set && useRestore && msetWorks && e.expireAtMs === undefined && e.captured && e.encoding === 'lzf'
             ? lzfStringParts(raw as Buffer)
             : undefined;
-        if ((set || lzf) && msetWorks && e.expireAtMs === undefined) {
+        if (msetWorks && e.expireAtMs === undefined && (set ?? lzf) && msetSized(set, lzf)) {
           let g = msets.get(route.db);
           if (!g) {
             g = { db: route.db, slot, items: [], rdbVersion: parser.version, replace, absttl: abs };

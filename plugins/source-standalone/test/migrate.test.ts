@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   compareDeployments,
   formatDifferences,
@@ -199,6 +200,9 @@ describe('write modes', () => {
     for (let i = 0; i < 300; i++) p.set(`s:${i}`, i % 3 === 0 ? String(i) : `value ${i} `.repeat(i % 40));
     for (let i = 0; i < 300; i += 7) p.pexpire(`s:${i}`, 3_600_000 + i);
     p.set('lzf', 'x'.repeat(5000)); // stored LZF-compressed in the RDB
+    // over an MSET's 64 KB a value: a command of its own (compressible, and not)
+    p.set('big-lzf', 'y'.repeat(100_000));
+    p.set('big-plain', randomBytes(100_000).toString('base64'));
     await p.exec();
     const run = async (conflict: 'skip' | 'fail' | 'replace') => {
       const target = await server({ label: `target-${conflict}` });
