@@ -122,6 +122,22 @@ export class SnapshotWriter {
     };
     const maxInflight = options.maxInFlight * Math.max(1, writer.masters().length);
     const now = (): number => Date.now();
+    /** A batch's unit for one target node (a cluster's) or db, made at its first key. */
+    const nodeOf = (db: number, slot: number | undefined): string =>
+      writer.cluster ? writer.nodeName(slot) : String(db);
+    const groupOf = (
+      units: Map<string, BulkGroup>,
+      id: string,
+      db: number,
+      slot: number | undefined,
+    ): BulkGroup => {
+      let g = units.get(id);
+      if (!g) {
+        g = { db, slot, items: [], rdbVersion: parser.version, replace, absttl: abs };
+        units.set(id, g);
+      }
+      return g;
+    };
     let firstKeyAt: number | undefined;
     for await (const batch of parser.batches(SNAPSHOT_BATCH)) {
       firstKeyAt ??= performance.now();
@@ -134,7 +150,7 @@ export class SnapshotWriter {
       const bulk = new Map<string, BulkGroup>();
       let bulkBytes = 0;
       const rebuilds = new Map<number, RebuildGroup>();
-      const msets = new Map<number, BulkGroup>();
+      const msets = new Map<string, BulkGroup>();
       const sendBulk = (): void => {
         for (const g of msets.values())
           track(
@@ -241,13 +257,8 @@ export class SnapshotWriter {
             ? lzfStringParts(raw as Buffer)
             : undefined;
         if (msetWorks && e.expireAtMs === undefined && (set ?? lzf) && msetSized(set, lzf)) {
-          let g = msets.get(route.db);
-          if (!g) {
-            g = { db: route.db, slot, items: [], rdbVersion: parser.version, replace, absttl: abs };
-            msets.set(route.db, g);
-          }
           const value = raw as Buffer;
-          g.items.push({
+          groupOf(msets, String(route.db), route.db, slot).items.push({
             route,
             slot,
             key,
@@ -264,33 +275,35 @@ export class SnapshotWriter {
         } else if (set) {
           const ttl =
             e.expireAtMs === undefined ? 0 : pxat ? e.expireAtMs : Math.max(1, e.expireAtMs - now());
-          const id = writer.cluster ? writer.nodeName(slot) : String(route.db);
-          let g = bulk.get(id);
-          if (!g) {
-            g = { db: route.db, slot, items: [], rdbVersion: parser.version, replace, absttl: abs };
-            bulk.set(id, g);
-          }
           const value = raw as Buffer;
-          g.items.push({ route, slot, key, e, value, ttl, rdbType: e.rdbType, replace, absttl: pxat, set });
+          groupOf(bulk, nodeOf(route.db, slot), route.db, slot).items.push({
+            route,
+            slot,
+            key,
+            e,
+            value,
+            ttl,
+            rdbType: e.rdbType,
+            replace,
+            absttl: pxat,
+            set,
+          });
           bulkBytes += value.length;
         } else if (useRestore) {
           const absttl = e.expireAtMs !== undefined && abs;
           const ttl = e.expireAtMs === undefined ? 0 : abs ? e.expireAtMs : Math.max(1, e.expireAtMs - now());
           if (e.captured) {
-            const id = writer.cluster ? writer.nodeName(slot) : String(route.db);
-            let g = bulk.get(id);
-            if (!g) {
-              g = {
-                db: route.db,
-                slot,
-                items: [],
-                rdbVersion: parser.version,
-                replace,
-                absttl: abs,
-              };
-              bulk.set(id, g);
-            }
-            g.items.push({ route, slot, key, e, value: raw, ttl, rdbType: e.rdbType, replace, absttl });
+            groupOf(bulk, nodeOf(route.db, slot), route.db, slot).items.push({
+              route,
+              slot,
+              key,
+              e,
+              value: raw,
+              ttl,
+              rdbType: e.rdbType,
+              replace,
+              absttl,
+            });
             bulkBytes += raw.length;
           } else {
             const item = { key, ttl, rdbType: e.rdbType, value: raw, replace, absttl };
