@@ -1,5 +1,6 @@
 // Values held whole in memory (a RESTORE payload, a captured value), decoded without the parser.
 import * as C from './constants.js';
+import { lengthAt, lengthBytes } from './lengths.js';
 import { ByteSource } from './source.js';
 import {
   BIG_STRING,
@@ -49,27 +50,10 @@ export const ELEMENT_TYPES = new Set([
 function plainString(value: Buffer): Buffer | undefined {
   const b = value[0];
   if (b === undefined) return undefined;
-  let header: number;
-  let len: number;
-  switch (b >> 6) {
-    case 0:
-      header = 1;
-      len = b & 0x3f;
-      break;
-    case 1:
-      if (value.length < 2) return undefined;
-      header = 2;
-      len = ((b & 0x3f) << 8) | (value[1] as number);
-      break;
-    case 2:
-      if (b !== 0x80 || value.length < 5) return undefined;
-      header = 5;
-      len = value.readUInt32BE(1);
-      break;
-    default:
-      return undefined;
-  }
-  return header + len === value.length ? view(value, header, value.length) : undefined;
+  const header = lengthBytes(b);
+  if (header === 0 || header === 9) return undefined; // encoded, or a 64-bit length: the general path
+  const len = lengthAt(value, 0);
+  return len >= 0 && header + len === value.length ? view(value, header, value.length) : undefined;
 }
 
 /** A source and reader options over one value held in memory. */

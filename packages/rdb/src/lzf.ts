@@ -1,3 +1,5 @@
+import { lengthAt, lengthBytes } from './lengths.js';
+
 /**
  * LZF decompression (liblzf's lzf_d.c format). Returns undefined when the input is malformed or
  * does not produce exactly `outLength` bytes; never reads or writes out of bounds.
@@ -66,34 +68,17 @@ export function lzfDecompressInto(
   return op === outEnd;
 }
 
-/** An RDB length at `p` in `b`: [value, bytes it took], or undefined if it is not a plain length. */
-function rdbLengthAt(b: Buffer, p: number): [number, number] | undefined {
-  const first = b[p];
-  if (first === undefined) return undefined;
-  switch (first >> 6) {
-    case 0:
-      return [first & 0x3f, 1];
-    case 1:
-      return p + 1 < b.length ? [((first & 0x3f) << 8) | (b[p + 1] as number), 2] : undefined;
-    case 2:
-      if (first === 0x80 && p + 5 <= b.length) return [b.readUInt32BE(p + 1), 5];
-      if (first === 0x81 && p + 9 <= b.length) return [Number(b.readBigUInt64BE(p + 1)), 9];
-      return undefined;
-    default:
-      return undefined;
-  }
-}
-
 /**
  * Where an LZF-compressed string value (as an RDB holds it: 0xC3, compressed length, length, data)
  * keeps its data, and its two lengths; undefined for any other string encoding.
  */
 export function lzfStringParts(raw: Buffer): { at: number; clen: number; len: number } | undefined {
   if (raw[0] !== 0xc3) return undefined;
-  const c = rdbLengthAt(raw, 1);
-  if (!c) return undefined;
-  const l = rdbLengthAt(raw, 1 + c[1]);
-  if (!l) return undefined;
-  const at = 1 + c[1] + l[1];
-  return at + c[0] === raw.length ? { at, clen: c[0], len: l[0] } : undefined;
+  const clen = lengthAt(raw, 1);
+  if (clen < 0) return undefined;
+  const lenAt = 1 + lengthBytes(raw[1] as number);
+  const len = lengthAt(raw, lenAt);
+  if (len < 0) return undefined;
+  const at = lenAt + lengthBytes(raw[lenAt] as number);
+  return at + clen === raw.length ? { at, clen, len } : undefined;
 }
