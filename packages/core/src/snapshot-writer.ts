@@ -252,11 +252,12 @@ export class SnapshotWriter {
             : undefined;
         // an LZF-compressed string without an expiry joins an MSET too, decompressed into the
         // command (RESTORE stays its fallback: only where RESTORE is used)
+        const toMset = msetWorks && e.expireAtMs === undefined;
         const lzf =
-          !set && useRestore && msetWorks && e.expireAtMs === undefined && e.captured && e.encoding === 'lzf'
+          toMset && !set && useRestore && e.captured && e.encoding === 'lzf'
             ? lzfStringParts(raw as Buffer)
             : undefined;
-        if (msetWorks && e.expireAtMs === undefined && (set ?? lzf) && msetSized(set, lzf)) {
+        if (toMset && (set ?? lzf) && msetSized(set, lzf)) {
           const value = raw as Buffer;
           groupOf(msets, String(route.db), route.db, slot).items.push({
             route,
