@@ -28,26 +28,34 @@ export function keySlot(key: Buffer): number {
   return crc16(key, 0, key.length) & 16383;
 }
 
-let tags: string[] | undefined;
+/** The tags found so far, by slot, and the next base-36 number to try (see slotTag). */
+const tags: Array<string | undefined> = new Array<string | undefined>(SLOTS);
+let nextTag = 0;
+const digits = new Uint8Array(16);
 
 /**
  * A short hash tag for each slot: `{<tag>}` puts any key Ferry makes for itself (temporary keys,
- * checkpoint keys) in the slot it needs, whatever bytes the user's key holds.
+ * checkpoint keys, the lease) in the slot it needs, whatever bytes the user's key holds. The tag
+ * of a slot is the smallest number, in base 36, whose CRC16 falls in it: the same names in every
+ * version of Ferry. Found on demand, counting on from where the last search stopped, without a
+ * string per try: building the whole table up front took ~30 ms of every task's start.
  */
 export function slotTag(slot: number): string {
-  if (!tags) {
-    const found: string[] = new Array(SLOTS);
-    let missing = SLOTS;
-    for (let i = 0; missing > 0; i++) {
-      const tag = i.toString(36);
-      const b = Buffer.from(tag, 'latin1');
-      const s = crc16(b, 0, b.length) & 16383;
-      if (found[s] === undefined) {
-        found[s] = tag;
-        missing--;
-      }
-    }
-    tags = found;
+  if (!Number.isInteger(slot) || slot < 0 || slot >= SLOTS) throw new RangeError(`no slot ${slot}`);
+  while (tags[slot] === undefined) {
+    const i = nextTag++;
+    let n = i;
+    let len = 0;
+    do {
+      const d = n % 36;
+      digits[len++] = d < 10 ? 48 + d : 87 + d; // 0-9, a-z
+      n = (n - d) / 36;
+    } while (n > 0);
+    let crc = 0;
+    for (let j = len - 1; j >= 0; j--)
+      crc = ((crc << 8) & 0xffff) ^ (TABLE[((crc >> 8) ^ (digits[j] as number)) & 0xff] as number);
+    const s = crc & 16383;
+    if (tags[s] === undefined) tags[s] = i.toString(36);
   }
   return tags[slot] as string;
 }

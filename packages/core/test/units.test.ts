@@ -18,6 +18,7 @@ import {
   parseRedisUrl,
   replaySafe,
   resolveOptions,
+  SLOTS,
   type SourceTopologyPlugin,
   satisfies,
   slotTag,
@@ -119,6 +120,15 @@ describe('keys', () => {
 
   it('finds a hash tag for every slot', () => {
     for (const slot of [0, 1, 5000, 16383]) expect(keySlot(b(`x{${slotTag(slot)}}y`))).toBe(slot);
+    // the smallest base-36 number hashing into the slot: the names every Ferry version gives its
+    // keys (a lease or checkpoint on a target is found by a newer Ferry), counted here the slow way
+    const first = new Map<number, string>();
+    for (let i = 0; first.size < SLOTS; i++) {
+      const s = keySlot(b(i.toString(36)));
+      if (!first.has(s)) first.set(s, i.toString(36));
+    }
+    for (let slot = 0; slot < SLOTS; slot++) expect(slotTag(slot)).toBe(first.get(slot));
+    expect(() => slotTag(SLOTS)).toThrow(RangeError);
     expect(keySlot(b('123456789'))).toBe(12739); // CRC16/XMODEM check value 0x31C3
     expect(keySlot(b('{user1000}.following'))).toBe(keySlot(b('user1000')));
   });
