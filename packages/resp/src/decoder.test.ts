@@ -178,6 +178,26 @@ describe('encodeCommand', () => {
     );
   });
 
+  it('sizes every kind of argument as its UTF-8 bytes', () => {
+    const long = 'k'.repeat(100);
+    const wide = 'é'.repeat(40); // 80 bytes
+    const many = Array.from({ length: 12 }, (_, i) => `a${i}`);
+    const argv: Array<string | number | bigint | Buffer> = [
+      'SET',
+      long,
+      wide,
+      `${wide}${long}`,
+      -1,
+      1234567890123,
+      10n ** 20n,
+      b(''),
+      ...many,
+    ];
+    const [decoded] = decodeAll(encodeCommand(argv));
+    expect(decoded).toEqual(argv.map((a) => (Buffer.isBuffer(a) ? a : Buffer.from(String(a), 'utf8'))));
+    expect(encodeCommand(many).subarray(0, 5).toString()).toBe('*12\r\n');
+  });
+
   it('round-trips through the decoder', () => {
     const argv = [b('LPUSH'), b('list'), Buffer.from([0, 255, 13, 10]), b('x'.repeat(100_000))];
     const [decoded] = decodeAll(encodeCommands([argv]));
