@@ -21,6 +21,7 @@ export { MovedKeys } from './moved.js';
 export * from './options.js';
 export * from './plugin-loader.js';
 export * from './plugins.js';
+export { readInRuns } from './read-runs.js';
 export * from './server-identity.js';
 export * from './slot.js';
 export * from './state.js';

@@ -10,7 +10,16 @@ export type VerifySide =
    * A side with no server: each read command answered by `read` (a backup file's sampled keys).
    * Only with `keys` (nothing to SCAN).
    */
-  | { read: (db: number, key: Buffer, argv: Array<string | number | Buffer>) => Promise<RespValue> };
+  | {
+      read: (db: number, key: Buffer, argv: Array<string | number | Buffer>) => Promise<RespValue>;
+      /**
+       * Many reads at once, replies in order (rejecting as `read` would on the first that fails):
+       * a stage of a batch of keys in one round trip and one promise instead of one per command.
+       */
+      readMany?: (
+        items: ReadonlyArray<{ db: number; key: Buffer; argv: Array<string | number | Buffer> }>,
+      ) => Promise<RespValue[]>;
+    };
 
 export type VerifyModeName = 'outline' | 'length' | 'full';
 

@@ -4,6 +4,22 @@ import type { RespValue } from '@ferry/resp';
 /** What reads a key does on one side: one command, routed to the node that holds the key. */
 export type Read = (db: number, key: Buffer, argv: Array<string | number | Buffer>) => Promise<RespValue>;
 
+/** One read of a stage: a command on the node holding `key` in `db`. */
+export interface ReadItem {
+  db: number;
+  key: Buffer;
+  argv: Array<string | number | Buffer>;
+}
+
+/** Many reads in one go, replies in order; rejects as a `Read` would on the first that fails. */
+export type ReadMany = (items: readonly ReadItem[]) => Promise<RespValue[]>;
+
+/** `items` read through `many` when the side has it, else one `read` each. */
+function readAll(read: Read, many: ReadMany | undefined, items: ReadItem[]): Promise<RespValue[]> {
+  if (items.length === 0) return Promise.resolve([]);
+  return many ? many(items) : Promise.all(items.map((i) => read(i.db, i.key, i.argv)));
+}
+
 export type VerifyMode = 'outline' | 'length' | 'full';
 
 export type DiffKind = 'missing' | 'extra' | 'type' | 'length' | 'value' | 'ttl';
@@ -47,6 +63,9 @@ export interface KeyPair {
 export interface CompareContext {
   source: Read;
   target: Read;
+  /** The stages of a batch (types, lengths and expiries, small strings) in one go per side. */
+  sourceMany?: ReadMany;
+  targetMany?: ReadMany;
   mode: VerifyMode;
   ttlToleranceMs: number;
   /**
@@ -60,6 +79,11 @@ export interface CompareContext {
 
 /** Value comparisons running at once within a batch (each holds at most two chunks). */
 const VALUE_CONCURRENCY = 32;
+/**
+ * Strings up to this long are read for the whole batch in one stage (a batch's at most 500 keys
+ * hold at most 2 MB of them a side); longer ones, and every aggregate, go through compareValue.
+ */
+const SMALL_STRING = 4096;
 
 /**
  * Compares a batch of keys on both sides; the keys that differ (a key gone from both sides, expired
@@ -72,19 +96,22 @@ export async function compareBatch(c: CompareContext, pairs: readonly KeyPair[])
   const diff = (k: KeyPair, kind: DiffKind, detail: string): void => {
     out.push({ kind, ...k, detail });
   };
-  const types = await Promise.all(
-    pairs.map((k) =>
-      Promise.all([
-        c.source(k.db, k.key, ['TYPE', k.key]),
-        c.target(k.targetDb, k.targetKey, ['TYPE', k.targetKey]),
-      ]),
+  const [sourceTypes, targetTypes] = await Promise.all([
+    readAll(
+      c.source,
+      c.sourceMany,
+      pairs.map((k) => ({ db: k.db, key: k.key, argv: ['TYPE', k.key] })),
     ),
-  );
+    readAll(
+      c.target,
+      c.targetMany,
+      pairs.map((k) => ({ db: k.targetDb, key: k.targetKey, argv: ['TYPE', k.targetKey] })),
+    ),
+  ]);
   const same: Array<{ k: KeyPair; type: string }> = [];
   pairs.forEach((k, i) => {
-    const [st, tt] = types[i] as [RespValue, RespValue];
-    const sType = str(st);
-    const tType = str(tt);
+    const sType = str(sourceTypes[i] as RespValue);
+    const tType = str(targetTypes[i] as RespValue);
     if (sType === 'none' && tType === 'none') return;
     if (sType === 'none') diff(k, 'extra', `the target has a ${tType} the source does not`);
     else if (tType === 'none') diff(k, 'missing', `the source has a ${sType} the target does not`);
@@ -92,20 +119,28 @@ export async function compareBatch(c: CompareContext, pairs: readonly KeyPair[])
     else same.push({ k, type: sType });
   });
   if (c.mode === 'outline' || same.length === 0) return out;
-  const meta = await Promise.all(
-    same.map(({ k, type }) => {
+  // per key: its length (0 for a type without a length command) and its expiry, on each side
+  const metaOf = (side: 'source' | 'target'): Promise<number[][]> => {
+    const items: ReadItem[] = [];
+    for (const { k, type } of same) {
+      const [db, key] = side === 'source' ? [k.db, k.key] : [k.targetDb, k.targetKey];
       const cmd = LENGTH_COMMAND[type];
-      return Promise.all([
-        cmd ? c.source(k.db, k.key, [cmd, k.key]) : Promise.resolve(0),
-        cmd ? c.target(k.targetDb, k.targetKey, [cmd, k.targetKey]) : Promise.resolve(0),
-        c.source(k.db, k.key, ['PTTL', k.key]),
-        c.target(k.targetDb, k.targetKey, ['PTTL', k.targetKey]),
-      ]);
-    }),
-  );
+      if (cmd) items.push({ db, key, argv: [cmd, key] });
+      items.push({ db, key, argv: ['PTTL', key] });
+    }
+    const read = readAll(c[side], side === 'source' ? c.sourceMany : c.targetMany, items);
+    return read.then((r) => {
+      let at = 0;
+      return same.map(({ type }) =>
+        LENGTH_COMMAND[type] ? [Number(r[at++]), Number(r[at++])] : [0, Number(r[at++])],
+      );
+    });
+  };
+  const [sourceMeta, targetMeta] = await Promise.all([metaOf('source'), metaOf('target')]);
   const values: Array<{ k: KeyPair; type: string; len: number }> = [];
   for (const [i, { k, type }] of same.entries()) {
-    const [sl, tl, sp, tp] = (meta[i] as RespValue[]).map(Number) as [number, number, number, number];
+    const [sl, sp] = sourceMeta[i] as [number, number];
+    const [tl, tp] = targetMeta[i] as [number, number];
     if (sl !== tl) {
       diff(k, 'length', `${LENGTH_COMMAND[type]} ${sl} on the source, ${tl} on the target`);
       continue;
@@ -133,16 +168,36 @@ export async function compareBatch(c: CompareContext, pairs: readonly KeyPair[])
     values.push({ k, type, len: sl });
   }
   if (c.mode === 'length') return out;
-  // values: a bounded number at once (each holds at most a chunk per side)
+  // small strings: the whole batch's in one stage
+  const small = values.filter((v) => v.type === 'string' && v.len <= SMALL_STRING);
+  const range = (key: Buffer): Array<string | number | Buffer> => ['GETRANGE', key, 0, SMALL_STRING - 1];
+  const [sourceStrings, targetStrings] = await Promise.all([
+    readAll(
+      c.source,
+      c.sourceMany,
+      small.map(({ k }) => ({ db: k.db, key: k.key, argv: range(k.key) })),
+    ),
+    readAll(
+      c.target,
+      c.targetMany,
+      small.map(({ k }) => ({ db: k.targetDb, key: k.targetKey, argv: range(k.targetKey) })),
+    ),
+  ]);
+  small.forEach(({ k, len }, i) => {
+    if (!buf(sourceStrings[i] as RespValue).equals(buf(targetStrings[i] as RespValue)))
+      diff(k, 'value', `the strings differ within bytes 0–${Math.max(0, len - 1)}`);
+  });
+  // other values: a bounded number at once (each holds at most a chunk per side)
+  const rest = values.filter((v) => v.type !== 'string' || v.len > SMALL_STRING);
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < values.length) {
-      const { k, type, len } = values[next++] as { k: KeyPair; type: string; len: number };
+    while (next < rest.length) {
+      const { k, type, len } = rest[next++] as { k: KeyPair; type: string; len: number };
       const detail = await compareValue(c, k, type, len);
       if (detail !== undefined) diff(k, 'value', detail);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(VALUE_CONCURRENCY, values.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(VALUE_CONCURRENCY, rest.length) }, worker));
   return out;
 }
 

@@ -9,6 +9,7 @@ import {
   OwnKeys,
   onSide,
   RateLimiter,
+  readInRuns,
   TargetWriter,
 } from '@ferry/core';
 import type { RespValue } from '@ferry/resp';
@@ -19,6 +20,8 @@ import {
   type DiffKind,
   type KeyPair,
   type Read,
+  type ReadItem,
+  type ReadMany,
   type VerifyMode,
 } from './compare.js';
 
@@ -30,14 +33,17 @@ import {
 export type SideSpec =
   | { endpoint: Endpoint; cluster?: boolean }
   | { shards: Endpoint[] }
-  /** No server: each read answered by `read` (a backup file's sampled keys); only with `keys`. */
-  | { read: Read };
+  /**
+   * No server of its own: each read answered by `read` (a backup file's sampled keys, or servers
+   * the caller holds open), `readMany` for a stage at once; only with `keys`.
+   */
+  | { read: Read; readMany?: ReadMany };
 
 function isSharded(s: SideSpec): s is { shards: Endpoint[] } {
   return 'shards' in s;
 }
 
-function isRead(s: SideSpec): s is { read: Read } {
+function isRead(s: SideSpec): s is { read: Read; readMany?: ReadMany } {
   return 'read' in s;
 }
 
@@ -122,6 +128,7 @@ interface Unit {
 
 interface Side {
   read: Read;
+  readMany?: ReadMany;
   /** Units that cover every key of these dbs: each db of a standalone server or shard, each master of a cluster. */
   scanUnits(dbs: number[]): Unit[];
   /** One unit per node (for INFO). */
@@ -139,6 +146,7 @@ async function openSide(s: SideSpec, signal?: AbortSignal): Promise<Side> {
   if (isRead(s))
     return {
       read: s.read,
+      ...(s.readMany ? { readMany: s.readMany } : {}),
       scanUnits: () => {
         throw new Error('a side read without a server can only be compared key by key (keys)');
       },
@@ -154,6 +162,8 @@ async function openSide(s: SideSpec, signal?: AbortSignal): Promise<Side> {
     });
     return {
       read: (db, key, argv) => w.send(db, w.cluster ? keySlot(key) : undefined, argv, { idempotent: true }),
+      // a cluster's keys of a stage are on several nodes, each read routed on its own
+      ...(w.cluster ? {} : { readMany: (items: readonly ReadItem[]) => readInRuns(w, items) }),
       scanUnits: (dbs) =>
         w.cluster ? w.masterSlots().map((slot) => unit(0, slot)) : dbs.map((db) => unit(db, undefined)),
       nodes: () => (w.cluster ? w.masterSlots().map((slot) => unit(0, slot)) : [unit(0, undefined)]),
@@ -277,6 +287,8 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   const ctx: CompareContext = {
     source: source.read,
     target: target.read,
+    ...(source.readMany ? { sourceMany: source.readMany } : {}),
+    ...(target.readMany ? { targetMany: target.readMany } : {}),
     mode,
     ttlToleranceMs: o.ttlToleranceMs ?? 2000,
     ...(o.valueLimit
