@@ -1,9 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '@ferry/errors';
-import type { RespConnection } from '@ferry/resp';
+import { ReplyError, type RespConnection, type RespValue } from '@ferry/resp';
 import { connectEndpoint, type Endpoint } from './endpoint.js';
 import { formatBytes } from './format.js';
 import type { KeyMapper } from './keys.js';
+import { readInRuns } from './read-runs.js';
+import { keySlot } from './slot.js';
 import type { TargetWriter } from './target/writer.js';
 import type { VerificationReport, Verifier } from './verification.js';
 
@@ -271,14 +273,17 @@ export function sampleVerdict(
   const unread = report.valuesNotRead ?? 0;
   const equal = `${keys} sampled keys equal${against ? ` to ${against}` : ''}`;
   if (report.differences === 0) {
+    if (unread === 0) {
+      result.summary += `; ${equal} (type, value, TTL)`;
+      return;
+    }
     const read = keys - unread;
+    // (only here: the first toLocaleString of a process sets up its number formatting, ~15 ms)
     const over = `longer than the check reads (${limit.elements.toLocaleString('en')} elements, ${formatBytes(limit.bytes)})`;
     result.summary +=
-      unread === 0
-        ? `; ${equal} (type, value, TTL)`
-        : read === 0
-          ? `; ${equal} by type, length and TTL (all ${over})`
-          : `; ${equal} (${read} by type, value and TTL; ${unread} ${over} by type, length and TTL)`;
+      read === 0
+        ? `; ${equal} by type, length and TTL (all ${over})`
+        : `; ${equal} (${read} by type, value and TTL; ${unread} ${over} by type, length and TTL)`;
     return;
   }
   const shown = report.details
@@ -316,10 +321,12 @@ async function sampleValues(
       if (n <= 0) continue;
       await c.send(['SELECT', db]);
       const seen = new Set<string>();
-      const got = (await Promise.all(
-        Array.from({ length: n }, () => c.send(['RANDOMKEY'])),
-      )) as Array<Buffer | null>;
-      for (const k of got) {
+      const got = (await c.sendBatch(Array.from({ length: n }, () => ['RANDOMKEY']))) as Array<
+        Buffer | null | ReplyError
+      >;
+      const refused = got.find((k) => k instanceof ReplyError);
+      if (refused) throw refused;
+      for (const k of got as Array<Buffer | null>) {
         if (!k || seen.has(k.toString('latin1'))) continue;
         seen.add(k.toString('latin1'));
         if (input.mapper.filter && !input.mapper.filter(k, db)) continue;
@@ -333,13 +340,43 @@ async function sampleValues(
   // sample of big keys costs what one of small keys does (big values by type, length and TTL)
   const limit = valueLimit(keys.length);
   const shards = input.shards;
+  // read through the connections the check holds (the source's, the task's writer): no side
+  // opened and probed again for a thousand keys, and a stage of a batch one send a connection; a
+  // cluster source's keys may move between its masters, so it is read by a cluster-aware side
+  const w = input.writer;
+  const home = new Map(keys.map((k) => [`${k.db}\u0000${k.key.toString('latin1')}`, k.conn]));
+  const homeOf = (db: number, key: Buffer): number => home.get(`${db}\u0000${key.toString('latin1')}`) ?? 0;
+  const readers = conns.map(onDb);
   const report = await input.verifier({
     source: input.sourceCluster
       ? { endpoint: (shards[0] as DoneShard).endpoint, cluster: true }
-      : shards.length === 1
-        ? { endpoint: (shards[0] as DoneShard).endpoint }
-        : { shards: shards.map((s) => s.endpoint) },
-    target: { endpoint: input.writer.endpoint, cluster: input.writer.cluster },
+      : {
+          read: (db, key, argv) => (readers[homeOf(db, key)] as DbReader).one(db, argv),
+          readMany: async (items) => {
+            // per connection, in order; the replies put back in the items' order
+            const out = new Array<RespValue>(items.length);
+            const per = new Map<number, number[]>();
+            items.forEach((it, i) => {
+              const c = homeOf(it.db, it.key);
+              const list = per.get(c) ?? [];
+              list.push(i);
+              per.set(c, list);
+            });
+            await Promise.all(
+              [...per].map(async ([c, at]) => {
+                const got = await (readers[c] as DbReader).many(at.map((i) => items[i] as DbItem));
+                at.forEach((i, j) => {
+                  out[i] = got[j] as RespValue;
+                });
+              }),
+            );
+            return out;
+          },
+        },
+    target: {
+      read: (db, key, argv) => w.send(db, w.cluster ? keySlot(key) : undefined, argv, { idempotent: true }),
+      ...(w.cluster ? {} : { readMany: (items) => readInRuns(w, items) }),
+    },
     mode: 'full',
     rounds: 2,
     intervalMs: 500,
@@ -352,6 +389,47 @@ async function sampleValues(
     signal: input.signal,
   });
   sampleVerdict(result, report, keys.length, limit);
+}
+
+interface DbItem {
+  db: number;
+  argv: Array<string | number | Buffer>;
+}
+
+/** Commands on one connection in a db, with a SELECT when it is not the one last sent. */
+interface DbReader {
+  one(db: number, argv: DbItem['argv']): Promise<RespValue>;
+  /** In one go; the first error reply rejects, as `one` would. */
+  many(items: DbItem[]): Promise<RespValue[]>;
+}
+
+function onDb(c: RespConnection): DbReader {
+  let at: number | undefined;
+  return {
+    one(db, argv) {
+      if (at !== db) {
+        // its failure (a lost connection) is the next command's too, which the caller sees
+        c.send(['SELECT', db]).catch(() => undefined);
+        at = db;
+      }
+      return c.send(argv);
+    },
+    async many(items) {
+      const wire: Array<DbItem['argv']> = [];
+      const mine: number[] = [];
+      for (const it of items) {
+        if (at !== it.db) {
+          wire.push(['SELECT', it.db]);
+          at = it.db;
+        }
+        mine.push(wire.length);
+        wire.push(it.argv);
+      }
+      const replies = await c.sendBatch(wire);
+      for (const r of replies) if (r instanceof ReplyError) throw r;
+      return mine.map((i) => replies[i] as RespValue);
+    },
+  };
 }
 
 /** The error a failed check ends a completion with. */
