@@ -207,3 +207,76 @@ describe('ferry rdb on a Redis 8.6 file (RDB 13)', () => {
     });
   });
 });
+
+describe('ferry rdb on Redis 8.8 files (RDB 14)', () => {
+  // fixtures/redis88-*.rdb: the files plugins/source-file/test/redis88.test.ts builds from
+  // redis/librdb's RDB 14 parser with the contents of its test dumps stream_v14_xnack and
+  // array_v14_mixed_types, kept as they came out
+  const fixture = (name: string) => join(dirname(fileURLToPath(import.meta.url)), 'fixtures', name);
+  const lines = async (name: string) => {
+    const out = await ferry('rdb', fixture(name), '--json');
+    expect(out.code, out.stderr).toBe(0);
+    return out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Line);
+  };
+
+  it("lists a group's NACKed ids beside its PEL and consumers", async () => {
+    const [, stream] = await lines('redis88-xnack.rdb');
+    expect(stream).toMatchObject({
+      key: 'mystream',
+      type: 'stream',
+      value: {
+        entries: [
+          { id: '1779170191996-0', fields: ['field1', 'value1'] },
+          { id: '1779170191998-0', fields: ['field2', 'value2'] },
+          { id: '1779170192000-0', fields: ['field3', 'value3'] },
+          { id: '1779170192001-0', fields: ['field4', 'value4'] },
+        ],
+        groups: [
+          {
+            name: 'mygroup',
+            lastId: '1779170192001-0',
+            entriesRead: 4,
+            pending: [
+              { id: '1779170191996-0', deliveryTime: 1779170192004, deliveryCount: 1 },
+              { id: '1779170191998-0', deliveryTime: 0, deliveryCount: 1 },
+              { id: '1779170192000-0', deliveryTime: 0, deliveryCount: 1 },
+              { id: '1779170192001-0', deliveryTime: 1779170192004, deliveryCount: 1 },
+            ],
+            consumers: [{ name: 'consumer1', pending: ['1779170191996-0', '1779170192001-0'] }],
+            nacked: ['1779170191998-0', '1779170192000-0'],
+          },
+        ],
+      },
+    });
+  });
+
+  it('lists ARRAY elements by index (as text: up to 2^64 - 2) with the insert index', async () => {
+    const [, arr, far] = await lines('redis88-array.rdb');
+    expect(arr).toMatchObject({
+      key: 'arr',
+      type: 'array',
+      value: {
+        elements: [
+          ['0', 'this_is_a_long_sds_string_value_long_enough'],
+          ['1', '42'],
+          ['2', '1.5'],
+          ['3', 'abc'],
+        ],
+      },
+    });
+    expect(far).toMatchObject({
+      key: 'far',
+      type: 'array',
+      value: {
+        insertIndex: '49',
+        elements: [
+          ['7', '-5'],
+          ['18446744073709551614', 'end'],
+        ],
+      },
+    });
+  });
+});

@@ -27,6 +27,14 @@ export const RDB_TYPE_HASH_METADATA = 24;
 export const RDB_TYPE_HASH_LISTPACK_EX = 25;
 /** Redis 8.6 (RDB 13): a stream with its idempotent-producer (IDMP) state after the groups. */
 export const RDB_TYPE_STREAM_LISTPACKS_4 = 26;
+/** Redis 8.8 (RDB 14): a type-26 stream whose groups each end with their NACK zone (XNACK). */
+export const RDB_TYPE_STREAM_LISTPACKS_5 = 27;
+/** Redis 8.8 (RDB 14): the ARRAY type (index → element; element tags AR_RDB_TAG_*). */
+export const RDB_TYPE_ARRAY = 28;
+export const AR_RDB_TAG_SDS = 0;
+export const AR_RDB_TAG_INT = 1;
+export const AR_RDB_TAG_FLOAT = 2;
+export const AR_RDB_TAG_SMALLSTR = 3;
 
 /**
  * Valkey 9.0's `RDB_TYPE_HASH_2` (type byte 22 after the `VALKEY` magic: each field, value, then the
@@ -65,13 +73,13 @@ export const RDB_MODULE_OPCODE_STRING = 5;
 export const QUICKLIST_NODE_CONTAINER_PLAIN = 1;
 export const QUICKLIST_NODE_CONTAINER_PACKED = 2;
 
-/** Newest Redis RDB version this parser reads (7.4 → 8.4 write 12, 8.6 writes 13). */
-export const RDB_VERSION_MAX = 13;
+/** Newest Redis RDB version this parser reads (7.4 → 8.4 write 12, 8.6 writes 13, 8.8 writes 14). */
+export const RDB_VERSION_MAX = 14;
 
 /** The Valkey RDB versions this parser reads after the `VALKEY` magic (9.0 and 9.1 write 80). */
 export const VALKEY_RDB_VERSIONS: readonly number[] = [80];
 
-export type RedisType = 'string' | 'list' | 'set' | 'zset' | 'hash' | 'stream' | 'module';
+export type RedisType = 'string' | 'list' | 'set' | 'zset' | 'hash' | 'stream' | 'array' | 'module';
 
 interface TypeInfo {
   type: RedisType;
@@ -105,6 +113,8 @@ export const RDB_TYPES: ReadonlyMap<number, TypeInfo> = new Map([
   [RDB_TYPE_HASH_METADATA, { type: 'hash', encoding: 'hashtable' }],
   [RDB_TYPE_HASH_LISTPACK_EX, { type: 'hash', encoding: 'listpack' }],
   [RDB_TYPE_STREAM_LISTPACKS_4, { type: 'stream', encoding: 'stream' }],
+  [RDB_TYPE_STREAM_LISTPACKS_5, { type: 'stream', encoding: 'stream' }],
+  [RDB_TYPE_ARRAY, { type: 'array', encoding: 'array' }],
   [VALKEY_TYPE_HASH_2, { type: 'hash', encoding: 'hashtable' }],
 ]);
 

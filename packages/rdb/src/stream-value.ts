@@ -15,8 +15,9 @@ import {
 } from './value-io.js';
 
 /**
- * A stream value (RDB_TYPE_STREAM_LISTPACKS 1–4): its entries in bounded chunks, then its groups, then
- * (type 4, Redis 8.6) its idempotent-producer state.
+ * A stream value (RDB_TYPE_STREAM_LISTPACKS 1–5): its entries in bounded chunks, then its groups
+ * (type 5, Redis 8.8: each with its NACK zone), then (types 4 and 5, Redis 8.6+) its
+ * idempotent-producer state.
  */
 export function* readStream(src: ByteSource, rdbType: number, o: ValueOptions): ValueGen {
   const decode = o.decode;
@@ -172,6 +173,22 @@ export function* readStream(src: ByteSource, rdbType: number, o: ValueOptions): 
           pending: ids,
         };
       }
+    }
+    if (rdbType >= C.RDB_TYPE_STREAM_LISTPACKS_5) {
+      // Redis 8.8: the group's NACK zone after its consumers — a count, then each id as 16 bytes
+      // (as redis/librdb's parser reads type 27, ST_LOAD_NACK_ZONE_*)
+      const count = yield* len();
+      let ids: StreamId[] = [];
+      for (let i = 0; i < count; i++) {
+        const id = id16(yield* bytes(16));
+        if (!decode) continue;
+        ids.push(id);
+        if (ids.length >= o.chunkElements) {
+          yield { type: 'stream-nack', group: name, ids };
+          ids = [];
+        }
+      }
+      if (decode && ids.length > 0) yield { type: 'stream-nack', group: name, ids };
     }
   }
   if (rdbType >= C.RDB_TYPE_STREAM_LISTPACKS_4) {

@@ -61,6 +61,16 @@ export type ValueChunk =
       iidsAdded?: number;
       iidsDuplicates?: number;
     }
+  /**
+   * A Redis 8.8 group's NACK zone: ids of its pending entries that a consumer gave back (XNACK) and
+   * no consumer owns; each is in the group's PEL (stream-pel) with its delivery time and count.
+   */
+  | { type: 'stream-nack'; group: Buffer; ids: StreamId[] }
+  /**
+   * A Redis 8.8 ARRAY's elements (index as decimal text: up to 2^64 - 2), each as the server prints
+   * it (integers and floats as text); `insertIndex` on the first chunk when the array has one.
+   */
+  | { type: 'array'; count: number; items: Array<[index: string, value: Buffer]>; insertIndex?: string }
   | { type: 'module'; moduleId: bigint; name: string; encver: number };
 
 export interface ValueOptions {

@@ -1,3 +1,4 @@
+import { readArray } from './array-value.js';
 import {
   type BlobItem,
   intsetItems,
@@ -415,8 +416,14 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
     case C.RDB_TYPE_STREAM_LISTPACKS:
     case C.RDB_TYPE_STREAM_LISTPACKS_2:
     case C.RDB_TYPE_STREAM_LISTPACKS_3:
-    case C.RDB_TYPE_STREAM_LISTPACKS_4: {
+    case C.RDB_TYPE_STREAM_LISTPACKS_4:
+    case C.RDB_TYPE_STREAM_LISTPACKS_5: {
       yield* readStream(src, rdbType, o);
+      return;
+    }
+
+    case C.RDB_TYPE_ARRAY: {
+      yield* readArray(src, o);
       return;
     }
 

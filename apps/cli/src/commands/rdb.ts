@@ -38,7 +38,7 @@ async function writeKeyLine(e: KeyEntry, write: (s: string) => Promise<void>): P
   // entries (a PEL is held until its group is complete)
   const stream = {
     meta: '',
-    groups: [] as Array<{ head: string; pending: string[]; consumers: string[] }>,
+    groups: [] as Array<{ head: string; pending: string[]; consumers: string[]; nacked: string[] }>,
     idmp: undefined as
       | { head: string; producers: Map<string, { pid: Buffer; ids: string[] }>; tail: string }
       | undefined,
@@ -89,7 +89,16 @@ async function writeKeyLine(e: KeyEntry, write: (s: string) => Promise<void>): P
           head: `{"name":${bytesJson(c.group.name)},"lastId":"${c.group.lastId}"${c.group.entriesRead !== undefined ? `,"entriesRead":${c.group.entriesRead}` : ''}`,
           pending: [],
           consumers: [],
+          nacked: [],
         });
+        break;
+      case 'stream-nack':
+        stream.groups.at(-1)?.nacked.push(...c.ids.map((id) => `"${id}"`));
+        break;
+      case 'array':
+        // indexes as text: they go up to 2^64 - 2
+        await open(`{${c.insertIndex !== undefined ? `"insertIndex":"${c.insertIndex}",` : ''}"elements":[`);
+        await write(c.items.map(([i, v]) => `${sep()}["${i}",${bytesJson(v)}]`).join(''));
         break;
       case 'stream-pel':
         stream.groups
@@ -133,14 +142,16 @@ async function writeKeyLine(e: KeyEntry, write: (s: string) => Promise<void>): P
   else if (e.type === 'stream') {
     await open('{"entries":[');
     const groups = stream.groups.map(
-      (g) => `${g.head},"pending":[${g.pending.join(',')}],"consumers":[${g.consumers.join(',')}]}`,
+      (g) =>
+        `${g.head},"pending":[${g.pending.join(',')}],"consumers":[${g.consumers.join(',')}]${g.nacked.length ? `,"nacked":[${g.nacked.join(',')}]` : ''}}`,
     );
     const i = stream.idmp;
     const idmp = i
       ? `,"idmp":{${i.head},"producers":[${[...i.producers.values()].map((p) => `{"pid":${bytesJson(p.pid)},"ids":[${p.ids.join(',')}]}`).join(',')}]${i.tail}}`
       : '';
     await write(`],${stream.meta},"groups":[${groups.join(',')}]${idmp}}`);
-  } else if (e.type === 'hash' || e.type === 'list' || e.type === 'set' || e.type === 'zset') {
+  } else if (e.type === 'array') await write(']}');
+  else if (e.type === 'hash' || e.type === 'list' || e.type === 'set' || e.type === 'zset') {
     await open('[');
     await write(']');
   } else if (!opened) await write('null');
@@ -171,6 +182,8 @@ function elementsOf(c: ValueChunk): number {
       return c.items.length;
     case 'stream-entries':
       return c.entries.length;
+    case 'array':
+      return c.items.length;
     default:
       return 0;
   }
