@@ -106,6 +106,9 @@ export async function holdValue(
       case 'module':
         type = c.name;
         break;
+      case 'array':
+        length += c.items.length; // compared by type and length (no command reads it before 8.8)
+        break;
       default:
         break;
     }

@@ -137,6 +137,14 @@ export class Rewriter {
           );
         return [];
       }
+      case 'stream-nack':
+        // Redis 8.8's NACK zone: pending entries no consumer owns, which older servers cannot hold
+        warn(
+          `a stream group's entries given back with XNACK (${chunk.ids.length} in group ${JSON.stringify(chunk.group.toString('latin1'))}) cannot be pending without a consumer before Redis 8.8: they are not pending on the target, so no consumer is offered them again`,
+        );
+        return [];
+      case 'array':
+        throw new Error('an ARRAY can only be written with RESTORE, to Redis 8.8 or newer');
       case 'module':
         throw new Error(`module value ${chunk.name} can only be written with RESTORE`);
     }

@@ -9,6 +9,8 @@ import type { SnapshotHost } from './snapshot-host.js';
 import { type RebuildGroup, ValueRebuilder } from './snapshot-rebuild.js';
 
 const SNAPSHOT_BATCH = 512;
+/** The RDB version that brought the ARRAY type (Redis 8.8): a target must take it in RESTORE. */
+const ARRAY_RDB = 14;
 
 export type { SnapshotHost };
 
@@ -232,6 +234,15 @@ export class SnapshotWriter {
           this.h.metrics.skippedKeys++;
           this.h.notices.unsupported(
             `key ${JSON.stringify(`${key.subarray(0, 60).toString('latin1')}…`)} (${key.length} bytes) was not written: longer than the target takes (${writer.maxKeyBytes} bytes)`,
+            key.subarray(0, 200),
+            'RESTORE',
+          );
+          continue;
+        }
+        if (e.type === 'array' && !(writer.versionKnown && targetRdb >= ARRAY_RDB && this.restoreAllowed)) {
+          this.h.metrics.skippedKeys++;
+          this.h.notices.unsupported(
+            `key ${JSON.stringify(key.subarray(0, 60).toString('latin1'))} is an ARRAY (Redis 8.8): a target before Redis 8.8 has no such type, so it was not written (a target on 8.8 takes it; --filter '!<key>' leaves it out)`,
             key.subarray(0, 200),
             'RESTORE',
           );

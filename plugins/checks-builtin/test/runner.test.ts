@@ -117,13 +117,21 @@ describe('verdicts without a server of each version', () => {
     expect(older[0]?.message).toMatch(/refuses RESTORE payloads of RDB 11/);
     expect(judgeVersions('8.0.2', '8.0.2')[0]?.status).toBe('pass');
     expect(judgeVersions('2.8.24', '7.0.15')[0]?.status).toBe('pass');
-    // Redis 8.6 writes RDB 13, which Ferry reads; 8.8 writes RDB 14: refused at the precheck, not at
-    // the snapshot's header
+    // Redis 8.6 and 8.8 write RDB 13 and 14, which Ferry reads; 8.10 writes RDB 15: refused at the
+    // precheck, not at the snapshot's header
     expect(judgeVersions('8.6.0', '8.6.0')[0]?.status).toBe('pass');
-    const r88 = judgeVersions('8.8.0', '8.8.0')[0];
-    expect(r88?.status).toBe('fail');
-    expect(r88?.message).toMatch(/Redis 8\.8\.0, which writes RDB 14: newer than Ferry can parse/);
+    expect(judgeVersions('8.8.0', '8.8.0')[0]?.status).toBe('pass');
+    const r810 = judgeVersions('8.10.0', '8.10.0')[0];
+    expect(r810?.status).toBe('fail');
+    expect(r810?.message).toMatch(
+      /Redis 8\.10\.0, which writes RDB 15: newer than Ferry can parse \(up to RDB 14/,
+    );
     expect(judgeVersions('8.6.0', '7.0.15')[0]?.message).toMatch(/refuses RESTORE payloads of RDB 13/);
+    // an 8.8 source into an older target: what it cannot hold is said before the task starts
+    const r88 = judgeVersions('8.8.0', '7.0.15');
+    expect(r88.map((r) => r.status)).toEqual(['warn', 'warn']);
+    expect(r88[0]?.message).toMatch(/ARRAY type and stream entries given back with XNACK/);
+    expect(judgeVersions('8.8.0', '8.6.0')[0]?.message).toMatch(/an ARRAY is not written/);
     // servers named by what they are, not by the redis_version they keep for compatibility
     const valkey = (v: string) =>
       serverIdentity({ redis_version: '7.2.4', server_name: 'valkey', valkey_version: v });

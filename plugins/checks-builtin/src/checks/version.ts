@@ -10,8 +10,8 @@ import {
 } from '@ferry/core';
 import { defineCheck, eachNode, type Result, result } from '../util.js';
 
-/** The newest Redis source Ferry reads: RDB 13 is what 8.6 writes (8.8 writes RDB 14). */
-export const NEWEST_SOURCE = '8.7.99';
+/** The newest Redis source Ferry reads: RDB 14 is what 8.8 writes (8.10 writes RDB 15). */
+export const NEWEST_SOURCE = '8.9.99';
 
 /** A server given by its Redis version alone (INFO's redis_version). */
 function asIdentity(s: string | ServerIdentity): ServerIdentity {
@@ -60,7 +60,7 @@ export function judgeVersions(source: string | ServerIdentity, target: string | 
     out.push(
       result(
         'fail',
-        `the source runs ${src.label}, which writes RDB ${src.writes.version}: newer than Ferry can parse (up to RDB ${RDB_VERSION_MAX}: Redis 8.6; and Valkey's VALKEY080: Valkey 9.0 and 9.1)`,
+        `the source runs ${src.label}, which writes RDB ${src.writes.version}: newer than Ferry can parse (up to RDB ${RDB_VERSION_MAX}: Redis 8.8; and Valkey's VALKEY080: Valkey 9.0 and 9.1)`,
         { advice: 'upgrade Ferry, or migrate from a replica running an older release', details },
       ),
     );
@@ -76,6 +76,18 @@ export function judgeVersions(source: string | ServerIdentity, target: string | 
       ),
     );
   } else if (src.writes.magic === 'REDIS' && tgt.restoreAccepts < src.writes.version) {
+    if (src.writes.version >= 14 && tgt.restoreAccepts < 14)
+      out.push(
+        result(
+          'warn',
+          `the source (${src.label}) may hold keys of the ARRAY type and stream entries given back with XNACK, which ${tgt.label} cannot hold: an ARRAY is not written (each is named), XNACKed entries are not pending on the target, and the check at the end finds either difference (it does not call such a task done)`,
+          {
+            advice:
+              "migrate to Redis 8.8 or newer to keep them; leave ARRAY keys out with --filter '!<pattern>' to complete without them",
+            details,
+          },
+        ),
+      );
     const older = src.product === tgt.product && compareVersions(tgt.version, src.version) < 0;
     out.push(
       result(
