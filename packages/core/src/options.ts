@@ -40,7 +40,7 @@ export interface TaskOptions {
   maxInFlight?: number;
   /**
    * Bytes of values written and not yet acknowledged, per shard: the snapshot's write window is
-   * held to it whatever the shape of the data (a value bigger than this goes alone). Default 64 MB.
+   * held to it whatever the shape of the data (a value bigger than this goes alone). Default 32 MB.
    */
   maxInFlightBytes?: number;
   /** Write `<reservedPrefix>heartbeat:<task>` on the source every second to measure lag in time (needs write access). */
@@ -237,7 +237,7 @@ export function resolveOptions(o: TaskOptions = {}): ResolvedOptions {
     conflict: oneOf(o.conflict, ['fail', 'replace', 'skip'] as const, 'conflict', 'fail'),
     bigKeyThreshold: count(o.bigKeyThreshold, 'bigKeyThreshold', 16 << 20, 1024),
     maxInFlight: count(o.maxInFlight, 'maxInFlight', 2048, 1),
-    maxInFlightBytes: count(o.maxInFlightBytes, 'maxInFlightBytes', 64 << 20, 1 << 20),
+    maxInFlightBytes: count(o.maxInFlightBytes, 'maxInFlightBytes', 32 << 20, 1 << 20),
     sourceHeartbeat: o.sourceHeartbeat ?? false,
     reservedPrefix: reservedPrefix(o.reservedPrefix),
     transforms: transformIds(o.transforms),

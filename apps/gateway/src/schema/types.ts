@@ -141,7 +141,7 @@ export class TaskOptionsInput {
   @Field(() => Float, {
     nullable: true,
     description:
-      'Bytes of values written and not yet acknowledged, per shard (64 MB): the memory budget of the write window.',
+      'Bytes of values written and not yet acknowledged, per shard (32 MB): the memory budget of the write window.',
   })
   maxInFlightBytes?: number;
   @Field(() => Boolean, {
