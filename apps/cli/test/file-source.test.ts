@@ -113,7 +113,7 @@ describe('ferry migrate --source-file', () => {
     const cases: Array<[string[], RegExp]> = [
       [['--source-file', garbage], /is not an RDB file: it starts with "hello, th"/],
       [['--source-file', join(dir, 'missing.rdb')], /cannot be read: ENOENT/],
-      [['--source-file', newer], /is RDB version 99: this Ferry reads RDB 1–14/],
+      [['--source-file', newer], /is RDB version 99: this Ferry reads RDB 1–15/],
       [
         ['--source-file', garbage, '--source', url(target)],
         /give it instead of --source, --source-node and --source-topology/,

@@ -1,5 +1,12 @@
 import { FerryError, isFerryError } from '@ferry/errors';
-import { type KeyEntry, lzfStringParts, RDB_TYPE_STRING, RdbParser } from '@ferry/rdb';
+import {
+  type KeyEntry,
+  lzfStringParts,
+  RDB_TYPE_HASH_TMPL_ARRAY_REF,
+  RDB_TYPE_HASH_TMPL_LP_REF,
+  RDB_TYPE_STRING,
+  RdbParser,
+} from '@ferry/rdb';
 import { ReplyError } from '@ferry/resp';
 import type { DbRoute } from './keys.js';
 import { encodeMsets, encodeRestores, type LzfValue, MSET_KEYS, type RestoreItem } from './restore.js';
@@ -254,6 +261,9 @@ export class SnapshotWriter {
         this.h.metrics.keys++;
         const useRestore =
           raw !== undefined &&
+          // a hash naming one of the file's templates means nothing to another server's RESTORE
+          e.rdbType !== RDB_TYPE_HASH_TMPL_LP_REF &&
+          e.rdbType !== RDB_TYPE_HASH_TMPL_ARRAY_REF &&
           (options.writeMode === 'restore' ||
             (this.restoreAllowed &&
               (parser.version <= targetRdb || e.type === 'module' || !writer.versionKnown)));

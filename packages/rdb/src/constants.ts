@@ -31,6 +31,15 @@ export const RDB_TYPE_STREAM_LISTPACKS_4 = 26;
 export const RDB_TYPE_STREAM_LISTPACKS_5 = 27;
 /** Redis 8.8 (RDB 14): the ARRAY type (index → element; element tags AR_RDB_TAG_*). */
 export const RDB_TYPE_ARRAY = 28;
+/**
+ * Redis 8.10 (RDB 15): hashes encoded against a template of field names. The self-contained forms
+ * (29, 31: DUMP's) carry the names; the REF forms (30, 32: an RDB file's) name a template the file
+ * registers first with RDB_OPCODE_HASH_TEMPLATE.
+ */
+export const RDB_TYPE_HASH_TMPL_LP = 29;
+export const RDB_TYPE_HASH_TMPL_LP_REF = 30;
+export const RDB_TYPE_HASH_TMPL_ARRAY = 31;
+export const RDB_TYPE_HASH_TMPL_ARRAY_REF = 32;
 export const AR_RDB_TAG_SDS = 0;
 export const AR_RDB_TAG_INT = 1;
 export const AR_RDB_TAG_FLOAT = 2;
@@ -43,6 +52,8 @@ export const AR_RDB_TAG_SMALLSTR = 3;
  */
 export const VALKEY_TYPE_HASH_2 = 0x100 | 22;
 
+/** Redis 8.10 (RDB 15): a template of hash field names: its id, count and the names, ascending. */
+export const RDB_OPCODE_HASH_TEMPLATE = 242;
 /** Redis 8.6 (RDB 13): module key-metadata classes before a key's type byte (keymeta.c). */
 export const RDB_OPCODE_KEY_META = 243;
 export const RDB_OPCODE_SLOT_INFO = 244;
@@ -73,8 +84,8 @@ export const RDB_MODULE_OPCODE_STRING = 5;
 export const QUICKLIST_NODE_CONTAINER_PLAIN = 1;
 export const QUICKLIST_NODE_CONTAINER_PACKED = 2;
 
-/** Newest Redis RDB version this parser reads (7.4 → 8.4 write 12, 8.6 writes 13, 8.8 writes 14). */
-export const RDB_VERSION_MAX = 14;
+/** Newest Redis RDB version this parser reads (7.4 → 8.4 write 12, 8.6 13, 8.8 14, 8.10 15). */
+export const RDB_VERSION_MAX = 15;
 
 /** The Valkey RDB versions this parser reads after the `VALKEY` magic (9.0 and 9.1 write 80). */
 export const VALKEY_RDB_VERSIONS: readonly number[] = [80];
@@ -115,6 +126,10 @@ export const RDB_TYPES: ReadonlyMap<number, TypeInfo> = new Map([
   [RDB_TYPE_STREAM_LISTPACKS_4, { type: 'stream', encoding: 'stream' }],
   [RDB_TYPE_STREAM_LISTPACKS_5, { type: 'stream', encoding: 'stream' }],
   [RDB_TYPE_ARRAY, { type: 'array', encoding: 'array' }],
+  [RDB_TYPE_HASH_TMPL_LP, { type: 'hash', encoding: 'listpack' }],
+  [RDB_TYPE_HASH_TMPL_LP_REF, { type: 'hash', encoding: 'listpack' }],
+  [RDB_TYPE_HASH_TMPL_ARRAY, { type: 'hash', encoding: 'hashtable' }],
+  [RDB_TYPE_HASH_TMPL_ARRAY_REF, { type: 'hash', encoding: 'hashtable' }],
   [VALKEY_TYPE_HASH_2, { type: 'hash', encoding: 'hashtable' }],
 ]);
 

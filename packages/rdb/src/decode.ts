@@ -19,6 +19,8 @@ export interface ChunkOptions {
   chunkElements?: number;
   /** Bytes per decoded chunk, roughly. Default 1 MB. */
   chunkBytes?: number;
+  /** The hash templates of the file the value comes from (RDB 15's REF forms name them). */
+  templates?: ReadonlyMap<number, Buffer[]>;
 }
 
 /** Value types stored as one compact blob (ziplist, listpack, intset, zipmap). */
@@ -69,6 +71,7 @@ function inMemory(
     chunkElements: options.chunkElements ?? 1024,
     chunkBytes: options.chunkBytes ?? 1 << 20,
     rdbVersion: C.RDB_VERSION_MAX,
+    ...(options.templates ? { templates: options.templates } : {}),
   };
   return { src, o };
 }
@@ -113,6 +116,7 @@ export function decodeSync(
   o.empty = false;
   o.chunkElements = options.chunkElements ?? 1024;
   o.chunkBytes = options.chunkBytes ?? 1 << 20;
+  o.templates = options.templates;
   // most keys (strings, compact blobs, quicklists) need no generator
   if (rdbType === C.RDB_TYPE_STRING && value.length <= BIG_STRING) {
     const data = src.tryString(false);

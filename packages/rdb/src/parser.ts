@@ -1,9 +1,16 @@
 import * as C from './constants.js';
-import { BLOB_TYPES, ELEMENT_TYPES } from './decode.js';
+import { BLOB_TYPES, type ChunkOptions, ELEMENT_TYPES } from './decode.js';
 import { type EofEntry, KeyEntry, NEEDS_IO, type ParseOptions, type RdbEntry } from './entries.js';
 import { unsupported } from './errors.js';
 import { ByteSource } from './source.js';
-import { needBytes, needLen, needStr, readKeyMeta, skipModuleData } from './sync-reads.js';
+import {
+  needBytes,
+  needLen,
+  needStr,
+  readHashTemplateRecord,
+  readKeyMeta,
+  skipModuleData,
+} from './sync-reads.js';
 import { moduleName, readValue, skipSimpleValue, type ValueChunk, type ValueOptions } from './values.js';
 import { view } from './view.js';
 
@@ -17,12 +24,17 @@ function foundEmpty(o: ValueOptions): boolean {
  */
 export class RdbParser {
   private readonly src: ByteSource;
-  private readonly opts: Required<Omit<ParseOptions, 'checksumFile'>>;
+  private readonly opts: Required<Omit<ParseOptions, 'checksumFile' | 'templates'>>;
   /** RDB version from the header (set once the first entry is read). */
   version = 0;
   /** Whose format the header names: `REDIS` + 4 digits, or `VALKEY` + 3 (Valkey 9 on). */
   lineage: 'redis' | 'valkey' = 'redis';
   db = 0;
+
+  /** Hash templates the file registered (RDB 15's RDB_OPCODE_HASH_TEMPLATE), by id. */
+  private readonly templates = new Map<number, Buffer[]>();
+  /** Every key's decoding options: chunk sizes, and the templates (the map grows with the file). */
+  readonly chunkOptions: ChunkOptions;
 
   constructor(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: ParseOptions = {}) {
     this.opts = {
@@ -32,6 +44,8 @@ export class RdbParser {
       verifyChecksum: options.verifyChecksum ?? true,
       checksumThread: options.checksumThread ?? false,
     };
+    const { chunkElements, chunkBytes } = this.opts;
+    this.chunkOptions = { chunkElements, chunkBytes, templates: this.templates };
     this.src = new ByteSource(
       input,
       this.opts.verifyChecksum,
@@ -45,16 +59,13 @@ export class RdbParser {
     return this.src.offset;
   }
 
-  get chunkOptions(): Pick<ParseOptions, 'chunkElements' | 'chunkBytes'> {
-    return this.opts;
-  }
-
   private valueOptions(decode: boolean): ValueOptions {
     return {
       decode,
       chunkElements: this.opts.chunkElements,
       chunkBytes: this.opts.chunkBytes,
       rdbVersion: this.version,
+      templates: this.templates,
     };
   }
 
@@ -72,6 +83,7 @@ export class RdbParser {
     const o = this.rawOptions;
     o.empty = false;
     o.rdbVersion = this.version;
+    o.templates = this.templates;
     // strings and compact blobs (most keys) without a generator; the rest through the full reader
     const simple = skipSimpleValue(src, e.rdbType, o);
     if (simple === false) {
@@ -169,7 +181,7 @@ export class RdbParser {
     this.version = Number(magic.slice(5));
     if (this.version < 1 || this.version > C.RDB_VERSION_MAX) {
       throw unsupported(
-        `RDB version ${this.version} (this parser reads 1–${C.RDB_VERSION_MAX}: up to Redis 8.6, and Valkey's VALKEY080)`,
+        `RDB version ${this.version} (this parser reads 1–${C.RDB_VERSION_MAX}: up to Redis 8.10, and Valkey's VALKEY080)`,
         { offset: 5 },
       );
     }
@@ -279,6 +291,9 @@ export class RdbParser {
           this.keyMeta = readKeyMeta(src);
           return undefined;
         }
+        case C.RDB_OPCODE_HASH_TEMPLATE:
+          readHashTemplateRecord(src, this.templates, opAt, this.lineage === 'redis' && this.version >= 15);
+          return undefined;
         case C.RDB_OPCODE_SLOT_INFO: {
           const slot = this.needLen();
           const size = this.needLen();

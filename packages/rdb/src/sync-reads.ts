@@ -1,5 +1,6 @@
 import * as C from './constants.js';
 import { NEEDS_IO } from './entries.js';
+import { checkFields } from './hash-template-value.js';
 import type { ByteSource } from './source.js';
 
 /* The parser's synchronous reads of opcode bodies: each throws NEEDS_IO when the window is short
@@ -65,4 +66,32 @@ export function readKeyMeta(src: ByteSource): string[] {
     skipModuleData(src, `key metadata of class ${full}`);
   }
   return names;
+}
+
+/**
+ * An RDB_OPCODE_HASH_TEMPLATE record, read synchronously (NEEDS_IO when the window is short): the
+ * template's id, its field count and the names, which are copied out of the window into `registry`.
+ */
+export function readHashTemplateRecord(
+  src: ByteSource,
+  registry: Map<number, Buffer[]>,
+  at: number,
+  /** The file is RDB 15 or newer, of Redis: no other format defines opcode 242 this way. */
+  defined: boolean,
+): void {
+  if (!defined)
+    src.fail(
+      "opcode 242 in a file that is not Redis's RDB 15: only that format defines it (hash templates)",
+      at,
+    );
+  const id = needLen(src);
+  const count = needLen(src);
+  const fields: Buffer[] = [];
+  for (let i = 0; i < count; i++) fields.push(needStr(src));
+  if (registry.has(id)) src.fail(`hash template ${id} is registered twice`, at);
+  checkFields(src, fields, at, `hash template ${id}`);
+  registry.set(
+    id,
+    fields.map((f) => Buffer.from(f)),
+  );
 }

@@ -80,6 +80,8 @@ export interface ValueOptions {
   chunkElements: number;
   chunkBytes: number;
   rdbVersion: number;
+  /** The hash templates the file registered so far (RDB 15), by id: their field names. */
+  templates?: ReadonlyMap<number, Buffer[]>;
 }
 
 /** Yields a number (bytes needed: fill, then resume) or a decoded chunk. */

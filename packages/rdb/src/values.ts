@@ -8,6 +8,7 @@ import {
   zipmapItems,
 } from './blobs.js';
 import * as C from './constants.js';
+import { readTemplateHash } from './hash-template-value.js';
 import type { ByteSource } from './source.js';
 import { readStream } from './stream-value.js';
 import {
@@ -424,6 +425,14 @@ export function* readValue(src: ByteSource, rdbType: number, o: ValueOptions): V
 
     case C.RDB_TYPE_ARRAY: {
       yield* readArray(src, o);
+      return;
+    }
+
+    case C.RDB_TYPE_HASH_TMPL_LP:
+    case C.RDB_TYPE_HASH_TMPL_LP_REF:
+    case C.RDB_TYPE_HASH_TMPL_ARRAY:
+    case C.RDB_TYPE_HASH_TMPL_ARRAY_REF: {
+      yield* readTemplateHash(src, rdbType, o);
       return;
     }
 
