@@ -117,14 +117,15 @@ describe('verdicts without a server of each version', () => {
     expect(older[0]?.message).toMatch(/refuses RESTORE payloads of RDB 11/);
     expect(judgeVersions('8.0.2', '8.0.2')[0]?.status).toBe('pass');
     expect(judgeVersions('2.8.24', '7.0.15')[0]?.status).toBe('pass');
-    // Redis 8.6 and 8.8 write RDB 13 and 14, which Ferry reads; 8.10 writes RDB 15: refused at the
-    // precheck, not at the snapshot's header
+    // Redis 8.6, 8.8 and 8.10 write RDB 13, 14 and 15, which Ferry reads; 8.12 writes a newer one:
+    // refused at the precheck, not at the snapshot's header
     expect(judgeVersions('8.6.0', '8.6.0')[0]?.status).toBe('pass');
     expect(judgeVersions('8.8.0', '8.8.0')[0]?.status).toBe('pass');
-    const r810 = judgeVersions('8.10.0', '8.10.0')[0];
-    expect(r810?.status).toBe('fail');
-    expect(r810?.message).toMatch(
-      /Redis 8\.10\.0, which writes RDB 15: newer than Ferry can parse \(up to RDB 14/,
+    expect(judgeVersions('8.10.0', '8.10.0')[0]?.status).toBe('pass');
+    const r812 = judgeVersions('8.12.0', '8.12.0')[0];
+    expect(r812?.status).toBe('fail');
+    expect(r812?.message).toMatch(
+      /Redis 8\.12\.0, which writes RDB 16: newer than Ferry can parse \(up to RDB 15/,
     );
     expect(judgeVersions('8.6.0', '7.0.15')[0]?.message).toMatch(/refuses RESTORE payloads of RDB 13/);
     // an 8.8 source into an older target: what it cannot hold is said before the task starts

@@ -10,8 +10,8 @@ import {
 } from '@ferry/core';
 import { defineCheck, eachNode, type Result, result } from '../util.js';
 
-/** The newest Redis source Ferry reads: RDB 14 is what 8.8 writes (8.10 writes RDB 15). */
-export const NEWEST_SOURCE = '8.9.99';
+/** The newest Redis source Ferry reads: RDB 15 is what 8.10 writes (8.12 writes a newer one). */
+export const NEWEST_SOURCE = '8.11.99';
 
 /** A server given by its Redis version alone (INFO's redis_version). */
 function asIdentity(s: string | ServerIdentity): ServerIdentity {
@@ -60,7 +60,7 @@ export function judgeVersions(source: string | ServerIdentity, target: string | 
     out.push(
       result(
         'fail',
-        `the source runs ${src.label}, which writes RDB ${src.writes.version}: newer than Ferry can parse (up to RDB ${RDB_VERSION_MAX}: Redis 8.8; and Valkey's VALKEY080: Valkey 9.0 and 9.1)`,
+        `the source runs ${src.label}, which writes RDB ${src.writes.version}: newer than Ferry can parse (up to RDB ${RDB_VERSION_MAX}: Redis 8.10; and Valkey's VALKEY080: Valkey 9.0 and 9.1)`,
         { advice: 'upgrade Ferry, or migrate from a replica running an older release', details },
       ),
     );
