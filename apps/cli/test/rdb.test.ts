@@ -280,3 +280,59 @@ describe('ferry rdb on Redis 8.8 files (RDB 14)', () => {
     });
   });
 });
+
+describe('ferry rdb on a Redis 8.10 file (RDB 15)', () => {
+  // fixtures/redis810-templates.rdb: the file plugins/source-file/test/redis810.test.ts builds from
+  // redis/librdb's RDB 15 parser (a template registered with opcode 242, then hashes in each of the
+  // four template encodings), kept as it came out
+  const file = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'redis810-templates.rdb');
+
+  it('lists template-encoded hashes as the hashes they are, by their encoding', async () => {
+    const out = await ferry('rdb', file, '--json');
+    expect(out.code, out.stderr).toBe(0);
+    const lines = out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Line);
+    expect(lines.map((l) => [l.key, l.type, l.encoding, l.value])).toEqual([
+      [
+        'user:1',
+        'hash',
+        'hashtable',
+        [
+          ['age', '42'],
+          ['name', 'ann'],
+          ['email', 'ann@x.io'],
+        ],
+      ],
+      [
+        'user:2',
+        'hash',
+        'listpack',
+        [
+          ['age', '37'],
+          ['name', 'bob'],
+          ['email', 'bob@x.io'],
+        ],
+      ],
+      [
+        'pair',
+        'hash',
+        'hashtable',
+        [
+          ['a', '1'],
+          ['b', '2'],
+        ],
+      ],
+      [
+        'pair2',
+        'hash',
+        'listpack',
+        [
+          ['x', 'one'],
+          ['yy', 'two'],
+        ],
+      ],
+    ]);
+  });
+});
