@@ -13,16 +13,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc64, type RdbParser, rdbFileParser } from '@ferry/rdb';
+import { type RdbParser, rdbFileParser } from '@ferry/rdb';
 import { type RedisServer, serverScope } from '@ferry/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engine } from './helpers.js';
+import { len, rdbFile, str } from './rdb-bytes.js';
 
 const servers = serverScope();
 afterAll(() => servers.stop());
-
-const len = (n: number): Buffer => (n < 64 ? Buffer.from([n]) : Buffer.from([0x40 | (n >> 8), n & 0xff])); // the sizes used here
-const str = (s: string): Buffer => Buffer.concat([len(Buffer.byteLength(s)), Buffer.from(s)]);
 
 /** A listpack of small entries: integers 0–127 (7-bit uint) and strings under 64 bytes (6-bit str). */
 function listpack(entries: Array<string | number>): Buffer {
@@ -42,23 +40,7 @@ function listpack(entries: Array<string | number>): Buffer {
 }
 const blob = (b: Buffer): Buffer => Buffer.concat([len(b.length), b]);
 
-function rdb15(dir: string, name: string, parts: Buffer[]): string {
-  const body = Buffer.concat([
-    Buffer.from('REDIS0015'),
-    Buffer.from([250]),
-    str('redis-ver'),
-    str('8.10.0'),
-    Buffer.from([254]),
-    len(0),
-    ...parts,
-    Buffer.from([255]),
-  ]);
-  const crc = Buffer.alloc(8);
-  crc.writeBigUInt64LE(crc64(body));
-  const file = join(dir, name);
-  writeFileSync(file, Buffer.concat([body, crc]));
-  return file;
-}
+const rdb15 = (dir: string, name: string, parts: Buffer[]): string => rdbFile(dir, name, 15, '8.10.0', parts);
 
 const template = (id: number, fields: string[]): Buffer =>
   Buffer.concat([Buffer.from([242]), len(id), len(fields.length), ...fields.map(str)]);

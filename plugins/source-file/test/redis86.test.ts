@@ -8,28 +8,17 @@
  * stream's own bytes are what a real Redis 7.0 DUMPs (type 21), so only the 8.6 additions are built
  * here. The file is then read by `ferry rdb` and migrated into Debian's 7.0 by the rewrite path.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc64, type RdbParser, rdbFileParser, type ValueChunk } from '@ferry/rdb';
+import { type RdbParser, rdbFileParser, type ValueChunk } from '@ferry/rdb';
 import { type RedisServer, serverScope } from '@ferry/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engine } from './helpers.js';
+import { len, rdbFile, str } from './rdb-bytes.js';
 
 const servers = serverScope();
 afterAll(() => servers.stop());
-
-/** An RDB length: 6 bits, 14 bits, or 0x81 and 8 bytes big-endian. */
-function len(n: number | bigint): Buffer {
-  const v = BigInt(n);
-  if (v < 64n) return Buffer.from([Number(v)]);
-  if (v < 16384n) return Buffer.from([0x40 | Number(v >> 8n), Number(v & 0xffn)]);
-  const b = Buffer.alloc(9);
-  b[0] = 0x81;
-  b.writeBigUInt64BE(v, 1);
-  return b;
-}
-const str = (s: string): Buffer => Buffer.concat([len(Buffer.byteLength(s)), Buffer.from(s)]);
 
 /** keymeta.c's class spec: 4 characters of 6 bits, 5-bit version, 3-bit flags. */
 function classSpec(name: string, version: number, flags: number): Buffer {
@@ -77,13 +66,7 @@ describe("Redis 8.6's RDB 13, built from its definitions", () => {
       len(3), // iids_added
       len(1), // iids_duplicates
     ]);
-    const body = Buffer.concat([
-      Buffer.from('REDIS0013'),
-      Buffer.from([250]),
-      str('redis-ver'),
-      str('8.6.0'),
-      Buffer.from([254]),
-      len(0),
+    file = rdbFile(mkdtempSync(join(tmpdir(), 'ferry-rdb13-')), 'redis86.rdb', 13, '8.6.0', [
       // a string with one key-metadata class "KMT1" (version 1) whose module saved one unsigned value
       Buffer.from([243]),
       len(1),
@@ -98,12 +81,7 @@ describe("Redis 8.6's RDB 13, built from its definitions", () => {
       str('events'),
       stream21,
       idmp,
-      Buffer.from([255]),
     ]);
-    const crc = Buffer.alloc(8);
-    crc.writeBigUInt64LE(crc64(body));
-    file = join(mkdtempSync(join(tmpdir(), 'ferry-rdb13-')), 'redis86.rdb');
-    writeFileSync(file, Buffer.concat([body, crc]));
   });
 
   it('reads the stream with its IDMP state and the key metadata classes', async () => {

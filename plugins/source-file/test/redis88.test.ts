@@ -12,28 +12,18 @@
  * The stream's entries are what a real Redis 7.0 DUMPs; the groups and the 8.6/8.8 additions are
  * built. The files are read, and migrated into Debian's 7.0 by the rewrite path.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc64, type RdbParser, rdbFileParser, type ValueChunk } from '@ferry/rdb';
+import { type RdbParser, rdbFileParser, type ValueChunk } from '@ferry/rdb';
 import { type RedisServer, serverScope } from '@ferry/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engine } from './helpers.js';
+import { len, rdbFile, str } from './rdb-bytes.js';
 
 const servers = serverScope();
 afterAll(() => servers.stop());
 
-/** An RDB length: 6 bits, 14 bits, or 0x81 and 8 bytes big-endian. */
-function len(n: number | bigint): Buffer {
-  const v = BigInt(n);
-  if (v < 64n) return Buffer.from([Number(v)]);
-  if (v < 16384n) return Buffer.from([0x40 | Number(v >> 8n), Number(v & 0xffn)]);
-  const b = Buffer.alloc(9);
-  b[0] = 0x81;
-  b.writeBigUInt64BE(v, 1);
-  return b;
-}
-const str = (s: string): Buffer => Buffer.concat([len(Buffer.byteLength(s)), Buffer.from(s)]);
 const u64le = (n: number | bigint): Buffer => {
   const b = Buffer.alloc(8);
   b.writeBigInt64LE(BigInt(n));
@@ -53,24 +43,8 @@ const id16 = (id: string): Buffer => {
   return b;
 };
 
-/** A file of `REDIS0014` holding `entries` (type byte, key, value bytes) in db 0. */
-function rdb14(dir: string, name: string, entries: Buffer[]): string {
-  const body = Buffer.concat([
-    Buffer.from('REDIS0014'),
-    Buffer.from([250]),
-    str('redis-ver'),
-    str('8.8.0'),
-    Buffer.from([254]),
-    len(0),
-    ...entries,
-    Buffer.from([255]),
-  ]);
-  const crc = Buffer.alloc(8);
-  crc.writeBigUInt64LE(crc64(body));
-  const file = join(dir, name);
-  writeFileSync(file, Buffer.concat([body, crc]));
-  return file;
-}
+/** A file of `REDIS0014` holding `parts` (type byte, key, value bytes) in db 0. */
+const rdb14 = (dir: string, name: string, parts: Buffer[]): string => rdbFile(dir, name, 14, '8.8.0', parts);
 
 // librdb's test/dumps/stream_v14_xnack.json
 const IDS = ['1779170191996-0', '1779170191998-0', '1779170192000-0', '1779170192001-0'];
