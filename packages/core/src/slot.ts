@@ -44,17 +44,15 @@ export function slotTag(slot: number): string {
   if (!Number.isInteger(slot) || slot < 0 || slot >= SLOTS) throw new RangeError(`no slot ${slot}`);
   while (tags[slot] === undefined) {
     const i = nextTag++;
+    // i's base-36 digits (0-9, a-z), written from the end of `digits`, then hashed as keySlot does
     let n = i;
-    let len = 0;
+    let at = digits.length;
     do {
       const d = n % 36;
-      digits[len++] = d < 10 ? 48 + d : 87 + d; // 0-9, a-z
+      digits[--at] = d < 10 ? 48 + d : 87 + d;
       n = (n - d) / 36;
     } while (n > 0);
-    let crc = 0;
-    for (let j = len - 1; j >= 0; j--)
-      crc = ((crc << 8) & 0xffff) ^ (TABLE[((crc >> 8) ^ (digits[j] as number)) & 0xff] as number);
-    const s = crc & 16383;
+    const s = crc16(digits, at, digits.length) & 16383;
     if (tags[s] === undefined) tags[s] = i.toString(36);
   }
   return tags[slot] as string;
