@@ -52,20 +52,19 @@ export function* readTemplateHash(src: ByteSource, rdbType: number, o: ValueOpti
   let fields: Buffer[];
   if (rdbType === C.RDB_TYPE_HASH_TMPL_LP_REF || rdbType === C.RDB_TYPE_HASH_TMPL_ARRAY_REF) {
     let id: number;
-    let lp: Buffer | undefined;
+    let values: BlobItem[] | undefined;
     if (rdbType === C.RDB_TYPE_HASH_TMPL_ARRAY_REF) id = Number(yield* waitBigLen(src));
     else {
-      lp = yield* waitString(src, false);
-      const items = listpack(src, at, lp, 'a template hash listpack');
-      const first = items[0];
+      values = valuesListpack(src, at, yield* waitString(src, false));
+      const first = values[0];
       id = first === undefined || Buffer.isBuffer(first) ? -1 : Number(first);
     }
     const named = o.templates?.get(id);
     if (!named)
       src.fail(`a template-encoded hash names template ${id}, which the file did not register before it`, at);
     fields = named;
-    if (lp) {
-      yield* emitListpack(src, at, lp, fields, o);
+    if (values) {
+      yield* emitValues(src, at, values, fields, o);
       return;
     }
   } else {
@@ -82,7 +81,7 @@ export function* readTemplateHash(src: ByteSource, rdbType: number, o: ValueOpti
     } else src.fail(`a template-encoded hash with field format ${format} (0 and 1 are defined)`, at);
     checkFields(src, fields, at, 'a self-contained hash template');
     if (rdbType === C.RDB_TYPE_HASH_TMPL_LP) {
-      yield* emitListpack(src, at, yield* waitString(src, false), fields, o);
+      yield* emitValues(src, at, valuesListpack(src, at, yield* waitString(src, false)), fields, o);
       return;
     }
   }
@@ -100,8 +99,19 @@ export function* readTemplateHash(src: ByteSource, rdbType: number, o: ValueOpti
   if (!skip && items.length > 0) yield { type: 'hash', items };
 }
 
-function* emitListpack(src: ByteSource, at: number, lp: Buffer, fields: Buffer[], o: ValueOptions): ValueGen {
-  const items = listpack(src, at, lp, 'a template hash listpack');
+/** The values listpack's entries (a template id, then a value per field), decoded once. */
+function valuesListpack(src: ByteSource, at: number, lp: Buffer): BlobItem[] {
+  return listpack(src, at, lp, 'a template hash listpack');
+}
+
+/** A values listpack's pairs with `fields`, after checking its leading id and its length. */
+function* emitValues(
+  src: ByteSource,
+  at: number,
+  items: BlobItem[],
+  fields: Buffer[],
+  o: ValueOptions,
+): ValueGen {
   leadingId(src, at, items, fields.length);
   if (!o.decode) return;
   let out: Array<[Buffer, Buffer, number]> = [];
