@@ -112,7 +112,7 @@ async function ferry(rdb) {
   const child = spawn(
     process.execPath,
     [
-      join(root, 'apps/cli/dist/main.js'),
+      join(root, 'apps/cli/bin/ferry.js'),
       'migrate',
       '--source',
       `redis://${srv.host}:${srv.port}`,

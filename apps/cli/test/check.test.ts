@@ -6,7 +6,7 @@ import { type RedisServer, serverScope } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkCommand } from '../src/commands/check.js';
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'ferry.js');
 const servers = serverScope();
 afterAll(() => servers.stop());
 const server = servers.redis;

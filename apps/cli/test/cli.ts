@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { RedisServer } from '@ferry/testkit';
 
 /** The built CLI the tests run, as a user would. */
-export const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
+export const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'ferry.js');
 
 /** `redis://[:password@]host:port` of a test server (its own password unless another is given). */
 export function url(s: RedisServer, password = s.password): string {

@@ -9,7 +9,7 @@ import { Storage } from '@ferry/storage';
 import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'ferry.js');
 
 /** Runs the built `ferry` binary the way a user does. */
 async function ferry(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -7,7 +7,7 @@ import { populate, type RedisServer, startRedis } from '@ferry/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'ferry.js');
 
 async function ferry(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {

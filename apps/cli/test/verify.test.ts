@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { populate, type RedisServer, serverScope, startTwemproxy } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'main.js');
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'ferry.js');
 const servers = serverScope();
 afterAll(() => servers.stop());
 const url = (s: RedisServer): string => `redis://${s.host}:${s.port}`;
