@@ -102,7 +102,7 @@ async function native(rdb) {
 }
 
 /** `ferry migrate --until-synced` as a user runs it: wall clock to exit, peak RSS and CPU from /proc. */
-async function ferry(rdb) {
+async function ferry(rdb, bin = join(root, 'apps/cli/bin/ferry.js')) {
   const { server: srv, cleanup } = await startSource(rdb);
   const want = await dbsize(srv);
   const target = await startRedis({ label: 'bench-target' });
@@ -112,7 +112,7 @@ async function ferry(rdb) {
   const child = spawn(
     process.execPath,
     [
-      join(root, 'apps/cli/bin/ferry.js'),
+      bin,
       'migrate',
       '--source',
       `redis://${srv.host}:${srv.port}`,
@@ -159,6 +159,9 @@ async function ferry(rdb) {
 
 const runs = Math.max(1, Number(process.env.FERRY_BENCH_RUNS ?? 2));
 const picked = (process.env.FERRY_BENCH_SHAPES ?? Object.keys(shapes).join(',')).split(',');
+// FERRY_BENCH_BASELINE=path/to/another/ferry.js: that build runs too, in every round, for a paired
+// comparison with this one (e.g. a copy of apps/cli/bin from before a change, or apps/cli/dist/main.js)
+const baseline = process.env.FERRY_BENCH_BASELINE;
 console.log(
   `pnpm bench e2e — ferry migrate --until-synced, start to exit 0, against native replication; best of ${runs}\n`,
 );
@@ -178,6 +181,12 @@ for (const name of picked) {
     console.log(
       `           CPU: native source ${n.servers.source.toFixed(2)} s + replica ${n.servers.receiver.toFixed(2)} s; Ferry source ${f.servers.source.toFixed(2)} s + Ferry ${f.cpu.toFixed(2)} s + target ${f.servers.receiver.toFixed(2)} s`,
     );
+    if (baseline) {
+      const b = await ferry(rdb, baseline);
+      console.log(
+        `           baseline ${baseline}: ${s(b.ms)} (${(b.ms / n.ms).toFixed(2)}× native); this build ${(f.ms / b.ms).toFixed(2)}× the baseline`,
+      );
+    }
     if (!nBest || n.ms < nBest.ms) nBest = n;
     if (!fBest || f.ms < fBest.ms) fBest = f;
   }
