@@ -6,6 +6,7 @@ import { formatBytes } from './format.js';
 import type { KeyMapper } from './keys.js';
 import { readInRuns } from './read-runs.js';
 import { keySlot } from './slot.js';
+import { scanTarget } from './target/scan.js';
 import type { TargetWriter } from './target/writer.js';
 import type { VerificationReport, Verifier } from './verification.js';
 
@@ -228,7 +229,7 @@ async function* scanDb(c: RespConnection, db: number): AsyncGenerator<Buffer[]> 
 async function sweepExpired(input: DoneCheckInput, conns: RespConnection[]): Promise<void> {
   const w = input.writer;
   for (const slot of w.masterSlots())
-    for (const db of input.targetDbs) for await (const _ of w.scan(db, w.cluster ? slot : undefined));
+    for (const db of input.targetDbs) for await (const _ of scanTarget(w, db, w.cluster ? slot : undefined));
   for (const c of conns) {
     const text = String(await c.send(['INFO', 'keyspace']));
     for (const m of text.matchAll(/^db(\d+):keys=\d+,expires=([1-9])/gm))

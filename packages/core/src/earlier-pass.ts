@@ -5,6 +5,7 @@ import type { ShardContext } from './shard-context.js';
 import type { ShardNotices } from './shard-notices.js';
 import { keySlot } from './slot.js';
 import type { SlotOwners } from './slot-owners.js';
+import { scanTarget } from './target/scan.js';
 
 /** What the clean-up before a snapshot written again needs of its shard. */
 export interface EarlierPassHost {
@@ -86,7 +87,7 @@ export async function dropEarlierPass(h: EarlierPassHost): Promise<void> {
   let removed = 0;
   for (const nodeSlot of w.masterSlots()) {
     for (const db of dbs) {
-      for await (const page of w.scan(db, w.cluster ? nodeSlot : undefined)) {
+      for await (const page of scanTarget(w, db, w.cluster ? nodeSlot : undefined)) {
         const doomed: Buffer[] = [];
         for (const k of page) {
           if (h.own.is(k)) continue; // checkpoint keys: this shard's are cleared next, the others' are theirs

@@ -4,6 +4,7 @@ import { type DoneCheckResult, sampleVerdict, valueLimit } from './done-check.js
 import { OwnKeys } from './ferry-keys.js';
 import { FileKeys, holdValue } from './file-values.js';
 import type { KeyMapper } from './keys.js';
+import { scanTarget } from './target/scan.js';
 import type { TargetWriter } from './target/writer.js';
 import type { Verifier } from './verification.js';
 
@@ -91,7 +92,8 @@ export async function checkFileDone(input: FileDoneInput): Promise<DoneCheckResu
     perDb.some((d) => (input.targetOwned ? d.source !== d.target : d.target < d.source));
   if (differs(perDbOf(target))) {
     for (const slot of w.masterSlots())
-      for (const db of input.targetDbs) for await (const _ of w.scan(db, w.cluster ? slot : undefined));
+      for (const db of input.targetDbs)
+        for await (const _ of scanTarget(w, db, w.cluster ? slot : undefined));
     target = await count();
   }
   const perDb = perDbOf(target);

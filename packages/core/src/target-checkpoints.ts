@@ -1,6 +1,7 @@
 import type { Arg } from '@ferry/resp';
 import type { OwnKeys } from './ferry-keys.js';
 import { keySlot, slotTag } from './slot.js';
+import { scanTarget } from './target/scan.js';
 import type { TargetWriter } from './target/writer.js';
 
 /**
@@ -78,7 +79,7 @@ export class TargetCheckpoints {
     const out: Array<{ slot: number; keys: Buffer[] }> = [];
     for (const slot of w.masterSlots()) {
       const keys: Buffer[] = [];
-      for await (const page of w.scan(0, slot, { match: pattern })) keys.push(...page);
+      for await (const page of scanTarget(w, 0, slot, { match: pattern })) keys.push(...page);
       out.push({ slot, keys });
     }
     return out;

@@ -4,6 +4,7 @@ import { OwnKeys } from './ferry-keys.js';
 import { type KeyMapper, targetDbs } from './keys.js';
 import type { ResolvedOptions } from './options.js';
 import type { ShardSpec } from './plugins.js';
+import { scanTarget } from './target/scan.js';
 import type { TargetWriter } from './target/writer.js';
 
 // What a task checks of its target (and of its source's dbs for it) before it writes anything.
@@ -82,7 +83,7 @@ export async function checkEmptyTarget(
         // keys of Ferry's own (checkpoints of an earlier task) do not count
         const sample: Buffer[] = [];
         let whole = true; // the whole db was scanned
-        for await (const page of w.scan(db, w.cluster ? slot : undefined, { count: 100 })) {
+        for await (const page of scanTarget(w, db, w.cluster ? slot : undefined, { count: 100 })) {
           sample.push(...page);
           if (sample.length >= 100) {
             whole = false;
