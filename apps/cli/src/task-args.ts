@@ -47,6 +47,7 @@ const FIXED_TASK_ARGS = {
   'rename-prefix': { type: 'string' },
   'write-mode': { type: 'string' },
   'snapshot-threads': { type: 'string' },
+  'target-import-mode': { type: 'string' },
   conflict: { type: 'string' },
   'big-key-threshold': { type: 'string' },
   'rate-keys': { type: 'string' },
@@ -71,6 +72,8 @@ ${pluginFlags}  --target URL            redis://[user:password@]host:port
   --target-cluster        the target is a Redis Cluster (the URL is any node of it)
   --target-proxy P        the target is a proxy: twemproxy | codis (db 0, no MULTI; codis: no RESTORE)
   --target-version V      the Redis version behind the proxy (default: RESTORE tried, rewrite if refused)
+  --target-import-mode M  Valkey 8.1+ targets: auto (default: on while the task runs, where allowed)
+                          | on (required) | off; keys there then neither expire nor are evicted
   --config FILE           YAML with source, target and options (flags override it)
   --filter PATTERN        keys to migrate: glob (user:*), prefix:P, regex:R; !PATTERN excludes (repeatable)
   --db-map MAP            SRC=DST[+PREFIX],… e.g. 0=0,1=0+db1:  (* = every other db)
@@ -301,6 +304,8 @@ export function buildTaskSpec(
   if (values['write-mode']) options.writeMode = values['write-mode'] as TaskOptions['writeMode'];
   if (values['snapshot-threads'])
     options.snapshotThreads = values['snapshot-threads'] as TaskOptions['snapshotThreads'];
+  if (values['target-import-mode'])
+    options.targetImportMode = values['target-import-mode'] as TaskOptions['targetImportMode'];
   if (values.conflict) options.conflict = values.conflict as TaskOptions['conflict'];
   const big = number(values['big-key-threshold'] as string | undefined, '--big-key-threshold');
   if (big !== undefined) options.bigKeyThreshold = big;

@@ -30,7 +30,7 @@ describe('ferry check', () => {
     const report = JSON.parse(pass.stdout) as CheckReport;
     expect(report.status).toBe('pass');
     // the built-in checks and the file source's (which has nothing to say of a server source)
-    expect(report.checks.length).toBe(16);
+    expect(report.checks.length).toBe(17);
 
     await target.command('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
     const warn = await ferryCheck(['--source', url(source), '--target', url(target), '--json']);

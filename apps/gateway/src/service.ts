@@ -829,6 +829,10 @@ export class FerryService {
     );
     task.events.on('topology:change', (c) => void this.event(id, 'topology', c.message, { kind: c.kind }));
     task.events.on(
+      'target:import-mode',
+      (m) => void this.event(id, 'import-mode', m.message, { on: m.on, nodes: m.nodes }),
+    );
+    task.events.on(
       'task:checked',
       (c) =>
         void this.event(

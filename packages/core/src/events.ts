@@ -85,6 +85,8 @@ export interface TaskEvents {
     sampled: number;
     sampleDifferences: number;
   };
+  /** The target's import mode turned on for the run, or off again at its end (see import-mode.ts). */
+  'target:import-mode': { taskId: string; on: boolean; nodes: string[]; message: string };
   'verify:progress': { taskId: string; round: number; keysChecked: number; differences: number };
   'verify:done': { taskId: string; differences: number; counts: Record<string, number>; keysChecked: number };
   /** What the source topology's watcher saw (a failover followed, slots moving, shards added). */
@@ -118,6 +120,7 @@ export class TaskEmitter {
       'task:error',
       'task:warning',
       'task:checked',
+      'target:import-mode',
       'topology:change',
       'verify:progress',
       'verify:done',

@@ -14,6 +14,7 @@ export * from './ferry-keys.js';
 export * from './format.js';
 export { globToRegExp } from './glob.js';
 export * from './identity.js';
+export { hasImportMode, importModeKey, readImportMode, TargetImportMode } from './import-mode.js';
 export * from './keys.js';
 export * from './lease.js';
 export * from './limiter.js';

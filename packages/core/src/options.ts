@@ -3,6 +3,7 @@ import type {
   ConflictPolicy,
   DbMap,
   DbTarget,
+  ImportMode,
   KeyFilterSpec,
   KeyPattern,
   RateLimit,
@@ -18,6 +19,7 @@ export type {
   ConflictPolicy,
   DbMap,
   DbTarget,
+  ImportMode,
   KeyFilterSpec,
   KeyPattern,
   RateLimit,
@@ -58,6 +60,12 @@ export interface TaskOptions {
   reservedPrefix?: string;
   /** Key transforms (plugins of kind "transform", by id) applied in order to every key. */
   transforms?: string[];
+  /**
+   * Valkey 8.1+ targets: run under `import-mode` (no expiry, no eviction while keys arrive), turned
+   * on at the start and off at the end: `auto` (default) where the target allows it, `on` (fail
+   * where it does not), `off`. See import-mode.ts.
+   */
+  targetImportMode?: ImportMode;
 }
 
 function invalid(message: string): FerryError {
@@ -155,6 +163,7 @@ export const TASK_OPTION_NAMES = [
   'snapshotThreads',
   'reservedPrefix',
   'transforms',
+  'targetImportMode',
 ] as const satisfies ReadonlyArray<keyof TaskOptions>;
 
 /** The fields each options object may have: anything else is a typo, refused rather than ignored. */
@@ -247,5 +256,6 @@ export function resolveOptions(o: TaskOptions = {}): ResolvedOptions {
       'snapshotThreads',
       'auto',
     ),
+    targetImportMode: oneOf(o.targetImportMode, ['auto', 'on', 'off'] as const, 'targetImportMode', 'auto'),
   };
 }

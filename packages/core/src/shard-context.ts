@@ -83,6 +83,8 @@ export interface WorkerTarget {
   maxInFlight: number;
   /** The task's lease, proved by every connection the worker opens. */
   fence?: LeaseFence;
+  /** The target is in import mode: the worker's connections are its import source too. */
+  importSource?: boolean;
 }
 
 /** Where a shard is read from: its first replica unless told to follow the primary. */

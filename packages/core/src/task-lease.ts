@@ -1,5 +1,5 @@
 import { FerryError, isFerryError } from '@ferry/errors';
-import type { RespConnection } from '@ferry/resp';
+import type { Arg, RespConnection } from '@ferry/resp';
 import { connectEndpoint } from './endpoint.js';
 import type { LeaseFence, LeaseNode, TaskLease } from './lease.js';
 import type { TargetWriter } from './target/writer.js';
@@ -38,7 +38,16 @@ export class LeaseKeeper {
     return (slots ?? w.masterSlots()).map((slot) => ({
       slot,
       name: w.nodeName(w.cluster ? slot : undefined),
-      send: (argv) => w.send(0, w.cluster ? slot : undefined, argv, { idempotent: true }),
+      send: (argv) => {
+        const at = w.cluster ? slot : undefined;
+        if (!w.isImportSource) return w.send(0, at, argv, { idempotent: true });
+        // the lease's keys expire as for any client: on a connection marked as the import source
+        // (import-mode.ts) its scripts go between IMPORT-SOURCE OFF and ON, back to back
+        const mark = (on: string): Arg[] => ['CLIENT', 'IMPORT-SOURCE', on];
+        return w
+          .sendGroup(0, at, [mark('OFF'), argv, mark('ON')], false, { idempotent: true })
+          .then((r) => r[1]);
+      },
     }));
   }
 

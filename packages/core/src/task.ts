@@ -9,6 +9,7 @@ import { type DoneCheckResult, notInSync } from './done-check.js';
 import { onSide } from './endpoint.js';
 import { type ShardMetrics, TaskEmitter } from './events.js';
 import { assertSameIdentity, type TaskIdentity, taskIdentity } from './identity.js';
+import type { TargetImportMode } from './import-mode.js';
 import type { KeyMapper } from './keys.js';
 import { composeTransforms, type KeyTransform } from './keys.js';
 import { RateLimiter } from './limiter.js';
@@ -24,7 +25,7 @@ import { checkTaskDone } from './task-done.js';
 import type { LeaseKeeper } from './task-lease.js';
 import { runWithRetries, shardRunners } from './task-runners.js';
 import type { EngineServices, TaskSpec } from './task-spec.js';
-import { openTaskTarget } from './task-target.js';
+import { checkTargetSpec, endImportMode, openTaskTarget } from './task-target.js';
 import { type VerifyTaskOptions, verifyTask } from './task-verify.js';
 import { followTopology } from './task-watch.js';
 import type { VerificationReport } from './verification.js';
@@ -75,19 +76,7 @@ export class Task {
         `task id ${JSON.stringify(this.id)}: use letters, digits, ".", "_" and "-" (at most 100)`,
       );
     this.options = resolveOptions(spec.options);
-    const proxy = spec.target.proxy;
-    if (proxy !== undefined && proxy !== 'twemproxy' && proxy !== 'codis')
-      throw new FerryError(
-        'CONFIG_INVALID',
-        `target proxy must be twemproxy or codis; got ${JSON.stringify(proxy)}`,
-      );
-    if (proxy && spec.target.cluster)
-      throw new FerryError('CONFIG_INVALID', 'the target is either a cluster or a proxy, not both');
-    if (proxy === 'codis' && this.options.writeMode === 'restore')
-      throw new FerryError(
-        'CONFIG_INVALID',
-        'codis-proxy refuses RESTORE: use --write-mode auto or rewrite with a codis target',
-      );
+    checkTargetSpec(spec.target, this.options);
     this.limiter = new RateLimiter(this.options.rateLimit);
     this.identity = taskIdentity(spec, this.options);
     registry.topology(spec.source.topology); // unknown topology: refused now, not at start
@@ -167,6 +156,7 @@ export class Task {
       for (const r of this.runners) await r.cleanupTarget();
       stopLease();
       await this.lease?.finish();
+      await this.endImportMode(); // the check sees the target as its applications will
       const check = await this.checkDone();
       this.doneCheck = check;
       this.events.emit('task:checked', { taskId: this.id, forced: this.forced, ...check });
@@ -195,6 +185,7 @@ export class Task {
       stopLease();
       // a stopped or failed task gives its lease back (the epoch stays: the next owner's is higher)
       if (!succeeded && this.writer && this.lease && !this.lease.lostTo) await this.lease.release();
+      if (this.writer && !this.lease?.lostTo) await this.endImportMode();
       this.controller.abort();
       await this.writer?.close();
       this.writer = undefined;
@@ -316,6 +307,7 @@ export class Task {
     });
     this.writer = opened.writer;
     this.lease = opened.lease;
+    this.importMode = opened.importMode;
     const { mapper, targetOwned, worker: target } = opened;
     this.mapper = mapper;
     this.targetOwned = targetOwned;
@@ -362,6 +354,10 @@ export class Task {
       signal: this.controller.signal,
     });
   }
+
+  private importMode: TargetImportMode | undefined;
+  private endImportMode = (): Promise<void> =>
+    endImportMode(this.importMode, this.id, (e, p) => this.events.emit(e, p));
 
   /** The task's keys are gone from the target: the lease (if any) tells a loss from a takeover. */
   private targetLost(node: string): Promise<void> {

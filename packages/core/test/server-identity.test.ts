@@ -4,6 +4,7 @@
  * Dragonfly's `dragonfly_version`); no such server runs in CI here.
  */
 import { describe, expect, it } from 'vitest';
+import { hasImportMode } from '../src/import-mode.js';
 import { redisRdbVersion, serverIdentity } from '../src/server-identity.js';
 
 const valkey = (v: string): string =>
@@ -24,6 +25,15 @@ describe('server identity', () => {
     expect(serverIdentity(valkey('9.0.0')).writes).toEqual({ magic: 'VALKEY', version: 80 });
     expect(serverIdentity(valkey('9.1.2')).writes).toEqual({ magic: 'VALKEY', version: 80 });
     expect(serverIdentity(valkey('9.2.0')).writes).toEqual({ magic: 'VALKEY', version: 81 });
+  });
+
+  it('has import mode from Valkey 8.1 (an unstable build says 255.255.255), never on Redis', () => {
+    expect(hasImportMode(serverIdentity(valkey('8.0.1')))).toBe(false);
+    expect(hasImportMode(serverIdentity(valkey('8.1.0')))).toBe(true);
+    expect(hasImportMode(serverIdentity(valkey('9.0.0')))).toBe(true);
+    expect(hasImportMode(serverIdentity(valkey('255.255.255')))).toBe(true);
+    expect(hasImportMode(serverIdentity('# Server\r\nredis_version:8.10.0\r\n'))).toBe(false);
+    expect(hasImportMode(undefined)).toBe(false);
   });
 
   it('names Redis by redis_version, with the RDB each release writes', () => {

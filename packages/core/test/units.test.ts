@@ -84,6 +84,9 @@ describe('options', () => {
     expect(code(() => resolveOptions({ writeMode: 'fast' as never }))).toBe('CONFIG_INVALID');
     expect(code(() => resolveOptions({ rateLimit: { keysPerSec: -1 } }))).toBe('CONFIG_INVALID');
     expect(code(() => resolveOptions({ filter: { include: [{ regex: '(' }] } }))).toBe('CONFIG_INVALID');
+    expect(resolveOptions({}).targetImportMode).toBe('auto');
+    expect(resolveOptions({ targetImportMode: 'off' }).targetImportMode).toBe('off');
+    expect(code(() => resolveOptions({ targetImportMode: 'yes' as never }))).toBe('CONFIG_INVALID');
   });
 });
 

@@ -30,6 +30,12 @@ export interface RateLimit {
 
 export type SnapshotThreads = 'auto' | 'always' | 'never';
 
+/**
+ * The target's import mode (Valkey 8.1+: it neither expires nor evicts keys while they arrive):
+ * `auto` turns it on where the target has it and allows it, `on` requires it, `off` never.
+ */
+export type ImportMode = 'auto' | 'on' | 'off';
+
 export interface ResolvedOptions {
   dbMap: DbMap | undefined;
   filter: KeyFilterSpec;
@@ -42,6 +48,7 @@ export interface ResolvedOptions {
   maxInFlightBytes: number;
   sourceHeartbeat: boolean;
   snapshotThreads: SnapshotThreads;
+  targetImportMode: ImportMode;
   reservedPrefix: string;
   /** The transforms the task applies to keys, in order (their ids). */
   transforms: string[];

@@ -5,6 +5,7 @@ import { checkClusterCoverage } from './checks/cluster-coverage.js';
 import { checkConnectivity } from './checks/connectivity.js';
 import { checkDatabases } from './checks/databases.js';
 import { checkEvictionPolicy } from './checks/eviction-policy.js';
+import { checkImportMode } from './checks/import-mode.js';
 import { checkModulesFunctions } from './checks/modules-functions.js';
 import { checkReplicationBuffers } from './checks/replication-buffers.js';
 import { checkSourceHealth } from './checks/source-health.js';
@@ -21,6 +22,7 @@ export { checkClusterCoverage } from './checks/cluster-coverage.js';
 export { checkConnectivity } from './checks/connectivity.js';
 export { checkDatabases } from './checks/databases.js';
 export { checkEvictionPolicy } from './checks/eviction-policy.js';
+export { checkImportMode } from './checks/import-mode.js';
 export { checkModulesFunctions } from './checks/modules-functions.js';
 export { checkReplicationBuffers, replicaLimit } from './checks/replication-buffers.js';
 export { checkSourceHealth } from './checks/source-health.js';
@@ -48,6 +50,7 @@ export function builtinChecks(options: BuiltinChecksOptions = {}): CheckPlugin[]
     checkTargetMemory(),
     checkDatabases(),
     checkEvictionPolicy(),
+    checkImportMode(),
     checkReplicationBuffers(),
     checkClusterCoverage(),
     checkClusterCompat(),

@@ -85,6 +85,7 @@ const ALL = [
   'target-memory',
   'databases',
   'eviction-policy',
+  'target-import-mode',
   'replication-buffers',
   'cluster-coverage',
   'cluster-compat',

@@ -119,6 +119,7 @@ async function follow(
     if (json) emit(event, payload);
     else if (event === 'task:warning')
       io.err(`ferry: warning: ${(payload as { message: string }).message}\n`);
+    else if (event === 'target:import-mode') io.err(`ferry: ${(payload as { message: string }).message}\n`);
     else if (event === 'shard:start') {
       const p = payload as { shardId: string; mode: string; offset: number; replid?: string };
       const file = spec.source.topology === 'file';

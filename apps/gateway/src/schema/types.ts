@@ -74,6 +74,12 @@ registerEnumType(ConflictPolicy, {
 });
 export const SnapshotThreads = values('auto', 'always', 'never');
 registerEnumType(SnapshotThreads, { name: 'SnapshotThreads' });
+export const ImportMode = values('auto', 'on', 'off');
+registerEnumType(ImportMode, {
+  name: 'ImportMode',
+  description:
+    "Valkey 8.1+ targets' import mode (no expiry, no eviction while keys arrive): auto turns it on for the run where allowed, on requires it, off never.",
+});
 export const AlarmKind = { task_failed: 'task-failed', lag: 'lag', snapshot_duration: 'snapshot-duration' };
 registerEnumType(AlarmKind, { name: 'AlarmKind' });
 
@@ -151,6 +157,8 @@ export class TaskOptionsInput {
   sourceHeartbeat?: boolean;
   @Field(() => SnapshotThreads, { nullable: true })
   snapshotThreads?: keyof typeof SnapshotThreads;
+  @Field(() => ImportMode, { nullable: true })
+  targetImportMode?: keyof typeof ImportMode;
   @Field(() => String, { nullable: true, description: "The prefix of Ferry's own keys (`__ferry:`)." })
   reservedPrefix?: string;
   @Field(() => [String], {
@@ -221,6 +229,8 @@ export class TaskOptionsView {
   sourceHeartbeat?: boolean;
   @Field(() => SnapshotThreads, { nullable: true })
   snapshotThreads?: string;
+  @Field(() => ImportMode, { nullable: true })
+  targetImportMode?: string;
   @Field(() => String, { nullable: true })
   reservedPrefix?: string;
   @Field(() => [String], { nullable: true })

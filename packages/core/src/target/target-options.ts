@@ -22,6 +22,8 @@ export interface TargetOptions {
   retryForMs?: number;
   /** Called for things worth an event: topology refresh, retries. */
   onNotice?: (message: string) => void;
+  /** Mark every connection `CLIENT IMPORT-SOURCE ON` (the target is in import mode: import-mode.ts). */
+  importSource?: boolean;
   /** Every connection opened to a master proves first that this process holds the task's lease. */
   fence?: LeaseFence;
   /**

@@ -56,9 +56,12 @@ export class TargetWriter {
     return this.identity?.restoreAccepts ?? redisRdbVersion(this.version);
   }
   private refreshing: Promise<void> | undefined;
+  /** Every connection is marked `CLIENT IMPORT-SOURCE ON` (see import-mode.ts). */
+  private importSource: boolean;
 
   private constructor(private readonly o: TargetOptions) {
     this.cluster = Boolean(o.cluster);
+    this.importSource = o.importSource === true;
     this.proxy = o.proxy;
     this.maxKeyBytes =
       o.maxKeyBytes ?? (o.proxy === 'twemproxy' ? TWEMPROXY_MAX_KEY_BYTES : Number.POSITIVE_INFINITY);
@@ -106,6 +109,18 @@ export class TargetWriter {
     if (this.proxy) return;
     for (const n of this.nodes.values())
       if (n.conn?.open) await n.conn.send(['CLIENT', 'SETNAME', leaseClientName(fence.taskId, fence.owner)]);
+  }
+
+  /** Marks every connection, open now or later, as the import source (or no longer). */
+  async markImportSource(on: boolean): Promise<void> {
+    this.importSource = on;
+    for (const n of this.nodes.values())
+      if (n.conn?.open) await n.conn.send(['CLIENT', 'IMPORT-SOURCE', on ? 'ON' : 'OFF']);
+  }
+
+  /** True while connections are marked as the import source. */
+  get isImportSource(): boolean {
+    return this.importSource;
   }
 
   /** The endpoint the writer was opened with (a seed of a cluster). */
@@ -169,6 +184,7 @@ export class TargetWriter {
               throw err;
             });
           }
+          if (this.importSource) await c.send(['CLIENT', 'IMPORT-SOURCE', 'ON']);
           n.conn = c;
           n.db = 0;
           return c;
@@ -454,23 +470,6 @@ export class TargetWriter {
         return this.send(db, slot, argv, opts);
       }),
     );
-  }
-
-  /** The keys of `db` on the node serving `slot` (any, standalone), a SCAN page at a time. */
-  async *scan(
-    db: number,
-    slot: number | undefined,
-    o: { match?: string; count?: number } = {},
-  ): AsyncGenerator<Buffer[]> {
-    let cursor = '0';
-    do {
-      const argv: Arg[] = ['SCAN', cursor];
-      if (o.match !== undefined) argv.push('MATCH', o.match);
-      argv.push('COUNT', o.count ?? 1000);
-      const [next, keys] = (await this.send(db, slot, argv)) as [Buffer, Buffer[]];
-      cursor = next.toString();
-      yield keys;
-    } while (cursor !== '0');
   }
 
   /** One slot each master serves (to address a node through the slot API). */
