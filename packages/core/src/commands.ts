@@ -97,6 +97,8 @@ xack 1 1 1 s
 xclaim 1 1 1 u
 xautoclaim 1 1 1 u
 xsetid 1 1 1 s
+xidmprecord 1 1 1 s
+xcfgset 1 1 1 s
 xgroup 2 2 1 u
 del 1 -1 1 s
 unlink 1 -1 1 s

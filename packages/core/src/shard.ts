@@ -3,6 +3,7 @@ import type { ReaderSpec, ShardReader } from '@ferry/plugin-sdk';
 import { freeBytes, type SyncStart } from '@ferry/replication';
 import type { Arg } from '@ferry/resp';
 import { ApplyRate } from './apply-rate.js';
+import { type DowngradeTarget, downgradeTarget } from './downgrade.js';
 import { dropEarlierPass } from './earlier-pass.js';
 import type { Endpoint } from './endpoint.js';
 import { endpointName } from './endpoint.js';
@@ -54,6 +55,8 @@ export class ShardRunner {
 
   /** The task's reserved prefix: keys under it are Ferry's, never the user's. */
   readonly own: OwnKeys;
+  /** What the target has of newer stream commands (see downgrade.ts). */
+  readonly downgrade: DowngradeTarget;
   /** Target dbs this shard has written to (kept in its checkpoint; see dropEarlierPass). */
   private readonly wrote = new Set<number>();
   /** Whether `wrote` is known for everything written (false after a checkpoint without it). */
@@ -74,6 +77,7 @@ export class ShardRunner {
   constructor(private readonly ctx: ShardContext) {
     const s = ctx.shard;
     this.own = new OwnKeys(ctx.options.reservedPrefix);
+    this.downgrade = downgradeTarget(ctx.writer);
     this.source = pickSource(s);
     this.metrics = newShardMetrics(s.id);
     this.notices = new ShardNotices(ctx.emit, ctx.taskId, s.id, this.metrics);

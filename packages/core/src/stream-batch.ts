@@ -1,6 +1,7 @@
 import type { StreamCommand } from '@ferry/replication';
 import type { Arg, WireCommand } from '@ferry/resp';
 import { COMMANDS, commandName, keyPositions, replaySafe } from './commands.js';
+import { type DowngradeTarget, downgradeCommand } from './downgrade.js';
 import type { ShardMetrics } from './events.js';
 import type { OwnKeys } from './ferry-keys.js';
 import type { DbRoute } from './keys.js';
@@ -37,6 +38,8 @@ export interface StreamHost {
   domainCheckpointCommand(domain: number, offset: number): Arg[];
   warn(message: string, key?: Buffer, command?: string): void;
   unsupported(message: string, key: Buffer | undefined, command: string): void;
+  /** What the target has of newer commands; the others are rewritten for it (see downgrade.ts). */
+  readonly downgrade?: DowngradeTarget;
 }
 
 interface Group {
@@ -203,6 +206,14 @@ export class StreamBatch {
       if (as !== name) {
         argv = [Buffer.from(as), ...argv.slice(1)];
         name = commandName(argv);
+      }
+    }
+    if (sh.downgrade) {
+      const d = downgradeCommand(name, argv, sh.downgrade);
+      if (d) {
+        if (d.warning) sh.warn(d.warning, argv[1], name.toUpperCase());
+        for (const a of d.argvs) this.addOne({ argv: a, offset }, txSlot);
+        return;
       }
     }
     const spec = COMMANDS.get(name);
