@@ -181,7 +181,7 @@ describe.skipIf(!valkey91)(
       c.disconnect();
     }
 
-    it('is read in its own format (VALKEY080): into Debian 7.0 without field TTLs, said; into Valkey 9.1 with them', async () => {
+    it('is read in its own format (VALKEY080): into Debian 7.0 without field TTLs, said; into Valkey 9.1 by RESTORE, with them', async () => {
       const source = await servers.redis({ label: 'valkey91', version: 'valkey-9.1' });
       await load(source);
       const old = await servers.redis({ label: 'redis70-v' });
@@ -207,11 +207,16 @@ describe.skipIf(!valkey91)(
       expect(await old.client().hgetall('h4')).toEqual({ y: '2' });
 
       const same = await servers.redis({ label: 'valkey91-b', version: 'valkey-9.1' });
+      const check9 = await runFerry(['check', '--source', url(source), '--target', url(same), '--json']);
+      expect(check9.stdout).toContain('RESTORE carries values as they are');
       const r2 = await migrateWhile(source, same, async () => {
         await c.call('HSETEX', 'h5', 'PX', '600000', 'FIELDS', '1', 'a', '1');
       });
       expect(r2.code, r2.stderr).toBe(0);
       expect(formatDifferences(await compareDeployments(source, same, { dbs }))).toBe('');
+      // its own format went by RESTORE (Valkey 9 takes VALKEY080 payloads), not the rewrite path
+      const stats = await same.client().info('commandstats');
+      expect(Number(/cmdstat_restore:calls=(\d+)/.exec(stats)?.[1] ?? 0)).toBeGreaterThan(0); // the rewrite path sends none
       for (const [key, fields] of [
         ['hf', ['f1', 'f2', 'f3']],
         ['h2', ['a', 'n']],

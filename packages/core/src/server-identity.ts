@@ -44,6 +44,8 @@ export function serverIdentity(info: string | Record<string, string>): ServerIde
       redisVersion,
       writes,
       restoreAccepts: 11,
+      // Valkey 9 takes its own format back (rdb.h: RDB_VERSION 80; 12–79 are foreign to it)
+      ...(writes.magic === 'VALKEY' ? { restoreAcceptsValkey: writes.version } : {}),
       label: `Valkey ${version}`,
     };
   }

@@ -266,7 +266,7 @@ export class SnapshotWriter {
           e.rdbType !== RDB_TYPE_HASH_TMPL_ARRAY_REF &&
           (options.writeMode === 'restore' ||
             (this.restoreAllowed &&
-              (parser.version <= targetRdb || e.type === 'module' || !writer.versionKnown)));
+              (writer.takesRestoreOf(parser.version) || e.type === 'module' || !writer.versionKnown)));
         const set =
           setWorks && e.captured && (options.writeMode === 'auto' || !useRestore)
             ? smallString(e, !useRestore)

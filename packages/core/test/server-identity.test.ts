@@ -23,6 +23,9 @@ describe('server identity', () => {
     });
     expect(serverIdentity(valkey('7.2.7')).writes).toEqual({ magic: 'REDIS', version: 11 });
     expect(serverIdentity(valkey('9.0.0')).writes).toEqual({ magic: 'VALKEY', version: 80 });
+    // its RESTORE takes its own format back, and RDB ≤ 11; 12–79 are foreign to it
+    expect(serverIdentity(valkey('9.1.2'))).toMatchObject({ restoreAccepts: 11, restoreAcceptsValkey: 80 });
+    expect(serverIdentity(valkey('8.0.1')).restoreAcceptsValkey).toBeUndefined();
     expect(serverIdentity(valkey('9.1.2')).writes).toEqual({ magic: 'VALKEY', version: 80 });
     expect(serverIdentity(valkey('9.2.0')).writes).toEqual({ magic: 'VALKEY', version: 81 });
   });

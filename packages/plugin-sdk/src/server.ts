@@ -16,6 +16,11 @@ export interface ServerIdentity {
   writes: { magic: 'REDIS' | 'VALKEY'; version: number };
   /** The newest RDB version (REDIS numbering) its RESTORE takes. */
   restoreAccepts: number;
+  /**
+   * The newest of Valkey's own RDB versions (80 on) its RESTORE takes: Valkey 9.0+ (which refuses
+   * the REDIS versions 12–79, foreign to it). Undefined: none.
+   */
+  restoreAcceptsValkey?: number;
   /** "Valkey 8.0.1", "Redis 7.0.15". */
   label: string;
 }

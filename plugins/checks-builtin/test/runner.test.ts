@@ -148,11 +148,18 @@ describe('verdicts without a server of each version', () => {
       status: 'pass',
       message: 'source Valkey 8.0.1, target Valkey 8.0.1: RESTORE carries values as they are',
     });
-    // Valkey 9.0 sends its own format to Ferry (which announces 9.0): read, then rewritten
-    const v9 = judgeVersions(valkey('9.0.0'), valkey('9.0.0'));
+    // Valkey 9.0 sends its own format to Ferry (which announces 9.0): read, and RESTOREd into a
+    // Valkey 9 (whose RESTORE takes VALKEY080 payloads), rewritten for any other target
+    expect(judgeVersions(valkey('9.0.0'), valkey('9.1.2'))[0]).toMatchObject({
+      status: 'pass',
+      message: 'source Valkey 9.0.0, target Valkey 9.1.2: RESTORE carries values as they are',
+    });
+    const v9 = judgeVersions(valkey('9.0.0'), valkey('8.0.1'));
     expect(v9.map((r) => r.status)).toEqual(['warn']);
-    expect(v9[0]?.message).toMatch(/sends Valkey's own format \(VALKEY080\)/);
-    expect(v9[0]?.message).not.toMatch(/without them/);
+    expect(v9[0]?.message).toMatch(
+      /sends Valkey's own format \(VALKEY080\), which the RESTORE of Valkey 8\.0\.1 does not take/,
+    );
+    expect(judgeVersions(valkey('9.0.0'), '7.4.1')[0]?.message).not.toMatch(/without them/);
     expect(judgeVersions(valkey('9.0.0'), '7.0.15')[0]?.message).toMatch(
       /hash fields keep their TTLs only on Redis 7\.4\+ or Valkey 9\.0\+, so here they are written without them/,
     );

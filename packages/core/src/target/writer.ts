@@ -55,6 +55,12 @@ export class TargetWriter {
   get restoreAccepts(): number {
     return this.identity?.restoreAccepts ?? redisRdbVersion(this.version);
   }
+  /** Whether the target's RESTORE takes payloads of RDB `version` (Valkey's own from 80 on). */
+  takesRestoreOf(version: number): boolean {
+    return version >= 80
+      ? version <= (this.identity?.restoreAcceptsValkey ?? 0)
+      : version <= this.restoreAccepts;
+  }
   private refreshing: Promise<void> | undefined;
   /** Every connection is marked `CLIENT IMPORT-SOURCE ON` (see import-mode.ts). */
   private importSource: boolean;

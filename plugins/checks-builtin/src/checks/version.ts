@@ -64,11 +64,12 @@ export function judgeVersions(source: string | ServerIdentity, target: string | 
         { advice: 'upgrade Ferry, or migrate from a replica running an older release', details },
       ),
     );
-  if (src.writes.magic === 'VALKEY') {
+  // Valkey 9 into Valkey 9: its own format goes by RESTORE
+  if (src.writes.magic === 'VALKEY' && (tgt.restoreAcceptsValkey ?? 0) < src.writes.version) {
     out.push(
       result(
         'warn',
-        `the source (${src.label}) sends Valkey's own format (VALKEY080), which no RESTORE of ${tgt.label} is known to take from Ferry: keys are rewritten with type-specific commands (slower)${tgt.product === 'valkey' && compareVersions(tgt.version, '9.0.0') >= 0 ? '' : tgt.product === 'redis' && compareVersions(tgt.version, '7.4.0') >= 0 ? '' : '; hash fields keep their TTLs only on Redis 7.4+ or Valkey 9.0+, so here they are written without them'}`,
+        `the source (${src.label}) sends Valkey's own format (VALKEY080), which the RESTORE of ${tgt.label} does not take: keys are rewritten with type-specific commands (slower)${tgt.product === 'valkey' && compareVersions(tgt.version, '9.0.0') >= 0 ? '' : tgt.product === 'redis' && compareVersions(tgt.version, '7.4.0') >= 0 ? '' : '; hash fields keep their TTLs only on Redis 7.4+ or Valkey 9.0+, so here they are written without them'}`,
         {
           advice: 'prefer a Valkey 9 target; otherwise expect the rewrite path',
           details,
