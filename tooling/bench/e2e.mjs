@@ -157,7 +157,7 @@ async function ferry(rdb, bin = join(root, 'apps/cli/bin/ferry.js')) {
   return { ms, peak, cpu, keys, want, done, servers };
 }
 
-const runs = Math.max(1, Number(process.env.FERRY_BENCH_RUNS ?? 2));
+const runs = Math.max(1, Number(process.env.FERRY_BENCH_RUNS ?? 3));
 const picked = (process.env.FERRY_BENCH_SHAPES ?? Object.keys(shapes).join(',')).split(',');
 // FERRY_BENCH_BASELINE=path/to/another/ferry.js: that build runs too, in every round, for a paired
 // comparison with this one (e.g. a copy of apps/cli/bin from before a change, or apps/cli/dist/main.js)
