@@ -83,25 +83,27 @@ async function fieldExpiries(s: RedisServer, key: string, fields: string[]): Pro
   return r;
 }
 
+/** Keys of every type, a hash with field TTLs, and (Redis 8.6) a stream with idempotent producers. */
+async function load(s: RedisServer, o: { idmp: boolean }): Promise<void> {
+  const c = s.client();
+  await populate(c, { dbs, randomKeys: 1500 });
+  await c.select(0);
+  await c.call('HSETEX', 'hf', 'PX', '600000', 'FIELDS', '2', 'f1', 'v1', 'f2', 'v2');
+  await c.hset('hf', 'f3', 'v3');
+  if (o.idmp) {
+    await c.call('XADD', 'events', 'IDMP', 'p1', 'i1', '*', 'a', '1');
+    await c.call('XADD', 'events', 'IDMP', 'p1', 'i2', '*', 'b', '2');
+  }
+  c.disconnect();
+}
+
 describe.skipIf(!redis86)(
   `Redis ${redis86 ?? '8.6 (skipped: no Redis 8.6 build here; set FERRY_REDIS_BUILDS)'}`,
   () => {
-    /** Keys of every type, a hash with field TTLs and a stream with idempotent producers. */
-    async function load(s: RedisServer): Promise<void> {
-      const c = s.client();
-      await populate(c, { dbs, randomKeys: 1500 });
-      await c.select(0);
-      await c.call('HSETEX', 'hf', 'PX', '600000', 'FIELDS', '2', 'f1', 'v1', 'f2', 'v2');
-      await c.hset('hf', 'f3', 'v3');
-      await c.call('XADD', 'events', 'IDMP', 'p1', 'i1', '*', 'a', '1');
-      await c.call('XADD', 'events', 'IDMP', 'p1', 'i2', '*', 'b', '2');
-      c.disconnect();
-    }
-
     it('into Debian 7.0: RDB 13 by the rewrite path, and the stream its Redis 8 commands rewritten as 7.0 holds them; exact, each loss said', async () => {
       const source = await servers.redis({ label: 'redis86', version: '8.6' });
       const target = await servers.redis({ label: 'redis70' });
-      await load(source);
+      await load(source, { idmp: true });
       const check = await runFerry(['check', '--source', url(source), '--target', url(target), '--json']);
       expect(check.stdout).toContain(`Redis ${redis86}`);
 
@@ -138,7 +140,7 @@ describe.skipIf(!redis86)(
     it('into Redis 8.6 (RESTORE of RDB 13), and Redis 7.0 into it: exact, field TTLs and producers kept', async () => {
       const source = await servers.redis({ label: 'redis86-a', version: '8.6' });
       const target = await servers.redis({ label: 'redis86-b', version: '8.6' });
-      await load(source);
+      await load(source, { idmp: true });
       const c = source.client();
       const r = await migrateWhile(source, target, async () => {
         await c.call('HSETEX', 'h2', 'PX', '600000', 'FIELDS', '1', 'a', '1');
@@ -172,18 +174,9 @@ describe.skipIf(!redis86)(
 describe.skipIf(!valkey91)(
   `Valkey ${valkey91 ?? '9.1 (skipped: no Valkey 9.1 build here; set FERRY_REDIS_BUILDS)'}`,
   () => {
-    async function load(s: RedisServer): Promise<void> {
-      const c = s.client();
-      await populate(c, { dbs, randomKeys: 1500 });
-      await c.select(0);
-      await c.call('HSETEX', 'hf', 'PX', '600000', 'FIELDS', '2', 'f1', 'v1', 'f2', 'v2');
-      await c.hset('hf', 'f3', 'v3');
-      c.disconnect();
-    }
-
     it('is read in its own format (VALKEY080): into Debian 7.0 without field TTLs, said; into Valkey 9.1 by RESTORE, with them', async () => {
       const source = await servers.redis({ label: 'valkey91', version: 'valkey-9.1' });
-      await load(source);
+      await load(source, { idmp: false });
       const old = await servers.redis({ label: 'redis70-v' });
       const check = await runFerry(['check', '--source', url(source), '--target', url(old), '--json']);
       expect(check.stdout).toContain(`Valkey ${valkey91}`);
