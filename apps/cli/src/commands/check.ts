@@ -12,7 +12,8 @@ export const checkUsage = (
 
 Prechecks a migration without moving any data: connectivity, replication permission, versions,
 target emptiness, memory, databases, eviction policy, import mode (Valkey 8.1+), buffers,
-cluster coverage, modules, big keys and spool disk. Checks only read; none writes to either side or makes the source fork.
+cluster coverage, modules, big keys and spool disk. Checks only read; none writes to either side
+or makes the source fork.
 Exit code: 0 all pass, 1 warnings (read them before you start), 2 a failure (the migration
 would not work as given).
 
