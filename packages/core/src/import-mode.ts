@@ -29,14 +29,9 @@ export function importModeKey(taskId: string, slot: number, prefix: string): str
   return `${prefix}import-mode:{${slotTag(slot)}}:${taskId}`;
 }
 
-/** The CONFIG reply's value (`[name, value]`, or a map on RESP3). */
+/** CONFIG GET's value (`[name, value]`; nothing for a parameter the server does not have). */
 function configValue(reply: unknown): string | undefined {
-  if (Array.isArray(reply)) return reply[1] === undefined ? undefined : String(reply[1]);
-  if (reply instanceof Map) {
-    const v = [...reply.values()][0];
-    return v === undefined ? undefined : String(v);
-  }
-  return undefined;
+  return Array.isArray(reply) && reply[1] !== undefined ? String(reply[1]) : undefined;
 }
 
 /** Reads `import-mode` on each of the target's masters: 'yes', 'no', or why it could not be read. */
