@@ -8,7 +8,15 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type RedisServer, resolveRedisBuild, serverScope, waitFor } from '@ferry/testkit';
+import {
+  compareDeployments,
+  formatDifferences,
+  populate,
+  type RedisServer,
+  resolveRedisBuild,
+  serverScope,
+  waitFor,
+} from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ferryBackground, runFerry, url } from './cli.js';
 
@@ -156,6 +164,41 @@ describe.skipIf(!build)(
       expect(second.code, second.stderr).toBe(0);
       expect(second.stderr).toContain('import mode off again on the target');
       expect(await importMode(target)).toBe('no');
+    });
+
+    it('a cluster target: every master turned on while the task runs, off again at its end; exact', async () => {
+      const source = await servers.redis({ label: 'source-cluster' });
+      await populate(source.client(), { randomKeys: 2000 });
+      const cluster = await servers.cluster({ masters: 3, version: wanted });
+      const masters = await cluster.masters();
+      const run = ferryBackground(
+        [
+          '--source',
+          url(source),
+          '--target',
+          url(masters[0] as RedisServer),
+          '--target-cluster',
+          '--state-dir',
+          state(),
+          '--until-synced',
+          '--synced-for',
+          '2',
+        ],
+        children,
+      );
+      await streaming(run);
+      expect(await Promise.all(masters.map(importMode))).toEqual(['yes', 'yes', 'yes']);
+      // the key that says whose it is, on each master (in a slot that master serves)
+      for (const m of masters) {
+        const c = m.client();
+        expect((await c.keys('__ferry:import-mode:*')).length).toBe(1);
+        c.disconnect();
+      }
+      expect(await exited(run.child), run.stderr()).toBe(0);
+      const off = run.events.find((e) => e.event === 'target:import-mode' && e.on === false);
+      expect(off?.nodes).toHaveLength(3);
+      expect(await Promise.all(masters.map(importMode))).toEqual(['no', 'no', 'no']);
+      expect(formatDifferences(await compareDeployments(source, cluster))).toBe('');
     });
 
     it('ferry check: Ferry turns it on for the task; on already (not by Ferry): a warning, and the run leaves it on', async () => {
