@@ -1,8 +1,8 @@
 import { FerryError } from '@ferry/errors';
 import type { ImportMode, ServerIdentity } from '@ferry/plugin-sdk';
 import type { RespConnection } from '@ferry/resp';
-import { connectEndpoint } from './endpoint.js';
 import { slotTag } from './slot.js';
+import { connectOwn } from './target/own-connection.js';
 import type { TargetWriter } from './target/writer.js';
 import { compareVersions } from './versions.js';
 
@@ -149,14 +149,7 @@ export class TargetImportMode {
     for (const n of this.turnedOn) {
       let conn: RespConnection | undefined;
       try {
-        conn = await connectEndpoint(
-          w.nodeEndpoint(w.cluster ? n.slot : undefined),
-          AbortSignal.timeout(10_000),
-          {
-            connectMs: 5_000,
-            commandMs: 5_000,
-          },
-        );
+        conn = await connectOwn(w, n.slot);
         await conn.send(['CONFIG', 'SET', 'import-mode', 'no']);
         const v = configValue(await conn.send(['CONFIG', 'GET', 'import-mode']));
         await conn.send(['DEL', n.key]);

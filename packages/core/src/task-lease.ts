@@ -1,7 +1,7 @@
 import { FerryError, isFerryError } from '@ferry/errors';
 import type { Arg, RespConnection } from '@ferry/resp';
-import { connectEndpoint } from './endpoint.js';
 import type { LeaseFence, LeaseNode, TaskLease } from './lease.js';
+import { connectOwn } from './target/own-connection.js';
 import type { TargetWriter } from './target/writer.js';
 
 /** What the keeper of a task's lease tells the task. */
@@ -148,11 +148,7 @@ export class LeaseKeeper {
     try {
       const nodes: LeaseNode[] = [];
       for (const slot of this.lease.slots) {
-        const conn = await connectEndpoint(
-          w.nodeEndpoint(w.cluster ? slot : undefined),
-          AbortSignal.timeout(10_000),
-          { connectMs: 5_000, commandMs: 5_000 },
-        );
+        const conn = await connectOwn(w, slot);
         conns.push(conn);
         nodes.push({ slot, name: w.nodeName(w.cluster ? slot : undefined), send: (argv) => conn.send(argv) });
       }
