@@ -1,7 +1,9 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RedisServer } from '@ferry/testkit';
+import { type RedisServer, resolveRedisBuild, waitFor } from '@ferry/testkit';
 
 /** The built CLI the tests run, as a user would. */
 export const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'ferry.js');
@@ -58,4 +60,33 @@ export function ferryBackground(
     err += d.toString();
   });
   return { child, events, stderr: () => err };
+}
+
+/** A fresh state folder (checkpoints, spool) for one run. */
+export function stateDir(): string {
+  return mkdtempSync(join(tmpdir(), 'ferry-state-'));
+}
+
+/** The exit code of `child`, whether it has exited already or not. */
+export function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((r) =>
+    child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code)),
+  );
+}
+
+/** Waits until a background run's task streams (its `incremental_sync` state event). */
+export async function streaming(run: { events: Array<Record<string, unknown>> }): Promise<void> {
+  await waitFor(async () => run.events.some((e) => e.event === 'task:state' && e.to === 'incremental_sync'), {
+    what: 'the migration to stream',
+    timeoutMs: 60_000,
+  });
+}
+
+/** The version of the build `wanted` names ("8.6", "valkey-9.1"), or undefined where there is none. */
+export function buildVersion(wanted: string): string | undefined {
+  try {
+    return resolveRedisBuild(wanted).version;
+  } catch {
+    return undefined;
+  }
 }

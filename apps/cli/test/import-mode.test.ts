@@ -5,20 +5,16 @@
  * without it when it is required, against Debian's Redis 7.0.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   compareDeployments,
   formatDifferences,
   populate,
   type RedisServer,
-  resolveRedisBuild,
   serverScope,
   waitFor,
 } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ferryBackground, runFerry, url } from './cli.js';
+import { buildVersion, exited, ferryBackground, runFerry, stateDir as state, streaming, url } from './cli.js';
 
 const servers = serverScope();
 const children: ChildProcess[] = [];
@@ -28,35 +24,16 @@ afterAll(async () => {
 });
 
 // a released Valkey with import mode where there is one, else an 8.1 development build
-let wanted = 'valkey-9.1';
-let build: string | undefined;
-for (const w of ['valkey-9.1', 'valkey-8.1']) {
-  try {
-    build = resolveRedisBuild(w).version;
-    wanted = w;
-    break;
-  } catch {
-    build = undefined;
-  }
-}
+const wanted = ['valkey-9.1', 'valkey-8.1'].find((w) => buildVersion(w)) ?? 'valkey-9.1';
+const build = buildVersion(wanted);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const state = (): string => mkdtempSync(join(tmpdir(), 'ferry-state-'));
-const exited = (child: ChildProcess): Promise<number | null> =>
-  new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
 
 async function importMode(s: RedisServer): Promise<string> {
   const c = s.client();
   const [, v] = (await c.config('GET', 'import-mode')) as [string, string];
   c.disconnect();
   return v;
-}
-
-async function streaming(run: { events: Array<Record<string, unknown>> }): Promise<void> {
-  await waitFor(async () => run.events.some((e) => e.event === 'task:state' && e.to === 'incremental_sync'), {
-    what: 'the migration to stream',
-    timeoutMs: 60_000,
-  });
 }
 
 /**

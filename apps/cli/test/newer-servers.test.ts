@@ -6,20 +6,16 @@
  * rewrite rules' unit test (packages/core/test/downgrade.test.ts).
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   compareDeployments,
   formatDifferences,
   populate,
   type RedisServer,
-  resolveRedisBuild,
   serverScope,
   waitFor,
 } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ferryBackground, runFerry, url } from './cli.js';
+import { buildVersion, exited, ferryBackground, runFerry, stateDir as state, streaming, url } from './cli.js';
 
 const servers = serverScope();
 const children: ChildProcess[] = [];
@@ -28,19 +24,9 @@ afterAll(async () => {
   await servers.stop();
 });
 
-function build(wanted: string): string | undefined {
-  try {
-    return resolveRedisBuild(wanted).version;
-  } catch {
-    return undefined;
-  }
-}
-const redis86 = build('8.6');
-const valkey91 = build('valkey-9.1');
+const redis86 = buildVersion('8.6');
+const valkey91 = buildVersion('valkey-9.1');
 const dbs = [0, 1];
-const state = (): string => mkdtempSync(join(tmpdir(), 'ferry-state-'));
-const exited = (child: ChildProcess): Promise<number | null> =>
-  new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
 
 /**
  * Migrates `source` into `target` while `during` writes to the source once the stream runs, then
@@ -65,10 +51,7 @@ async function migrateWhile(
     ],
     children,
   );
-  await waitFor(async () => run.events.some((e) => e.event === 'task:state' && e.to === 'incremental_sync'), {
-    what: 'the migration to stream',
-    timeoutMs: 60_000,
-  });
+  await streaming(run);
   await during();
   const code = await exited(run.child);
   const warnings = run.events.filter((e) => e.event === 'task:warning').map((e) => String(e.message));

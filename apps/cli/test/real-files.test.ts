@@ -7,13 +7,12 @@
  * exactly what the server held, and `--source-file` must restore it into Debian's Redis 7.0 by the
  * rewrite path, exactly but for what 7.0 cannot hold (field TTLs, producers), each said.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serverScope } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runFerry, url } from './cli.js';
+import { runFerry, stateDir, url } from './cli.js';
 
 const servers = serverScope();
 afterAll(() => servers.stop());
@@ -101,7 +100,7 @@ describe.each([
       '--target',
       url(target),
       '--state-dir',
-      mkdtempSync(join(tmpdir(), 'ferry-state-')),
+      stateDir(),
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/hash field expirations need Redis 7\.4 or Valkey 9\.0 on the target/);

@@ -16,7 +16,7 @@ import {
   waitFor,
 } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bin, ferryBackground, runFerry, url } from './cli.js';
+import { bin, ferryBackground, runFerry, streaming, url } from './cli.js';
 
 const servers = serverScope();
 const children: ChildProcess[] = [];
@@ -27,13 +27,6 @@ afterAll(async () => {
 const server = servers.redis;
 const ferry = runFerry;
 const background = (args: string[]): ReturnType<typeof ferryBackground> => ferryBackground(args, children);
-
-async function streaming(run: { events: Array<Record<string, unknown>> }): Promise<void> {
-  await waitFor(async () => run.events.some((e) => e.event === 'task:state' && e.to === 'incremental_sync'), {
-    what: 'the migration to stream',
-    timeoutMs: 60_000,
-  });
-}
 
 async function interrupt(child: ChildProcess): Promise<number | null> {
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));

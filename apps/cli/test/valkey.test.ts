@@ -4,25 +4,14 @@
  * What runs everywhere: the identity of every product from its INFO (core's server-identity test)
  * and the version verdicts (checks-builtin's runner test).
  */
-import {
-  compareDeployments,
-  formatDifferences,
-  populate,
-  resolveRedisBuild,
-  serverScope,
-} from '@ferry/testkit';
+import { compareDeployments, formatDifferences, populate, serverScope } from '@ferry/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runFerry, url } from './cli.js';
+import { buildVersion, runFerry, url } from './cli.js';
 
 const servers = serverScope();
 afterAll(() => servers.stop());
 
-let build: string | undefined;
-try {
-  build = resolveRedisBuild('valkey-8.0').version;
-} catch {
-  build = undefined;
-}
+const build = buildVersion('valkey-8.0');
 const dbs = [0, 1];
 
 describe.skipIf(!build)(
